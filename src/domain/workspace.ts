@@ -1,0 +1,75 @@
+/** Pure workspace types and rules. No I/O here. */
+
+export type WorkspaceState = 'creating' | 'running' | 'stopped' | 'failed';
+
+/** A container port of a workload and the host port Berth allocated for it. */
+export interface PortMapping {
+  containerPort: number;
+  hostPort: number;
+}
+
+/** Where the outside world reaches this Berth; used to build hosted URLs. */
+export interface HostingInfo {
+  proto: 'http' | 'https';
+  /** host[:port] as the browser sees it. */
+  host: string;
+  /** Outer prefix without trailing slash ('' at the root, '/berth' behind a sub-path proxy). */
+  basePath: string;
+}
+
+export interface Workspace {
+  id: string;
+  name: string;
+  state: WorkspaceState;
+  /** Why the workspace is `failed` (engine message, exit code…). */
+  reason: string | null;
+  image: string;
+  command: string[] | null;
+  env: Record<string, string>;
+  ports: PortMapping[];
+  hosting: HostingInfo;
+  /** Engine's identifier of the workload (container id, or process dir). */
+  runtimeRef: string | null;
+  /** Address the edge dials for this workload's host ports, as the runtime reported it. */
+  upstreamHost: string;
+  exitCode: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+
+/** Returns an error message, or null when the name is valid. */
+export function checkWorkspaceName(name: unknown): string | null {
+  if (typeof name !== 'string' || name.length === 0) return 'name is required';
+  if (name.length > 40) return 'name must be at most 40 characters';
+  if (!NAME_RE.test(name)) {
+    return 'name must be lowercase letters, digits and dashes, starting and ending with a letter or digit';
+  }
+  return null;
+}
+
+/** Public URL of a hosted port: `{proto}://{host}{basePath}/hosted/{id}/{hostPort}/`. */
+export function hostedUrl(hosting: HostingInfo, workspaceId: string, hostPort: number): string {
+  return `${hosting.proto}://${hosting.host}${hosting.basePath}/hosted/${workspaceId}/${hostPort}/`;
+}
+
+/** `8000:9000,8001:9001,…` as injected into workloads. */
+export function portMappingsEnv(ports: PortMapping[]): string {
+  return ports.map((p) => `${p.containerPort}:${p.hostPort}`).join(',');
+}
+
+/** The environment Berth injects into every workspace; user env cannot override these keys. */
+export function injectedEnv(ws: Pick<Workspace, 'id' | 'ports' | 'hosting'>, extra: { llmUrl?: string } = {}): Record<string, string> {
+  const first = ws.ports[0];
+  const env: Record<string, string> = {
+    BERTH_WORKSPACE_ID: ws.id,
+    BERTH_PORT_MAPPINGS: portMappingsEnv(ws.ports),
+    BERTH_HOSTING_HOSTNAME: ws.hosting.host,
+    BERTH_HOSTING_PROTO: ws.hosting.proto,
+    BERTH_HOSTING_BASE_PATH: ws.hosting.basePath,
+  };
+  if (first) env.PORT = String(first.containerPort);
+  if (extra.llmUrl) env.BERTH_LLM_URL = extra.llmUrl;
+  return env;
+}
