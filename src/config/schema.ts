@@ -20,8 +20,8 @@ const domain = z
  * without the prefix, camel-cased.
  */
 export const configSchema = z.object({
-  /** Listener of the daemon: the one access point. */
-  port: port.default(8995),
+  /** Listener of the daemon: the one access point (0 = any free port, for tests). */
+  port: z.coerce.number().int().min(0).max(65535).default(8995),
   /** Address the access point binds; loopback by default so nothing is exposed by accident. */
   host: z.string().default('127.0.0.1'),
   dataDir: z.string().default('./.berth'),

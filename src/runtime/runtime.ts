@@ -15,8 +15,11 @@ import type { Logger } from '../log.js';
 export interface Runtime {
   readonly name: RuntimeName;
   readonly capabilities: RuntimeCapabilities;
-  /** Checks the engine answers; throws BerthError('E_RUNTIME_UNAVAILABLE') with the engine's words if not. */
-  probe(): Promise<void>;
+  /**
+   * Checks the engine answers; throws BerthError('E_RUNTIME_UNAVAILABLE') with the engine's words if not.
+   * May resolve to a short description of what answered (e.g. `podman 4.3.1`) for logs and `selectRuntime`.
+   */
+  probe(): Promise<string | void>;
   /** Creates (but does not start) a workload; returns its engine reference. */
   create(spec: WorkloadSpec): Promise<WorkloadRef>;
   start(ref: WorkloadRef): Promise<void>;
@@ -31,6 +34,11 @@ export interface Runtime {
   exec(ref: WorkloadRef, argv: string[], opts?: ExecOptions): Promise<ExecResult | ExecSession>;
   /** Every workload carrying all the given labels (for the reconciler). */
   list(labels: Record<string, string>): Promise<WorkloadSummary[]>;
+  /**
+   * Builds `tag` from `containerfile` (absolute, or relative to `contextDir`) offline; resolves to the
+   * engine's build output. Present only when `capabilities.build` is true.
+   */
+  build?(contextDir: string, containerfile: string, tag: string): Promise<string>;
 }
 
 export type RuntimeName = 'process' | 'podman' | 'docker';

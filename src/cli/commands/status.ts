@@ -1,0 +1,54 @@
+/** `berth status [--json]`: is the daemon up, which runtime, how many workspaces and ports. */
+import type { Command } from 'commander';
+import { BerthClient, clientOptions } from '../client.js';
+import { formatDuration, printJson } from '../output.js';
+
+/** `GET /api/health` (no auth). */
+export interface HealthAnswer {
+  status: string;
+  runtime?: string;
+  version?: string;
+}
+
+/** `GET /api/status` (auth). */
+export interface StatusAnswer {
+  runtime: string;
+  runtimeReason: string;
+  version: string;
+  uptimeSeconds: number;
+  workspaces: { creating: number; running: number; stopped: number; failed: number };
+  ports: { used: number; total: number };
+}
+
+/** Human-readable status block. */
+export function formatStatus(url: string, health: HealthAnswer, status: StatusAnswer): string {
+  const w = status.workspaces;
+  const total = w.creating + w.running + w.stopped + w.failed;
+  const lines: [string, string][] = [
+    ['daemon', `${url} (${health.status}, version ${status.version})`],
+    ['runtime', status.runtimeReason ? `${status.runtime} — ${status.runtimeReason}` : status.runtime],
+    ['uptime', formatDuration(status.uptimeSeconds)],
+    [
+      'workspaces',
+      `${total} (${w.running} running, ${w.stopped} stopped, ${w.creating} creating, ${w.failed} failed)`,
+    ],
+    ['ports', `${status.ports.used} of ${status.ports.total} host ports in use`],
+  ];
+  const width = Math.max(...lines.map(([k]) => k.length));
+  return lines.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
+}
+
+/** Registers `status` on the program. */
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('show whether the daemon is running, its runtime and resource use')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const client = new BerthClient(clientOptions(cmd.optsWithGlobals<{ url?: string }>().url));
+      const health = await client.json<HealthAnswer>('GET', '/api/health', { auth: false });
+      const status = await client.json<StatusAnswer>('GET', '/api/status');
+      if (opts.json) printJson({ url: client.url, health, status });
+      else process.stdout.write(formatStatus(client.url, health, status));
+    });
+}

@@ -1,0 +1,218 @@
+/**
+ * `berth ws …`: create, list, show, stop, start, remove, follow logs of and open a shell in
+ * workspaces. Every call goes through the daemon's HTTP API.
+ */
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import type { Command } from 'commander';
+import { collectEnv, parseCount } from '../args.js';
+import { BerthClient, CliError, clientOptions, workspacePath } from '../client.js';
+import { formatAgo, formatPortRange, formatTable, printJson, withProgress } from '../output.js';
+import { runShell } from '../shell.js';
+
+/** A workspace as the API presents it. */
+export interface ApiWorkspace {
+  id: string;
+  name: string;
+  state: 'creating' | 'running' | 'stopped' | 'failed';
+  reason: string | null;
+  image: string;
+  command: string[] | null;
+  env: Record<string, string>;
+  ports: { containerPort: number; hostPort: number; url: string }[];
+  exitCode: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The `ws ls` table: NAME ID STATE PORTS CREATED. */
+export function formatWorkspaceTable(list: ApiWorkspace[], now: number = Date.now()): string {
+  if (list.length === 0) return 'no workspaces yet — create one with: berth ws create NAME\n';
+  return formatTable(
+    ['NAME', 'ID', 'STATE', 'PORTS', 'CREATED'],
+    list.map((w) => [w.name, w.id, w.state, formatPortRange(w.ports.map((p) => p.hostPort)), formatAgo(w.createdAt, now)]),
+  );
+}
+
+/** Quotes an argv element only when needed, for display (never executed). */
+function displayArg(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The `ws show` / `ws create` block: key/value lines and one line per port with its URL. */
+export function formatWorkspace(w: ApiWorkspace, now: number = Date.now()): string {
+  const rows: [string, string][] = [
+    ['name', w.name],
+    ['id', w.id],
+    ['state', w.state + (w.state === 'failed' || w.state === 'stopped') && w.exitCode !== null ? `${w.state} (exit code ${w.exitCode})` : w.state],
+  ];
+  if (w.reason) rows.push(['reason', w.reason]);
+  rows.push(['image', w.image]);
+  if (w.command?.length) rows.push(['command', w.command.map(displayArg).join(' ')]);
+  const envKeys = Object.keys(w.env).sort();
+  envKeys.forEach((k, i) => rows.push([i === 0 ? 'env' : '', `${k}=${w.env[k]}`]));
+  if (w.ports.length === 0) rows.push(['ports', '-']);
+  w.ports.forEach((p, i) => rows.push([i === 0 ? 'ports' : '', `${p.containerPort} → ${p.url}`]));
+  rows.push(['created', `${w.createdAt} (${formatAgo(w.createdAt, now)})`]);
+  if (w.updatedAt !== w.createdAt) rows.push(['updated', `${w.updatedAt} (${formatAgo(w.updatedAt, now)})`]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
+}
+
+/** Client bound to the global `--url` of the command being run. */
+function clientFor(cmd: Command): BerthClient {
+  return new BerthClient(clientOptions(cmd.optsWithGlobals<{ url?: string }>().url));
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls the workspace until it leaves `creating` or `timeoutMs` passes; returns the last view. */
+async function waitWhileCreating(client: BerthClient, ws: ApiWorkspace, timeoutMs: number): Promise<ApiWorkspace> {
+  const deadline = Date.now() + timeoutMs;
+  let current = ws;
+  while (current.state === 'creating' && Date.now() < deadline) {
+    await sleep(500);
+    current = await client.json<ApiWorkspace>('GET', workspacePath(ws.id));
+  }
+  return current;
+}
+
+/** Prints a workspace (JSON or text) and fails the command when it ended up `failed`. */
+function report(w: ApiWorkspace, json: boolean | undefined, headline: string): void {
+  if (json) printJson(w);
+  else process.stdout.write(`${headline}\n${formatWorkspace(w)}`);
+  if (w.state === 'failed') {
+    throw new CliError(`workspace "${w.name}" failed${w.reason ? `: ${w.reason}` : ''}`, {
+      hint: `see its output with: berth ws logs ${w.name}`,
+    });
+  }
+}
+
+interface CreateOpts {
+  image?: string;
+  env?: Record<string, string>;
+  json?: boolean;
+  wait: boolean;
+}
+
+async function create(name: string, command: string[], opts: CreateOpts, cmd: Command): Promise<void> {
+  const client = clientFor(cmd);
+  const body: Record<string, unknown> = { name };
+  if (opts.image) body.image = opts.image;
+  if (command.length) body.command = command;
+  if (opts.env && Object.keys(opts.env).length) body.env = opts.env;
+  const ws = await withProgress(`creating workspace ${name}`, async (p) => {
+    const created = await client.json<ApiWorkspace>('POST', '/api/workspaces', { body });
+    if (!opts.wait || created.state !== 'creating') return created;
+    p.update(`waiting for workspace ${name} to start`);
+    return waitWhileCreating(client, created, 5 * 60_000);
+  });
+  const headline = ws.state === 'creating' ? `workspace ${ws.name} accepted (still starting)` : `workspace ${ws.name} created`;
+  report(ws, opts.json, headline);
+}
+
+/** Pipes `berth ws logs` to stdout until the stream ends or Ctrl-C. */
+async function logs(idOrName: string, opts: { follow?: boolean; tail?: number }, cmd: Command): Promise<void> {
+  const client = clientFor(cmd);
+  const query = new URLSearchParams();
+  if (opts.follow) query.set('follow', '1');
+  if (opts.tail !== undefined) query.set('tail', String(opts.tail));
+  const qs = query.size ? `?${query}` : '';
+  const ac = new AbortController();
+  const onSigint = (): void => ac.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const res = await client.raw('GET', workspacePath(idOrName, `/logs${qs}`), { signal: ac.signal, accept: 'text/plain' });
+    if (!res.body) return;
+    for await (const chunk of Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>)) {
+      if (!process.stdout.write(chunk as Uint8Array)) await once(process.stdout, 'drain');
+    }
+  } catch (err) {
+    if (ac.signal.aborted) {
+      process.exitCode = 130;
+      return;
+    }
+    if (err instanceof CliError) throw err;
+    throw new CliError(`log stream interrupted: ${(err as Error).message}`, { hint: 'is the daemon still running? see: berth status' });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/** Registers `ws` and its subcommands on the program. */
+export function registerWs(program: Command): void {
+  const ws = program.command('ws').description('manage workspaces (long-lived dev containers with app ports)');
+
+  ws.command('create')
+    .description('create and start a workspace; a command after -- replaces the image default')
+    .argument('<name>', 'workspace name: lowercase letters, digits and dashes')
+    .argument('[command...]', 'command to run (put it after --)')
+    .option('--image <image>', 'container image (default: the daemon’s BERTH_DEFAULT_IMAGE)')
+    .option('-e, --env <K=V>', 'environment variable for the workspace (repeatable)', collectEnv)
+    .option('--no-wait', 'return as soon as the daemon accepted the workspace')
+    .option('--json', 'print the workspace as JSON')
+    .action(create);
+
+  ws.command('ls')
+    .alias('list')
+    .description('list workspaces')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { workspaces } = await clientFor(cmd).json<{ workspaces: ApiWorkspace[] }>('GET', '/api/workspaces');
+      if (opts.json) printJson({ workspaces });
+      else process.stdout.write(formatWorkspaceTable(workspaces));
+    });
+
+  ws.command('show')
+    .description('show one workspace with the URL of each port')
+    .argument('<id|name>')
+    .option('--json', 'print JSON')
+    .action(async (idOrName: string, opts: { json?: boolean }, cmd: Command) => {
+      const w = await clientFor(cmd).json<ApiWorkspace>('GET', workspacePath(idOrName));
+      if (opts.json) printJson(w);
+      else process.stdout.write(formatWorkspace(w));
+    });
+
+  for (const [verb, done, label] of [
+    ['stop', 'stopped', 'stopping'],
+    ['start', 'started', 'starting'],
+  ] as const) {
+    ws.command(verb)
+      .description(`${verb} a workspace (its ports and data are kept)`)
+      .argument('<id|name>')
+      .option('--json', 'print the workspace as JSON')
+      .action(async (idOrName: string, opts: { json?: boolean }, cmd: Command) => {
+        const client = clientFor(cmd);
+        const w = await withProgress(`${label} workspace ${idOrName}`, () =>
+          client.json<ApiWorkspace>('POST', workspacePath(idOrName, `/${verb}`)),
+        );
+        report(w, opts.json, `workspace ${w.name} ${done}`);
+      });
+  }
+
+  ws.command('rm')
+    .alias('remove')
+    .description('remove a workspace and release its ports')
+    .argument('<id|name>')
+    .action(async (idOrName: string, _opts: unknown, cmd: Command) => {
+      const client = clientFor(cmd);
+      await withProgress(`removing workspace ${idOrName}`, () => client.json<void>('DELETE', workspacePath(idOrName)));
+      process.stdout.write(`workspace ${idOrName} removed\n`);
+    });
+
+  ws.command('logs')
+    .description('print the output of a workspace')
+    .argument('<id|name>')
+    .option('-f, --follow', 'keep streaming new output until Ctrl-C')
+    .option('--tail <n>', 'only the last N lines', parseCount)
+    .action(logs);
+
+  ws.command('shell')
+    .description('open an interactive shell (or run a command given after --) in a workspace')
+    .argument('<id|name>')
+    .argument('[command...]', 'command to run instead of /bin/sh (put it after --)')
+    .action(async (idOrName: string, command: string[], _opts: unknown, cmd: Command) => {
+      const code = await runShell(clientFor(cmd), idOrName, command.length ? command : ['/bin/sh']);
+      process.exitCode = code;
+    });
+}

@@ -1,0 +1,140 @@
+import { accessSync, constants, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+import { getRequestListener } from '@hono/node-server';
+import type { BerthConfig } from './config/schema.js';
+import { BerthError } from './errors.js';
+import type { Logger } from './log.js';
+import { createApiApp } from './api/app.js';
+import { ensureTokenFile } from './api/auth.js';
+import { createExecUpgradeHandler } from './api/exec-socket.js';
+import { createHostingResolver } from './api/hosting.js';
+import { buildRouteTable } from './edge/route-table.js';
+import { createEdge } from './edge/server.js';
+import { selectRuntime } from './runtime/select.js';
+import { openDb } from './store/db.js';
+import { WorkspacesRepo } from './store/workspaces-repo.js';
+import { WorkspaceService } from './services/workspaces.js';
+import { BERTH_URL_SCRIPT } from './workload/berth-url.js';
+
+/** A running daemon. `close()` stops the listener and the store; workloads keep running. */
+export interface Daemon {
+  url: string;
+  port: number;
+  runtime: string;
+  runtimeReason: string;
+  token: string;
+  workspaces: WorkspaceService;
+  close(): Promise<void>;
+}
+
+export function berthVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function prepareDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new BerthError('E_CONFIG', `data directory ${dir} is not writable: ${(err as Error).message}`, {
+      hint: 'set BERTH_DATA_DIR to a directory this user can write, or fix its permissions',
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Starts Berth: data dir, store, token, runtime (chosen and explained), services, API and the
+ * edge on config.port. Resolves once the listener accepts connections.
+ */
+export async function startDaemon(config: BerthConfig, log: Logger): Promise<Daemon> {
+  const startedAt = Date.now();
+  prepareDataDir(config.dataDir);
+  const token = ensureTokenFile(path.join(config.dataDir, 'token'));
+  const helperDir = path.join(config.dataDir, 'bin');
+  mkdirSync(helperDir, { recursive: true });
+  const berthUrlHelper = path.join(helperDir, 'berth-url');
+  writeFileSync(berthUrlHelper, BERTH_URL_SCRIPT);
+  chmodSync(berthUrlHelper, 0o755);
+
+  const { runtime, reason } = await selectRuntime(config.runtime, { log: log.child({ component: 'runtime' }), dataDir: config.dataDir }, {
+    podmanBin: config.podmanBin,
+    dockerBin: config.dockerBin,
+  });
+  log.info({ runtime: runtime.name, reason }, `runtime: ${runtime.name} (${reason})`);
+  if (!runtime.capabilities.isolation) log.warn('the process runtime gives workloads NO isolation from the host');
+
+  const db = openDb(path.join(config.dataDir, 'berth.db'));
+  const repo = new WorkspacesRepo(db);
+  const workspaces = new WorkspaceService({ config, log: log.child({ component: 'workspaces' }), repo, runtime, berthUrlHelper });
+  const version = berthVersion();
+  const api = createApiApp({
+    config,
+    log: log.child({ component: 'api' }),
+    token,
+    version,
+    runtime,
+    runtimeReason: reason,
+    workspaces,
+    hostingFor: createHostingResolver(config),
+    startedAt,
+  });
+
+  const edge = createEdge({
+    config,
+    log: log.child({ component: 'edge' }),
+    fallback: getRequestListener(api.fetch),
+    fallbackUpgrade: createExecUpgradeHandler({ token, workspaces, log: log.child({ component: 'exec' }) }),
+  });
+  const refreshRoutes = (): void => {
+    edge.setRoutes(
+      buildRouteTable(
+        workspaces.list().map((ws) => ({
+          kind: 'workspace' as const,
+          id: ws.id,
+          name: ws.name,
+          state: ws.state,
+          upstreamHost: ws.upstreamHost,
+          ports: ws.ports,
+        })),
+        config.appsDomain ? { appsDomain: config.appsDomain } : {},
+      ),
+    );
+  };
+  refreshRoutes();
+  workspaces.on('changed', refreshRoutes);
+
+  let address;
+  try {
+    address = await edge.listen(config.port, config.host);
+  } catch (err) {
+    db.close();
+    const e = err as NodeJS.ErrnoException;
+    throw new BerthError('E_CONFIG', `cannot listen on ${config.host}:${config.port}: ${e.code ?? e.message}`, {
+      hint: e.code === 'EADDRINUSE' ? 'another process uses this port: stop it or set BERTH_PORT' : 'check BERTH_HOST and BERTH_PORT',
+      cause: err,
+    });
+  }
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${address.port}`;
+  log.info({ url, dataDir: config.dataDir, version }, `Berth ${version} listening on ${url}`);
+
+  let closed = false;
+  return {
+    url,
+    port: address.port,
+    runtime: runtime.name,
+    runtimeReason: reason,
+    token,
+    workspaces,
+    async close() {
+      if (closed) return;
+      closed = true;
+      workspaces.off('changed', refreshRoutes);
+      await edge.close();
+      db.close();
+      log.info('Berth stopped (workloads keep running)');
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Pure routing types shared by the control plane (which builds route tables from store rows) and
+ * the edge (which serves them). No I/O here.
+ */
+import type { PortMapping, WorkspaceState } from './workspace.js';
+
+/** Kinds of workload the edge can route to. Grows with 'app' | 'preview'. */
+export type RoutableKind = 'workspace';
+
+/** Lifecycle states a routed workload can be in; only 'running' is ever dialled. */
+export type RoutableState = WorkspaceState;
+
+/**
+ * What the edge needs to know about one workload: the control plane maps store rows to this shape
+ * (a workspace row maps field for field). `upstreamHost` is the address the runtime reported for
+ * the workload's published ports (loopback for single-host drivers, a node address later).
+ */
+export interface RoutableWorkload {
+  kind: RoutableKind;
+  id: string;
+  name: string;
+  state: RoutableState;
+  upstreamHost: string;
+  ports: PortMapping[];
+}
+
+/** Where a route's traffic goes. `origin` is the undici pool key (`http://host:port`). */
+export interface Upstream {
+  readonly host: string;
+  readonly port: number;
+  readonly origin: string;
+}
+
+/**
+ * One entry of the route table. The upstream port is always the host port the control plane
+ * allocated to the workload, never a value taken from a request.
+ */
+export interface Route {
+  readonly kind: RoutableKind;
+  readonly workloadId: string;
+  readonly workloadName: string;
+  readonly state: RoutableState;
+  readonly upstream: Upstream;
+  readonly hostPort: number;
+  readonly containerPort: number;
+  /** Path prefix removed before forwarding (`/hosted/{id}/{port}`), '' for host routes. */
+  readonly stripPrefix: string;
+  /** 'path' for `/hosted/…` routes, 'host' for `{port}--{id}.{appsDomain}` routes. */
+  readonly via: 'path' | 'host';
+}
+
+/** A workload row the builder refused, with the reason (logged by whoever swaps the table in). */
+export interface RejectedRoute {
+  readonly workloadId: string;
+  readonly reason: string;
+}
+
+/**
+ * Immutable snapshot the edge serves. The edge replaces it as a whole (one reference
+ * assignment), so a request never sees half of an update.
+ */
+export interface RouteTable {
+  /** Key: `/hosted/{id}/{hostPort}/`. */
+  readonly pathRoutes: ReadonlyMap<string, Route>;
+  /** Key: `{hostPort}--{id}.{appsDomain}`, lowercase, without a port. */
+  readonly hostRoutes: ReadonlyMap<string, Route>;
+  /**
+   * `.{appsDomain}` (lowercase, no port) when subdomain routing is on, else null. A Host under
+   * this suffix that matches no route is answered 404 by the edge instead of reaching the API.
+   */
+  readonly hostSuffix: string | null;
+  /** Rows left out (invalid id or port, or a key claimed twice). */
+  readonly rejected: readonly RejectedRoute[];
+}

@@ -1,0 +1,136 @@
+/**
+ * Pure builder of the edge's route table from workload rows. No I/O: the control plane calls it
+ * whenever the store changes and hands the result to `edge.setRoutes()`, which swaps it in whole.
+ */
+import type { RejectedRoute, RoutableWorkload, Route, RouteTable, Upstream } from '../domain/route.js';
+
+export type { RoutableWorkload, Route, RouteTable, Upstream } from '../domain/route.js';
+
+/** Ids end up in URL paths and DNS labels, so only DNS-label characters are routable. */
+const ROUTABLE_ID_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** An upstream host is an IP literal or a DNS name; anything else would smuggle into a URL. */
+const UPSTREAM_HOST_RE = /^(?:[a-z0-9.-]+|[0-9a-f:.]+)$/i;
+
+export interface BuildRouteTableOptions {
+  /** Enables subdomain routes `{hostPort}--{id}.{appsDomain}`; a `:port` suffix is ignored. */
+  appsDomain?: string | undefined;
+}
+
+/** `http://host:port`, bracketing IPv6 literals; also the key of the upstream's connection pool. */
+export function upstreamOrigin(host: string, port: number): string {
+  return host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
+}
+
+/** Path-route key of a workload port. */
+export function pathRouteKey(id: string, hostPort: number): string {
+  return `/hosted/${id}/${hostPort}/`;
+}
+
+/** Host-route key of a workload port (`suffix` is `.{appsDomain}`). */
+export function hostRouteKey(id: string, hostPort: number, suffix: string): string {
+  return `${hostPort}--${id}${suffix}`;
+}
+
+function isPort(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535;
+}
+
+function domainSuffix(appsDomain: string | undefined): string | null {
+  if (!appsDomain) return null;
+  const bare = appsDomain.trim().toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+  return bare ? `.${bare}` : null;
+}
+
+/**
+ * Builds an immutable route table. Every running or not-yet-running workload gets one path route
+ * per allocated port (and one host route when `appsDomain` is set); non-running workloads keep
+ * their routes so the edge can answer 503 naming them instead of a bare 404.
+ *
+ * Rows that would make routing ambiguous are left out and listed in `rejected`, because serving
+ * the wrong workload is worse than a 404: an id that is not DNS-safe, an invalid port or upstream
+ * host, the same id twice, or one upstream `host:port` claimed by two workloads.
+ */
+export function buildRouteTable(workloads: readonly RoutableWorkload[], opts: BuildRouteTableOptions = {}): RouteTable {
+  const suffix = domainSuffix(opts.appsDomain);
+  const rejected: RejectedRoute[] = [];
+
+  // First pass: find ids and upstreams that more than one row claims.
+  const idCount = new Map<string, number>();
+  const originOwners = new Map<string, Set<string>>();
+  for (const w of workloads) {
+    idCount.set(w.id, (idCount.get(w.id) ?? 0) + 1);
+    for (const p of w.ports) {
+      if (!isPort(p.hostPort)) continue;
+      const origin = upstreamOrigin(w.upstreamHost, p.hostPort);
+      let owners = originOwners.get(origin);
+      if (!owners) originOwners.set(origin, (owners = new Set()));
+      owners.add(w.id);
+    }
+  }
+
+  const pathRoutes = new Map<string, Route>();
+  const hostRoutes = new Map<string, Route>();
+  for (const w of workloads) {
+    if (!ROUTABLE_ID_RE.test(w.id)) {
+      rejected.push({ workloadId: w.id, reason: 'id is not DNS-label safe' });
+      continue;
+    }
+    if ((idCount.get(w.id) ?? 0) > 1) {
+      rejected.push({ workloadId: w.id, reason: 'id appears more than once' });
+      continue;
+    }
+    if (!UPSTREAM_HOST_RE.test(w.upstreamHost)) {
+      rejected.push({ workloadId: w.id, reason: `invalid upstream host ${JSON.stringify(w.upstreamHost)}` });
+      continue;
+    }
+    for (const p of w.ports) {
+      if (!isPort(p.hostPort) || !isPort(p.containerPort)) {
+        rejected.push({ workloadId: w.id, reason: `invalid port mapping ${p.containerPort}:${p.hostPort}` });
+        continue;
+      }
+      const origin = upstreamOrigin(w.upstreamHost, p.hostPort);
+      const owners = originOwners.get(origin);
+      if (owners && owners.size > 1) {
+        rejected.push({ workloadId: w.id, reason: `upstream ${origin} is claimed by ${[...owners].sort().join(', ')}` });
+        continue;
+      }
+      const pathKey = pathRouteKey(w.id, p.hostPort);
+      if (pathRoutes.has(pathKey)) continue; // the same mapping listed twice: first one wins
+      const upstream: Upstream = Object.freeze({ host: w.upstreamHost, port: p.hostPort, origin });
+      const base = {
+        kind: w.kind,
+        workloadId: w.id,
+        workloadName: w.name,
+        state: w.state,
+        upstream,
+        hostPort: p.hostPort,
+        containerPort: p.containerPort,
+      };
+      pathRoutes.set(pathKey, Object.freeze({ ...base, stripPrefix: pathKey.slice(0, -1), via: 'path' as const }));
+      if (suffix) {
+        hostRoutes.set(hostRouteKey(w.id, p.hostPort, suffix), Object.freeze({ ...base, stripPrefix: '', via: 'host' as const }));
+      }
+    }
+  }
+
+  return Object.freeze({ pathRoutes, hostRoutes, hostSuffix: suffix, rejected: Object.freeze(rejected) });
+}
+
+/** An empty table: what the edge serves before the control plane's first update. */
+export function emptyRouteTable(): RouteTable {
+  return buildRouteTable([]);
+}
+
+/**
+ * True when `route` is served identically by `table` (same key, upstream and state); used to keep
+ * long-lived connections (WebSockets) open across a swap that does not concern them.
+ */
+export function routeUnchanged(table: RouteTable, key: string, route: Route): boolean {
+  const next = route.via === 'path' ? table.pathRoutes.get(key) : table.hostRoutes.get(key);
+  return (
+    next !== undefined &&
+    next.state === route.state &&
+    next.upstream.origin === route.upstream.origin &&
+    next.workloadId === route.workloadId
+  );
+}

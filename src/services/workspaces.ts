@@ -1,0 +1,209 @@
+import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
+import type { BerthConfig } from '../config/schema.js';
+import { BerthError, isBerthError } from '../errors.js';
+import { newId } from '../domain/ids.js';
+import { checkWorkspaceName, injectedEnv, type HostingInfo, type Workspace } from '../domain/workspace.js';
+import type { Logger } from '../log.js';
+import { LABEL_ID, LABEL_KIND, type ExecOptions, type ExecResult, type ExecSession, type Runtime } from '../runtime/runtime.js';
+import type { WorkspacesRepo } from '../store/workspaces-repo.js';
+
+export interface CreateWorkspaceInput {
+  name: string;
+  image?: string | undefined;
+  command?: string[] | undefined;
+  env?: Record<string, string> | undefined;
+}
+
+export interface WorkspaceServiceDeps {
+  config: BerthConfig;
+  log: Logger;
+  repo: WorkspacesRepo;
+  runtime: Runtime;
+  /** Host path of the `berth-url` helper, mounted into containers. */
+  berthUrlHelper: string;
+}
+
+/** Engine-visible name of a workspace's workload. */
+export const workloadName = (id: string): string => `berth-ws-${id}`;
+
+/**
+ * Orchestrates workspace lifecycles: store rows + port allocations + runtime workloads.
+ * Emits `changed` after every state change so the edge can rebuild its route table.
+ *
+ * Failure rule: a create that fails at any step removes what it made (workload, row, ports) and
+ * throws; a stop/start/remove that fails leaves the record as it was, so it can be retried.
+ */
+export class WorkspaceService extends EventEmitter<{ changed: [] }> {
+  constructor(private readonly deps: WorkspaceServiceDeps) {
+    super();
+  }
+
+  list(): Workspace[] {
+    return this.deps.repo.list();
+  }
+
+  /** Number of host ports currently allocated. */
+  portsInUse(): number {
+    return this.deps.repo.portsInUse();
+  }
+
+  get(idOrName: string): Workspace {
+    const ws = this.deps.repo.find(idOrName);
+    if (!ws) {
+      throw new BerthError('E_NOT_FOUND', `workspace "${idOrName}" not found`, {
+        hint: 'list workspaces with `berth ws ls`',
+      });
+    }
+    return ws;
+  }
+
+  /** Creates and starts a workspace; resolves when it is running. */
+  async create(input: CreateWorkspaceInput, hosting: HostingInfo): Promise<Workspace> {
+    const { config, repo, runtime } = this.deps;
+    const nameProblem = checkWorkspaceName(input.name);
+    if (nameProblem) throw new BerthError('E_INVALID_NAME', nameProblem);
+    const portMapping = runtime.capabilities.portMapping;
+    const ws = repo.insertWithPorts(
+      {
+        id: newId(),
+        name: input.name,
+        image: input.image ?? config.defaultImage,
+        command: input.command && input.command.length > 0 ? input.command : null,
+        env: input.env ?? {},
+        hosting,
+      },
+      {
+        rangeStart: config.portRangeStart,
+        rangeEnd: config.portRangeEnd,
+        count: config.portsPerWorkspace,
+        containerPortFor: (i, hostPort) => (portMapping ? config.containerPortBase + i : hostPort),
+      },
+    );
+    const log = this.deps.log.child({ workspaceId: ws.id, name: ws.name });
+    log.info({ ports: ws.ports }, 'workspace creating');
+    this.emit('changed');
+
+    let ref: string | null = null;
+    try {
+      ref = await runtime.create({
+        name: workloadName(ws.id),
+        image: ws.image,
+        ...(ws.command ? { command: ws.command } : {}),
+        env: this.environment(ws),
+        ports: ws.ports,
+        labels: { [LABEL_KIND]: 'workspace', [LABEL_ID]: ws.id, 'berth.name': ws.name },
+        ...(config.dnsServers.length ? { dnsServers: config.dnsServers } : {}),
+        files: [{ hostPath: this.deps.berthUrlHelper, containerPath: '/usr/local/bin/berth-url' }],
+      });
+      repo.update(ws.id, { runtimeRef: ref });
+      await runtime.start(ref);
+      const status = await runtime.inspect(ref);
+      const running = repo.update(ws.id, { state: 'running', upstreamHost: status.upstreamHost, reason: null });
+      log.info('workspace running');
+      this.emit('changed');
+      return running;
+    } catch (err) {
+      log.warn({ err }, 'workspace create failed; cleaning up');
+      if (ref) await runtime.remove(ref).catch((e: unknown) => log.error({ err: e }, 'cleanup: remove failed'));
+      repo.delete(ws.id);
+      this.emit('changed');
+      throw asRuntimeError(err, 'create');
+    }
+  }
+
+  async stop(idOrName: string): Promise<Workspace> {
+    const ws = this.get(idOrName);
+    if (!ws.runtimeRef) throw new BerthError('E_INVALID_STATE', `workspace "${ws.name}" is still being created`);
+    try {
+      await this.deps.runtime.stop(ws.runtimeRef);
+    } catch (err) {
+      throw asRuntimeError(err, 'stop');
+    }
+    const status = await this.deps.runtime.inspect(ws.runtimeRef).catch(() => null);
+    const stopped = this.deps.repo.update(ws.id, { state: 'stopped', exitCode: status?.exitCode ?? null });
+    this.emit('changed');
+    return stopped;
+  }
+
+  async start(idOrName: string): Promise<Workspace> {
+    const ws = this.get(idOrName);
+    if (!ws.runtimeRef) throw new BerthError('E_INVALID_STATE', `workspace "${ws.name}" is still being created`);
+    try {
+      await this.deps.runtime.start(ws.runtimeRef);
+      const status = await this.deps.runtime.inspect(ws.runtimeRef);
+      const running = this.deps.repo.update(ws.id, {
+        state: 'running',
+        reason: null,
+        exitCode: null,
+        upstreamHost: status.upstreamHost,
+      });
+      this.emit('changed');
+      return running;
+    } catch (err) {
+      throw asRuntimeError(err, 'start');
+    }
+  }
+
+  /** Removes the workload, then the record and its ports. */
+  async remove(idOrName: string): Promise<void> {
+    const ws = this.get(idOrName);
+    if (ws.runtimeRef) {
+      try {
+        await this.deps.runtime.remove(ws.runtimeRef);
+      } catch (err) {
+        throw asRuntimeError(err, 'remove');
+      }
+    }
+    this.deps.repo.delete(ws.id);
+    this.deps.log.info({ workspaceId: ws.id, name: ws.name }, 'workspace removed');
+    this.emit('changed');
+  }
+
+  /**
+   * Re-reads the workload's state from the runtime and records a crash: a `running` record
+   * whose workload exited becomes `failed` with its exit code.
+   */
+  async refresh(idOrName: string): Promise<Workspace> {
+    const ws = this.get(idOrName);
+    if (ws.state !== 'running' || !ws.runtimeRef) return ws;
+    const status = await this.deps.runtime.inspect(ws.runtimeRef).catch(() => null);
+    if (!status || status.state === 'running') return ws;
+    const reason =
+      status.state === 'missing' ? 'the workload disappeared from the runtime' : `the workload exited with code ${status.exitCode ?? '?'}`;
+    const failed = this.deps.repo.update(ws.id, { state: 'failed', reason, exitCode: status.exitCode });
+    this.emit('changed');
+    return failed;
+  }
+
+  async logs(idOrName: string, opts: { follow: boolean; tail?: number | undefined }): Promise<Readable> {
+    const ws = this.get(idOrName);
+    if (!ws.runtimeRef) throw new BerthError('E_INVALID_STATE', `workspace "${ws.name}" has no workload yet`);
+    try {
+      return await this.deps.runtime.logs(ws.runtimeRef, { follow: opts.follow, ...(opts.tail !== undefined ? { tail: opts.tail } : {}) });
+    } catch (err) {
+      throw asRuntimeError(err, 'logs');
+    }
+  }
+
+  async exec(idOrName: string, argv: string[], opts: ExecOptions): Promise<ExecResult | ExecSession> {
+    const ws = this.get(idOrName);
+    if (ws.state !== 'running' || !ws.runtimeRef) {
+      throw new BerthError('E_INVALID_STATE', `workspace "${ws.name}" is ${ws.state}`, { hint: 'start it with `berth ws start`' });
+    }
+    return this.deps.runtime.exec(ws.runtimeRef, argv, opts);
+  }
+
+  /** User env, then Berth's injected variables (which the user cannot override). */
+  private environment(ws: Workspace): Record<string, string> {
+    const { config } = this.deps;
+    const llmUrl = config.llmBaseUrl ? `${ws.hosting.proto}://${ws.hosting.host}${ws.hosting.basePath}/llm` : undefined;
+    return { ...ws.env, ...injectedEnv(ws, llmUrl ? { llmUrl } : {}) };
+  }
+}
+
+function asRuntimeError(err: unknown, verb: string): BerthError {
+  if (isBerthError(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new BerthError('E_RUNTIME', `runtime ${verb} failed: ${message}`, { cause: err });
+}

@@ -1,0 +1,181 @@
+import { BerthError } from '../errors.js';
+import { pickFreePorts } from '../domain/ports.js';
+import type { HostingInfo, PortMapping, Workspace, WorkspaceState } from '../domain/workspace.js';
+import type { Db } from './db.js';
+
+interface WorkspaceRow {
+  id: string;
+  name: string;
+  state: WorkspaceState;
+  reason: string | null;
+  image: string;
+  command: string | null;
+  env: string;
+  hosting: string;
+  runtime_ref: string | null;
+  upstream_host: string;
+  exit_code: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** What a new workspace row needs; ports are allocated by the repo. */
+export interface NewWorkspace {
+  id: string;
+  name: string;
+  image: string;
+  command: string[] | null;
+  env: Record<string, string>;
+  hosting: HostingInfo;
+}
+
+export interface PortPolicy {
+  rangeStart: number;
+  rangeEnd: number;
+  count: number;
+  /**
+   * Container port for the i-th allocated host port. Containers map 8000+i; the process runtime
+   * has no mapping, so there the container port is the host port itself.
+   */
+  containerPortFor(i: number, hostPort: number): number;
+}
+
+export type WorkspacePatch = Partial<Pick<Workspace, 'state' | 'reason' | 'runtimeRef' | 'upstreamHost' | 'exitCode'>>;
+
+/** Table access for workspaces and their port allocations. Synchronous (better-sqlite3). */
+export class WorkspacesRepo {
+  private readonly byId;
+  private readonly byName;
+  private readonly all;
+  private readonly portsOf;
+  private readonly allPorts;
+  private readonly usedPorts;
+
+  constructor(private readonly db: Db) {
+    this.byId = db.prepare<[string], WorkspaceRow>('SELECT * FROM workspaces WHERE id = ?');
+    this.byName = db.prepare<[string], WorkspaceRow>('SELECT * FROM workspaces WHERE name = ?');
+    this.all = db.prepare<[], WorkspaceRow>('SELECT * FROM workspaces ORDER BY created_at, name');
+    this.portsOf = db.prepare<[string], { host_port: number; container_port: number }>(
+      'SELECT host_port, container_port FROM port_allocations WHERE workload_id = ? ORDER BY host_port',
+    );
+    this.allPorts = db.prepare<[], { workload_id: string; host_port: number; container_port: number }>(
+      'SELECT workload_id, host_port, container_port FROM port_allocations ORDER BY host_port',
+    );
+    this.usedPorts = db.prepare<[], { host_port: number }>('SELECT host_port FROM port_allocations');
+  }
+
+  /**
+   * Inserts the workspace in state `creating` and allocates its ports in ONE transaction, so two
+   * concurrent creates never share a port and a failure leaves neither row nor allocation.
+   */
+  insertWithPorts(ws: NewWorkspace, policy: PortPolicy): Workspace {
+    const now = new Date().toISOString();
+    const tx = this.db.transaction(() => {
+      if (this.byName.get(ws.name)) {
+        throw new BerthError('E_NAME_TAKEN', `a workspace named "${ws.name}" already exists`, {
+          hint: 'choose another name, or remove the existing workspace first',
+        });
+      }
+      const used = new Set(this.usedPorts.all().map((r) => r.host_port));
+      const hostPorts = pickFreePorts(used, policy.rangeStart, policy.rangeEnd, policy.count);
+      if (!hostPorts) {
+        throw new BerthError(
+          'E_PORTS_EXHAUSTED',
+          `no ${policy.count} free host ports left in ${policy.rangeStart}-${policy.rangeEnd}`,
+          { hint: 'remove unused workspaces or widen BERTH_PORT_RANGE_END' },
+        );
+      }
+      this.db
+        .prepare(
+          `INSERT INTO workspaces (id, name, state, reason, image, command, env, hosting, runtime_ref,
+             upstream_host, exit_code, created_at, updated_at)
+           VALUES (?, ?, 'creating', NULL, ?, ?, ?, ?, NULL, '127.0.0.1', NULL, ?, ?)`,
+        )
+        .run(ws.id, ws.name, ws.image, ws.command ? JSON.stringify(ws.command) : null, JSON.stringify(ws.env), JSON.stringify(ws.hosting), now, now);
+      const insertPort = this.db.prepare(
+        `INSERT INTO port_allocations (host_port, workload_kind, workload_id, container_port) VALUES (?, 'workspace', ?, ?)`,
+      );
+      hostPorts.forEach((hp, i) => insertPort.run(hp, ws.id, policy.containerPortFor(i, hp)));
+    });
+    tx.immediate();
+    return this.get(ws.id)!;
+  }
+
+  get(id: string): Workspace | undefined {
+    const row = this.byId.get(id);
+    return row ? this.toWorkspace(row, this.portsOf.all(id)) : undefined;
+  }
+
+  /** Looks up by id first, then by name (the API and CLI accept either). */
+  find(idOrName: string): Workspace | undefined {
+    const row = this.byId.get(idOrName) ?? this.byName.get(idOrName);
+    return row ? this.toWorkspace(row, this.portsOf.all(row.id)) : undefined;
+  }
+
+  list(): Workspace[] {
+    const ports = new Map<string, { host_port: number; container_port: number }[]>();
+    for (const p of this.allPorts.all()) {
+      let list = ports.get(p.workload_id);
+      if (!list) ports.set(p.workload_id, (list = []));
+      list.push(p);
+    }
+    return this.all.all().map((row) => this.toWorkspace(row, ports.get(row.id) ?? []));
+  }
+
+  update(id: string, patch: WorkspacePatch): Workspace {
+    const sets: string[] = [];
+    const values: unknown[] = [];
+    const cols: Record<keyof WorkspacePatch, string> = {
+      state: 'state',
+      reason: 'reason',
+      runtimeRef: 'runtime_ref',
+      upstreamHost: 'upstream_host',
+      exitCode: 'exit_code',
+    };
+    for (const [key, col] of Object.entries(cols) as [keyof WorkspacePatch, string][]) {
+      if (key in patch) {
+        sets.push(`${col} = ?`);
+        values.push(patch[key] ?? null);
+      }
+    }
+    sets.push('updated_at = ?');
+    values.push(new Date().toISOString());
+    this.db.prepare(`UPDATE workspaces SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+    const ws = this.get(id);
+    if (!ws) throw new BerthError('E_NOT_FOUND', `workspace ${id} not found`);
+    return ws;
+  }
+
+  /** Deletes the row and releases its ports in one transaction. */
+  delete(id: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM port_allocations WHERE workload_id = ?').run(id);
+      this.db.prepare('DELETE FROM workspaces WHERE id = ?').run(id);
+    })();
+  }
+
+  portsInUse(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM port_allocations').get() as { n: number }).n;
+  }
+
+  private toWorkspace(row: WorkspaceRow, ports: { host_port: number; container_port: number }[]): Workspace {
+    const mapped: PortMapping[] = ports.map((p) => ({ containerPort: p.container_port, hostPort: p.host_port }));
+    mapped.sort((a, b) => a.containerPort - b.containerPort);
+    return {
+      id: row.id,
+      name: row.name,
+      state: row.state,
+      reason: row.reason,
+      image: row.image,
+      command: row.command ? (JSON.parse(row.command) as string[]) : null,
+      env: JSON.parse(row.env) as Record<string, string>,
+      ports: mapped,
+      hosting: JSON.parse(row.hosting) as HostingInfo,
+      runtimeRef: row.runtime_ref,
+      upstreamHost: row.upstream_host,
+      exitCode: row.exit_code,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+}
