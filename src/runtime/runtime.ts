@@ -25,7 +25,10 @@ export interface Runtime {
   start(ref: WorkloadRef): Promise<void>;
   /** Stops gracefully, killing after `timeoutSeconds` (default 10). No-op if not running. */
   stop(ref: WorkloadRef, opts?: { timeoutSeconds?: number }): Promise<void>;
-  /** Removes the workload and its resources; no-op if it does not exist. */
+  /**
+   * Removes the workload and its resources; no-op if it does not exist. A running workload is
+   * killed without a grace period (like `docker rm -f`); call `stop` first for a graceful shutdown.
+   */
   remove(ref: WorkloadRef): Promise<void>;
   inspect(ref: WorkloadRef): Promise<WorkloadStatus>;
   /** Combined stdout+stderr. With `follow`, the stream stays open until the workload stops or the stream is destroyed. */

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  classifyEngineError,
+  createArgs,
+  engineMessage,
+  execArgs,
+  logsArgs,
+  normalizeState,
+  parseCreatedId,
+  parseInfoVersion,
+  parseInspect,
+  parsePsOutput,
+  psArgs,
+} from './oci-args.js';
+
+describe('createArgs', () => {
+  it('builds options, then image, then command — loopback-only ports', () => {
+    const args = createArgs({
+      name: 'berth-ws-abc',
+      image: 'localhost/img:1',
+      command: ['sh', '-c', 'echo "$X"; exit 0'],
+      env: { X: 'a b=c', PORT: '8000' },
+      ports: [
+        { containerPort: 8000, hostPort: 9000 },
+        { containerPort: 8001, hostPort: 9001 },
+      ],
+      labels: { 'berth.kind': 'workspace', 'berth.id': 'abc' },
+      resources: { cpus: 1.5, memoryMb: 512 },
+      dnsServers: ['1.1.1.1'],
+      files: [{ hostPath: '/d/bin/berth-url', containerPath: '/usr/local/bin/berth-url' }],
+    });
+    assert.deepEqual(args, [
+      'create', '--name', 'berth-ws-abc',
+      '--label', 'berth.kind=workspace', '--label', 'berth.id=abc',
+      '--env', 'X=a b=c', '--env', 'PORT=8000',
+      '-p', '127.0.0.1:9000:8000', '-p', '127.0.0.1:9001:8001',
+      '--dns', '1.1.1.1',
+      '--cpus', '1.5', '--memory', '512m',
+      '-v', '/d/bin/berth-url:/usr/local/bin/berth-url:ro',
+      'localhost/img:1',
+      'sh', '-c', 'echo "$X"; exit 0',
+    ]);
+  });
+
+  it('leaves the image default command alone when none is given', () => {
+    const args = createArgs({ name: 'n', image: 'i', env: {}, ports: [], labels: { 'berth.kind': 'k', 'berth.id': 'i' } });
+    assert.equal(args.at(-1), 'i');
+  });
+});
+
+describe('small builders', () => {
+  const cases: [string, string[], string[]][] = [
+    ['logs plain', logsArgs('c1'), ['logs', 'c1']],
+    ['logs follow+tail', logsArgs('c1', { follow: true, tail: 5 }), ['logs', '-f', '--tail', '5', 'c1']],
+    ['exec plain', execArgs('c1', ['ls', '-l']), ['exec', 'c1', 'ls', '-l']],
+    ['exec tty+env', execArgs('c1', ['sh'], { tty: true, env: { A: '1' } }), ['exec', '-i', '-t', '--env', 'A=1', 'c1', 'sh']],
+    ['exec tty without -t', execArgs('c1', ['sh'], { tty: true, ttyFlag: false }), ['exec', '-i', 'c1', 'sh']],
+    ['ps', psArgs({ 'berth.kind': 'app', 'berth.id': 'x' }, 'json'), ['ps', '-a', '--no-trunc', '--filter', 'label=berth.kind=app', '--filter', 'label=berth.id=x', '--format', 'json']],
+  ];
+  for (const [name, got, want] of cases) it(name, () => assert.deepEqual(got, want));
+});
+
+describe('normalizeState', () => {
+  const table: [string, string][] = [
+    ['running', 'running'], ['paused', 'running'], ['restarting', 'running'],
+    ['created', 'created'], ['configured', 'created'], ['Initialized', 'created'],
+    ['exited', 'exited'], ['stopped', 'exited'], ['dead', 'exited'], ['', 'exited'],
+  ];
+  for (const [raw, want] of table) it(`${raw || '(empty)'} → ${want}`, () => assert.equal(normalizeState(raw), want));
+});
+
+describe('parseInspect', () => {
+  it('normalizes an exited container', () => {
+    const json = JSON.stringify([{ State: { Status: 'exited', ExitCode: 3, StartedAt: '2026-01-01T00:00:00Z', FinishedAt: '2026-01-01T00:00:01Z' } }]);
+    assert.deepEqual(parseInspect(json), {
+      state: 'exited', exitCode: 3, upstreamHost: '127.0.0.1', startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z',
+    });
+  });
+  it('reports no exit code and null times for a created container (engines say 0 and year 1)', () => {
+    const json = JSON.stringify([{ State: { Status: 'created', ExitCode: 0, StartedAt: '0001-01-01T00:00:00Z', FinishedAt: '0001-01-01T00:00:00Z' } }]);
+    const st = parseInspect(json);
+    assert.equal(st.state, 'created');
+    assert.equal(st.exitCode, null);
+    assert.equal(st.startedAt, null);
+    assert.equal(st.finishedAt, null);
+  });
+  it('treats an empty array as missing', () => assert.equal(parseInspect('[]').state, 'missing'));
+});
+
+describe('parsePsOutput', () => {
+  it('reads podman’s JSON array', () => {
+    const out = JSON.stringify([{ Id: 'abc123', Names: ['web'], Labels: { 'berth.kind': 'workspace' }, State: 'running' }]);
+    assert.deepEqual(parsePsOutput(out), [{ ref: 'abc123', name: 'web', labels: { 'berth.kind': 'workspace' }, state: 'running' }]);
+  });
+  it('reads docker’s JSON lines with joined labels', () => {
+    const out = [
+      JSON.stringify({ ID: 'd1', Names: 'web', Labels: 'berth.kind=workspace,berth.id=a=b', State: 'exited' }),
+      JSON.stringify({ ID: 'd2', Names: 'api,alias', Labels: '', State: 'created' }),
+      '',
+    ].join('\n');
+    assert.deepEqual(parsePsOutput(out), [
+      { ref: 'd1', name: 'web', labels: { 'berth.kind': 'workspace', 'berth.id': 'a=b' }, state: 'exited' },
+      { ref: 'd2', name: 'api', labels: {}, state: 'created' },
+    ]);
+  });
+  it('reads nothing as no containers', () => {
+    assert.deepEqual(parsePsOutput(''), []);
+    assert.deepEqual(parsePsOutput('[]\n'), []);
+  });
+});
+
+describe('engine output', () => {
+  it('parseCreatedId takes the id on the last line', () => {
+    assert.equal(parseCreatedId(`Trying to pull…\n${'a'.repeat(64)}\n`), 'a'.repeat(64));
+    assert.equal(parseCreatedId('not an id\n'), null);
+  });
+  it('engineMessage keeps Error lines over retry warnings', () => {
+    const stderr = 'Trying to pull x...\ntime="…" level=warning msg="Failed, retrying"\nError: initializing source: no such host\n';
+    assert.equal(engineMessage(stderr), 'Error: initializing source: no such host');
+    assert.equal(engineMessage('  Cannot connect to the Docker daemon.  \n'), 'Cannot connect to the Docker daemon.');
+  });
+  it('classifyEngineError recognizes both engines’ wording', () => {
+    assert.equal(classifyEngineError('Error: no container with name or ID "x" found: no such container'), 'not-found');
+    assert.equal(classifyEngineError('Error response from daemon: No such container: x'), 'not-found');
+    assert.equal(classifyEngineError('Error: can only create exec sessions on running containers: container state improper'), 'not-running');
+    assert.equal(classifyEngineError('Error response from daemon: container abc is not running'), 'not-running');
+    assert.equal(classifyEngineError('Error: creating container storage: the container name "w" is already in use by 35…'), 'name-taken');
+    assert.equal(classifyEngineError('Error: pinging container registry: no such host'), null);
+  });
+  it('parseInfoVersion reads podman and docker info', () => {
+    assert.equal(parseInfoVersion('{"version":{"Version":"4.3.1"}}'), '4.3.1');
+    assert.equal(parseInfoVersion('{"ServerVersion":"28.2.2"}'), '28.2.2');
+    assert.equal(parseInfoVersion('garbage'), null);
+  });
+});

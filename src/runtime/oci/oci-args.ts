@@ -1,0 +1,198 @@
+/**
+ * Pure argv builders and output parsers shared by the podman and docker drivers. Nothing here
+ * runs a process: oci-runtime.ts does the I/O, this file turns specs into argv and engine output
+ * into domain types, so both directions are table-tested without an engine.
+ */
+import type { WorkloadSpec, WorkloadState, WorkloadStatus, WorkloadSummary } from '../runtime.js';
+
+/** Host the edge dials for published ports: single-host engines publish on loopback only. */
+export const UPSTREAM_HOST = '127.0.0.1';
+
+/** argv for `<bin> create …`: options first, then the image, then the optional command. */
+export function createArgs(spec: WorkloadSpec): string[] {
+  const args = ['create', '--name', spec.name];
+  for (const [k, v] of Object.entries(spec.labels)) args.push('--label', `${k}=${v}`);
+  for (const [k, v] of Object.entries(spec.env)) args.push('--env', `${k}=${v}`);
+  // Loopback only: the edge is the one way in (DESIGN "Published ports bind 127.0.0.1 only").
+  for (const p of spec.ports) args.push('-p', `${UPSTREAM_HOST}:${p.hostPort}:${p.containerPort}`);
+  for (const dns of spec.dnsServers ?? []) args.push('--dns', dns);
+  if (spec.resources?.cpus !== undefined) args.push('--cpus', String(spec.resources.cpus));
+  if (spec.resources?.memoryMb !== undefined) args.push('--memory', `${spec.resources.memoryMb}m`);
+  for (const f of spec.files ?? []) args.push('-v', `${f.hostPath}:${f.containerPath}:ro`);
+  args.push(spec.image);
+  if (spec.command) args.push(...spec.command);
+  return args;
+}
+
+/** argv for `<bin> logs`. */
+export function logsArgs(ref: string, opts: { follow?: boolean; tail?: number } = {}): string[] {
+  const args = ['logs'];
+  if (opts.follow) args.push('-f');
+  if (opts.tail !== undefined) args.push('--tail', String(Math.max(0, Math.floor(opts.tail))));
+  args.push(ref);
+  return args;
+}
+
+/**
+ * argv for `<bin> exec`. `ttyFlag` is false for engines whose CLI refuses `-t` when its own stdin
+ * is a pipe (docker: "the input device is not a TTY"); the session then runs with `-i` only.
+ */
+export function execArgs(
+  ref: string,
+  argv: string[],
+  opts: { tty?: boolean; env?: Record<string, string>; ttyFlag?: boolean } = {},
+): string[] {
+  const args = ['exec'];
+  if (opts.tty) {
+    args.push('-i');
+    if (opts.ttyFlag !== false) args.push('-t');
+  }
+  for (const [k, v] of Object.entries(opts.env ?? {})) args.push('--env', `${k}=${v}`);
+  args.push(ref, ...argv);
+  return args;
+}
+
+/** argv for `<bin> ps` filtered by every label; `format` is the engine's JSON format flag value. */
+export function psArgs(labels: Record<string, string>, format: string): string[] {
+  const args = ['ps', '-a', '--no-trunc'];
+  for (const [k, v] of Object.entries(labels)) args.push('--filter', `label=${k}=${v}`);
+  args.push('--format', format);
+  return args;
+}
+
+/** argv for `<bin> build`; the containerfile is resolved by the caller. */
+export function buildArgs(contextDir: string, containerfile: string, tag: string): string[] {
+  return ['build', '-f', containerfile, '-t', tag, contextDir];
+}
+
+/** Engine states → the four Berth states. Paused/restarting containers still hold their process. */
+export function normalizeState(raw: string): WorkloadState {
+  switch (raw.toLowerCase()) {
+    case 'running':
+    case 'paused':
+    case 'restarting':
+    case 'stopping':
+      return 'running';
+    case 'created':
+    case 'configured':
+    case 'initialized':
+      return 'created';
+    default:
+      // exited, stopped, dead, removing, unknown: the process is gone.
+      return 'exited';
+  }
+}
+
+/** Engines report "never" as the zero time (`0001-01-01T00:00:00Z`); Berth says null. */
+export function normalizeTime(raw: unknown): string | null {
+  if (typeof raw !== 'string' || raw === '' || raw.startsWith('0001-01-01')) return null;
+  return raw;
+}
+
+interface RawInspect {
+  State?: { Status?: string; ExitCode?: number; StartedAt?: string; FinishedAt?: string };
+}
+
+/** `<bin> inspect` JSON (an array) → status; an empty array means the container is missing. */
+export function parseInspect(stdout: string): WorkloadStatus {
+  const parsed = JSON.parse(stdout) as RawInspect[] | RawInspect;
+  const first = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!first?.State) return missingStatus();
+  const state = normalizeState(first.State.Status ?? '');
+  return {
+    state,
+    // Engines report 0 for containers that never ran; only an exited container has an exit code.
+    exitCode: state === 'exited' && typeof first.State.ExitCode === 'number' ? first.State.ExitCode : null,
+    upstreamHost: UPSTREAM_HOST,
+    startedAt: normalizeTime(first.State.StartedAt),
+    finishedAt: state === 'exited' ? normalizeTime(first.State.FinishedAt) : null,
+  };
+}
+
+/** Status of a workload the engine does not know. */
+export function missingStatus(): WorkloadStatus {
+  return { state: 'missing', exitCode: null, upstreamHost: UPSTREAM_HOST, startedAt: null, finishedAt: null };
+}
+
+/** One row of `ps` output in either engine's shape. */
+interface RawPs {
+  Id?: string;
+  ID?: string;
+  Names?: string[] | string;
+  Labels?: Record<string, string> | string | null;
+  State?: string;
+}
+
+/**
+ * `ps` output → summaries. Podman's `--format json` prints one JSON array; docker's
+ * `--format '{{json .}}'` prints one object per line with `Names`/`Labels` as comma-joined strings.
+ */
+export function parsePsOutput(stdout: string): WorkloadSummary[] {
+  const text = stdout.trim();
+  if (text === '') return [];
+  const rows: RawPs[] = text.startsWith('[')
+    ? (JSON.parse(text) as RawPs[])
+    : text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as RawPs);
+  return rows.map((row) => {
+    const names = typeof row.Names === 'string' ? row.Names.split(',') : (row.Names ?? []);
+    return {
+      ref: row.Id ?? row.ID ?? '',
+      name: (names[0] ?? '').replace(/^\//, ''),
+      labels: parseLabels(row.Labels),
+      state: normalizeState(row.State ?? ''),
+    };
+  });
+}
+
+/**
+ * Docker joins labels as `k=v,k2=v2`. A value containing a comma cannot be split back exactly;
+ * Berth's own labels (kind, ids) never contain one, and the ps filter already matched them.
+ */
+function parseLabels(raw: RawPs['Labels']): Record<string, string> {
+  if (!raw) return {};
+  if (typeof raw !== 'string') return { ...raw };
+  const out: Record<string, string> = {};
+  for (const pair of raw.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0) out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+/** The id `create` prints: the last non-empty stdout line (pull progress may precede it). */
+export function parseCreatedId(stdout: string): string | null {
+  const lines = stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  const last = lines[lines.length - 1];
+  return last && /^[0-9a-f]{12,64}$/.test(last) ? last : null;
+}
+
+/**
+ * The part of engine stderr worth showing: `Error…` lines when there are some (podman prefixes
+ * retries and warnings with `time=… level=warning`), else the whole text; trimmed and bounded.
+ */
+export function engineMessage(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const errors = lines.filter((l) => /^error/i.test(l));
+  const text = (errors.length ? errors : lines).join('\n');
+  return text.length > 2000 ? `…${text.slice(-2000)}` : text;
+}
+
+/** Recognizes the engine's way of saying a container does not exist, is not running, or its name is taken. */
+export function classifyEngineError(stderr: string): 'not-found' | 'not-running' | 'name-taken' | null {
+  if (/no such (container|object)|no container with name or id/i.test(stderr)) return 'not-found';
+  if (/name .* is already in use/i.test(stderr)) return 'name-taken';
+  if (/is not running|can only create exec sessions on running containers|container state improper/i.test(stderr)) {
+    return 'not-running';
+  }
+  return null;
+}
+
+/** `<bin> info --format json` → the engine version (podman: version.Version; docker: ServerVersion). */
+export function parseInfoVersion(stdout: string): string | null {
+  try {
+    const info = JSON.parse(stdout) as { version?: { Version?: string }; ServerVersion?: string };
+    return info.version?.Version ?? info.ServerVersion ?? null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * One driver for the podman and docker CLIs, which share their syntax. The engine-specific bits
+ * (binary, CLI environment, `ps` JSON format, whether `exec -t` works over pipes) live in an
+ * `EngineProfile`; `createPodmanRuntime` and `createDockerRuntime` are thin factories that build
+ * one. Every call is `execFile(bin, argv)` or `spawn(bin, argv)` — never a shell string.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import path from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { BerthError } from '../../errors.js';
+import {
+  LABEL_ID,
+  LABEL_KIND,
+  type ExecResult,
+  type ExecSession,
+  type Runtime,
+  type RuntimeContext,
+  type RuntimeFactory,
+  type RuntimeName,
+  type WorkloadStatus,
+} from '../runtime.js';
+import {
+  buildArgs,
+  classifyEngineError,
+  createArgs,
+  engineMessage,
+  execArgs,
+  logsArgs,
+  missingStatus,
+  parseCreatedId,
+  parseInfoVersion,
+  parseInspect,
+  parsePsOutput,
+  psArgs,
+} from './oci-args.js';
+
+const execFileAsync = promisify(execFile);
+
+/** Options of the podman driver. */
+export interface PodmanOptions {
+  /** Binary, absolute or on PATH (default `podman`). */
+  bin?: string;
+  /** Environment for the CLI (default: the daemon's); CONTAINERS_CONF is always set on top. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Options of the docker driver. */
+export interface DockerOptions {
+  /** Binary, absolute or on PATH (default `docker`). */
+  bin?: string;
+  /** Environment for the CLI (default: the daemon's), e.g. DOCKER_HOST. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** What differs between engines that speak the same CLI. */
+interface EngineProfile {
+  name: Extract<RuntimeName, 'podman' | 'docker'>;
+  bin: string;
+  /** Resolves the CLI environment; may prepare files first (podman's containers.conf). */
+  env: () => Promise<NodeJS.ProcessEnv>;
+  /** `ps --format` value that yields JSON (array for podman, one object per line for docker). */
+  psFormat: string;
+  /** Whether `exec -t` works when the CLI's own stdin is a pipe. */
+  ttyOverPipes: boolean;
+  /** Extra `rm -f` flags so removal kills at once instead of waiting out a stop timeout. */
+  forceRemoveFlags: string[];
+}
+
+/**
+ * What podman needs on this kind of host: crun fails on hybrid cgroups and runc refuses the
+ * default rlimits, so runc with explicit ulimits (see DESIGN "Test and environment notes").
+ */
+export const PODMAN_CONTAINERS_CONF =
+  '[containers]\ndefault_ulimits=["nofile=1024:1024","nproc=1024:1024"]\n[engine]\nruntime="runc"\n';
+
+/** Where the podman driver writes its containers.conf for `dataDir`. */
+export function podmanConfPath(dataDir: string): string {
+  return path.join(path.resolve(dataDir), 'containers.conf');
+}
+
+/** Podman driver; the CLI runs with `CONTAINERS_CONF=<dataDir>/containers.conf` (written on first use). */
+export const createPodmanRuntime: RuntimeFactory<PodmanOptions> = (ctx, opts) => {
+  const confPath = podmanConfPath(ctx.dataDir);
+  let envReady: Promise<NodeJS.ProcessEnv> | undefined;
+  return createOciRuntime(ctx, {
+    name: 'podman',
+    bin: opts.bin ?? 'podman',
+    env: () =>
+      (envReady ??= (async () => {
+        await mkdir(path.dirname(confPath), { recursive: true });
+        await writeFile(confPath, PODMAN_CONTAINERS_CONF);
+        return { ...(opts.env ?? process.env), CONTAINERS_CONF: confPath };
+      })()),
+    psFormat: 'json',
+    ttyOverPipes: true,
+    // podman's `rm -f` first waits the stop timeout (10 s) for PID 1, which often ignores SIGTERM.
+    forceRemoveFlags: ['-t', '0'],
+  });
+};
+
+/** Docker driver (Docker CLI against whatever daemon its environment points at). */
+export const createDockerRuntime: RuntimeFactory<DockerOptions> = (ctx, opts) => {
+  const env = opts.env ?? process.env;
+  return createOciRuntime(ctx, {
+    name: 'docker',
+    bin: opts.bin ?? 'docker',
+    env: async () => env,
+    psFormat: '{{json .}}',
+    // docker refuses `-t` without a terminal on its stdin ("the input device is not a TTY").
+    ttyOverPipes: false,
+    // docker's `rm -f` already kills with SIGKILL.
+    forceRemoveFlags: [],
+  });
+};
+
+interface RunResult {
+  stdout: string;
+  stderr: string;
+  /** Exit code, or null when the binary could not be started. */
+  code: number | null;
+  /** Spawn error code such as ENOENT. */
+  spawnError: string | null;
+}
+
+function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
+  const log = ctx.log.child({ runtime: engine.name });
+  const { bin } = engine;
+
+  /** Runs `<bin> argv…` to completion; never throws for a non-zero exit (callers decide). */
+  async function run(argv: string[], opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+    const env = await engine.env();
+    try {
+      const { stdout, stderr } = await execFileAsync(bin, argv, {
+        env,
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: opts.timeoutMs ?? 0,
+      });
+      return { stdout, stderr, code: 0, spawnError: null };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { stdout?: string; stderr?: string; code?: number | string };
+      if (typeof e.code === 'string') {
+        return { stdout: '', stderr: e.message, code: null, spawnError: e.code };
+      }
+      return { stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: typeof e.code === 'number' ? e.code : 1, spawnError: null };
+    }
+  }
+
+  /** The error for a failed verb: not-found / not-running get their own codes, the rest is E_RUNTIME. */
+  function failure(verb: string, res: RunResult): BerthError {
+    const words = res.spawnError ? `${bin} not found (${res.spawnError})` : engineMessage(res.stderr) || `exit ${res.code}`;
+    const message = `${bin} ${verb} failed: ${words}`;
+    switch (classifyEngineError(res.stderr)) {
+      case 'not-found':
+        return new BerthError('E_NOT_FOUND', message);
+      case 'not-running':
+        return new BerthError('E_INVALID_STATE', message);
+      case 'name-taken':
+        return new BerthError('E_NAME_TAKEN', message);
+      default:
+        return new BerthError('E_RUNTIME', message);
+    }
+  }
+
+  async function must(verb: string, argv: string[]): Promise<RunResult> {
+    const res = await run(argv);
+    if (res.code !== 0) throw failure(verb, res);
+    return res;
+  }
+
+  async function inspect(ref: string): Promise<WorkloadStatus> {
+    const res = await run(['inspect', '--type', 'container', ref]);
+    if (res.code === 0) return parseInspect(res.stdout);
+    if (classifyEngineError(res.stderr) === 'not-found') return missingStatus();
+    throw failure('inspect', res);
+  }
+
+  /** exec and logs need an existing (and, for exec, running) container; say so with a stable code. */
+  async function requireState(ref: string, verb: string, running: boolean): Promise<void> {
+    const st = await inspect(ref);
+    if (st.state === 'missing') throw new BerthError('E_NOT_FOUND', `${bin} ${verb} failed: no such container ${ref}`);
+    if (running && st.state !== 'running') {
+      throw new BerthError('E_INVALID_STATE', `${bin} ${verb} failed: container ${ref} is ${st.state}, not running`);
+    }
+  }
+
+  async function spawnEngine(argv: string[]) {
+    return spawn(bin, argv, { env: await engine.env(), stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+
+  const runtime: Runtime = {
+    name: engine.name,
+    capabilities: { isolation: true, images: true, build: true, volumes: true, resources: true, portMapping: true },
+
+    async probe() {
+      const res = await run(['info', '--format', 'json'], { timeoutMs: 30_000 });
+      if (res.code !== 0) {
+        const words = res.spawnError ? `${bin} not found (${res.spawnError})` : engineMessage(res.stderr) || `exit ${res.code}`;
+        throw new BerthError('E_RUNTIME_UNAVAILABLE', words, {
+          hint: `check that \`${bin} info\` works for the daemon's user, or choose another runtime (BERTH_RUNTIME)`,
+        });
+      }
+      const version = parseInfoVersion(res.stdout);
+      return version ? `${engine.name} ${version}` : engine.name;
+    },
+
+    async create(spec) {
+      if (!spec.labels[LABEL_KIND] || !spec.labels[LABEL_ID]) {
+        throw new BerthError('E_BAD_REQUEST', `workload ${spec.name} must carry labels ${LABEL_KIND} and ${LABEL_ID}`);
+      }
+      // A failed create (bad image, name taken) leaves nothing behind in either engine, and
+      // removing by name here could delete the workload that already holds the name.
+      const res = await must('create', createArgs(spec));
+      const id = parseCreatedId(res.stdout);
+      if (!id) throw new BerthError('E_RUNTIME', `${bin} create printed no container id: ${res.stdout.trim()}`);
+      log.debug({ name: spec.name, id }, 'created');
+      return id;
+    },
+
+    async start(ref) {
+      await must('start', ['start', ref]);
+    },
+
+    async stop(ref, opts = {}) {
+      const res = await run(['stop', '-t', String(opts.timeoutSeconds ?? 10), ref]);
+      // Stopping something that is gone is a no-op, like stopping something already stopped.
+      if (res.code !== 0 && classifyEngineError(res.stderr) !== 'not-found') throw failure('stop', res);
+    },
+
+    async remove(ref) {
+      const res = await run(['rm', '-f', '-v', ...engine.forceRemoveFlags, ref]);
+      if (res.code !== 0 && classifyEngineError(res.stderr) !== 'not-found') throw failure('rm', res);
+    },
+
+    inspect,
+
+    async logs(ref, opts = {}) {
+      await requireState(ref, 'logs', false);
+      const child = await spawnEngine(logsArgs(ref, opts));
+      child.stdin.end();
+      // The container's stdout and stderr arrive on the CLI's stdout and stderr: merge them.
+      const out = new PassThrough();
+      child.stdout.pipe(out, { end: false });
+      child.stderr.pipe(out, { end: false });
+      child.on('close', () => out.end());
+      child.on('error', (err) => out.destroy(err));
+      out.on('close', () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      });
+      return out as Readable;
+    },
+
+    async exec(ref, argv, opts = {}): Promise<ExecResult | ExecSession> {
+      await requireState(ref, 'exec', true);
+      const args = execArgs(ref, argv, { tty: opts.tty, env: opts.env, ttyFlag: engine.ttyOverPipes });
+      if (!opts.tty) {
+        const res = await run(args);
+        if (res.spawnError) throw failure('exec', res);
+        return { kind: 'result', exitCode: res.code ?? 1, stdout: res.stdout, stderr: res.stderr };
+      }
+      const child = await spawnEngine(args);
+      const exited = new Promise<number>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)));
+      });
+      return { kind: 'session', stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, wait: () => exited };
+    },
+
+    async list(labels) {
+      const res = await must('ps', psArgs(labels, engine.psFormat));
+      return parsePsOutput(res.stdout);
+    },
+
+    async build(contextDir, containerfile, tag) {
+      const file = path.resolve(contextDir, containerfile);
+      const res = await run(buildArgs(contextDir, file, tag));
+      if (res.code !== 0) {
+        // Build errors sit at the end of a long transcript; keep the tail.
+        const tail = `${res.stdout}\n${res.stderr}`.trim().split('\n').slice(-20).join('\n');
+        throw new BerthError('E_RUNTIME', `${bin} build failed: ${tail}`);
+      }
+      return `${res.stdout}${res.stderr}`;
+    },
+  };
+  return runtime;
+}
+
+/** Shell convention for a signal death: 128 + signal number (SIGKILL → 137). */
+function signalNumber(signal: NodeJS.Signals): number {
+  return constants.signals[signal] ?? 0;
+}

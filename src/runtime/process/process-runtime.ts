@@ -1,0 +1,373 @@
+/**
+ * The process runtime: runs workloads as plain host processes, for trying Berth anywhere. There is
+ * no isolation, no images and no port remapping (the workload listens on its host port itself).
+ *
+ * Each workload is a directory `<dataDir>/process/<name>/` holding `spec.json` (written by
+ * `create`), `state.json` and `output.log` (written by the supervisor, see supervisor.ts). The
+ * directory is the workload: `list` scans directories, `remove` deletes one, and a restarted daemon
+ * finds running workloads again because supervisors run detached in their own session.
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BerthError } from '../../errors.js';
+import {
+  LABEL_ID,
+  LABEL_KIND,
+  type ExecResult,
+  type ExecSession,
+  type Runtime,
+  type RuntimeFactory,
+  type WorkloadSpec,
+  type WorkloadStatus,
+  type WorkloadSummary,
+} from '../runtime.js';
+import { SUPERVISOR_SOURCE } from './supervisor.js';
+
+/** Options of the process driver. */
+export interface ProcessRuntimeOptions {
+  /** Host variables every workload gets besides its spec env (default: the daemon's PATH and HOME). */
+  hostEnv?: Record<string, string>;
+  /** Node binary that runs supervisors (default: the daemon's own). */
+  nodeBin?: string;
+}
+
+/** What `create` stores; the supervisor reads the same file. */
+interface StoredSpec {
+  name: string;
+  labels: Record<string, string>;
+  command?: string[];
+  /** Full environment of the workload (host PATH/HOME + spec env). */
+  env: Record<string, string>;
+  ports: WorkloadSpec['ports'];
+}
+
+/** What the supervisor records (see supervisor.ts). */
+interface SupervisorState {
+  runId: string;
+  supervisorPid: number;
+  supervisorStart: string | null;
+  pid: number | null;
+  startedAt: string;
+  finishedAt: string | null;
+  exitCode: number | null;
+}
+
+/** A name doubles as a directory name: no separators, no dot-dirs, nothing to escape. */
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const UPSTREAM_HOST = '127.0.0.1';
+const POLL_MS = 50;
+
+/** Process driver: host processes under detached supervisors; see the module comment. */
+export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx, opts) => {
+  const log = ctx.log.child({ runtime: 'process' });
+  log.warn('process runtime: no isolation — workloads run as host processes with the daemon user\'s rights');
+  const root = path.join(path.resolve(ctx.dataDir), 'process');
+  const nodeBin = opts.nodeBin ?? process.execPath;
+  const hostEnv: Record<string, string> = opts.hostEnv ?? pickDefined({ PATH: process.env.PATH, HOME: process.env.HOME });
+  // Content-addressed, so an upgrade never rewrites the file a running supervisor was started from.
+  const supervisorFile = path.join(root, `.supervisor-${createHash('sha256').update(SUPERVISOR_SOURCE).digest('hex').slice(0, 12)}.mjs`);
+  let supervisorReady: Promise<void> | undefined;
+
+  const dirOf = (ref: string): string | null => (NAME_RE.test(ref) ? path.join(root, ref) : null);
+
+  function ensureSupervisor(): Promise<void> {
+    return (supervisorReady ??= (async () => {
+      await mkdir(root, { recursive: true });
+      const tmp = `${supervisorFile}.${process.pid}.tmp`;
+      await writeFile(tmp, SUPERVISOR_SOURCE);
+      await rename(tmp, supervisorFile);
+    })());
+  }
+
+  /** Everything known about a workload; `spec` null means it does not exist. */
+  async function load(ref: string): Promise<{ dir: string; spec: StoredSpec | null; state: SupervisorState | null; running: boolean }> {
+    const dir = dirOf(ref);
+    if (!dir) return { dir: '', spec: null, state: null, running: false };
+    const spec = await readJson<StoredSpec>(path.join(dir, 'spec.json'));
+    const state = spec ? await readJson<SupervisorState>(path.join(dir, 'state.json')) : null;
+    const running = !!state && state.finishedAt === null && (await supervisorAlive(state));
+    return { dir, spec, state, running };
+  }
+
+  function toStatus(w: Awaited<ReturnType<typeof load>>): WorkloadStatus {
+    const base = { upstreamHost: UPSTREAM_HOST, startedAt: w.state?.startedAt ?? null };
+    if (!w.spec) return { ...base, state: 'missing', exitCode: null, finishedAt: null };
+    if (!w.state) return { ...base, state: 'created', exitCode: null, finishedAt: null };
+    if (w.running) return { ...base, state: 'running', exitCode: null, finishedAt: null };
+    // A supervisor that vanished without recording (SIGKILL, reboot) leaves exitCode null.
+    return { ...base, state: 'exited', exitCode: w.state.exitCode, finishedAt: w.state.finishedAt };
+  }
+
+  async function mustExist(ref: string, verb: string) {
+    const w = await load(ref);
+    if (!w.spec) throw new BerthError('E_NOT_FOUND', `process ${verb} failed: no workload ${ref}`);
+    return w as typeof w & { spec: StoredSpec };
+  }
+
+  async function waitUntilDead(state: SupervisorState, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if (!(await supervisorAlive(state))) return true;
+      await sleep(POLL_MS);
+    }
+    return !(await supervisorAlive(state));
+  }
+
+  const runtime: Runtime = {
+    name: 'process',
+    capabilities: { isolation: false, images: false, build: false, volumes: false, resources: false, portMapping: false },
+
+    async probe() {
+      await ensureSupervisor();
+      return 'process (no isolation)';
+    },
+
+    async create(spec) {
+      if (!spec.labels[LABEL_KIND] || !spec.labels[LABEL_ID]) {
+        throw new BerthError('E_BAD_REQUEST', `workload ${spec.name} must carry labels ${LABEL_KIND} and ${LABEL_ID}`);
+      }
+      const dir = dirOf(spec.name);
+      if (!dir) throw new BerthError('E_BAD_REQUEST', `process runtime: invalid workload name ${JSON.stringify(spec.name)}`);
+      const remapped = spec.ports.find((p) => p.containerPort !== p.hostPort);
+      if (remapped) {
+        throw new BerthError('E_BAD_REQUEST', `process runtime cannot remap ports (${remapped.containerPort} → ${remapped.hostPort}); pass containerPort === hostPort`);
+      }
+      await mkdir(root, { recursive: true });
+      try {
+        await mkdir(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+          throw new BerthError('E_NAME_TAKEN', `process create failed: the name "${spec.name}" is already in use`);
+        }
+        throw new BerthError('E_RUNTIME', `process create failed: ${(err as Error).message}`, { cause: err });
+      }
+      const stored: StoredSpec = {
+        name: spec.name,
+        labels: { ...spec.labels },
+        ...(spec.command ? { command: [...spec.command] } : {}),
+        env: { ...hostEnv, ...spec.env },
+        ports: spec.ports,
+      };
+      // The env may hold secrets: owner-only.
+      await writeFile(path.join(dir, 'spec.json'), JSON.stringify(stored, null, 2), { mode: 0o600 });
+      await writeFile(path.join(dir, 'output.log'), '', { flag: 'a', mode: 0o600 });
+      return spec.name;
+    },
+
+    async start(ref) {
+      const w = await mustExist(ref, 'start');
+      if (w.running) return;
+      await ensureSupervisor();
+      const runId = randomUUID();
+      const child = spawn(nodeBin, [supervisorFile, w.dir, runId], { cwd: w.dir, env: hostEnv, detached: true, stdio: 'ignore' });
+      let early: string | null = null;
+      child.on('error', (err) => (early = err.message));
+      child.on('exit', (code, signal) => (early ??= `supervisor exited (${code ?? signal}) before recording its start`));
+      child.unref();
+      // Wait for the supervisor's first state write so inspect() right after start says running.
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        const state = await readJson<SupervisorState>(path.join(w.dir, 'state.json'));
+        if (state?.runId === runId) return;
+        if (early) break;
+        await sleep(20);
+      }
+      const tail = (await readFile(path.join(w.dir, 'output.log'), 'utf8').catch(() => '')).split('\n').slice(-10).join('\n');
+      throw new BerthError('E_RUNTIME', `process start failed: ${early ?? 'supervisor did not start within 10 s'}${tail.trim() ? `\n${tail.trim()}` : ''}`);
+    },
+
+    async stop(ref, opts = {}) {
+      const w = await load(ref);
+      if (!w.running || !w.state) return;
+      const state = w.state;
+      signalGroup(state.supervisorPid, 'SIGTERM');
+      if (await waitUntilDead(state, (opts.timeoutSeconds ?? 10) * 1000)) return;
+      log.warn({ ref }, 'workload ignored SIGTERM; killing its process group');
+      signalGroup(state.supervisorPid, 'SIGKILL');
+      await waitUntilDead(state, 5000);
+      // The supervisor died with its group and could not record the end: record it for it.
+      const latest = await readJson<SupervisorState>(path.join(w.dir, 'state.json'));
+      if (latest && latest.runId === state.runId && latest.finishedAt === null) {
+        await writeJsonAtomic(path.join(w.dir, 'state.json'), {
+          ...latest,
+          finishedAt: new Date().toISOString(),
+          exitCode: 128 + constants.signals.SIGKILL,
+        });
+      }
+    },
+
+    async remove(ref) {
+      const w = await load(ref);
+      if (!w.dir) return;
+      if (w.running && w.state) {
+        // No grace period (the contract's `rm -f`); the directory goes, so nothing is recorded.
+        signalGroup(w.state.supervisorPid, 'SIGKILL');
+        await waitUntilDead(w.state, 5000);
+      }
+      await rm(w.dir, { recursive: true, force: true });
+    },
+
+    async inspect(ref) {
+      return toStatus(await load(ref));
+    },
+
+    async logs(ref, opts = {}) {
+      const w = await mustExist(ref, 'logs');
+      const file = path.join(w.dir, 'output.log');
+      const isRunning = async () => (await load(ref)).running;
+      return Readable.from(readLog(file, opts.tail, opts.follow ? isRunning : null), { objectMode: false });
+    },
+
+    async exec(ref, argv, opts = {}): Promise<ExecResult | ExecSession> {
+      const w = await mustExist(ref, 'exec');
+      if (!w.running) throw new BerthError('E_INVALID_STATE', `process exec failed: workload ${ref} is not running`);
+      const [file, ...args] = argv;
+      if (!file) throw new BerthError('E_BAD_REQUEST', 'process exec failed: empty argv');
+      const child = spawn(file, args, { cwd: w.dir, env: { ...w.spec.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let spawnError = '';
+      // Exit code like a shell's (and podman's): 127 when the program does not exist.
+      const exited = new Promise<number>((resolve) => {
+        child.on('error', (err: NodeJS.ErrnoException) => {
+          spawnError = `${file}: ${err.message}\n`;
+          resolve(err.code === 'ENOENT' ? 127 : 126);
+        });
+        child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
+      });
+      if (opts.tty) {
+        return { kind: 'session', stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, wait: () => exited };
+      }
+      child.stdin.end();
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const exitCode = await exited;
+      return { kind: 'result', exitCode, stdout, stderr: stderr + spawnError };
+    },
+
+    async list(labels) {
+      let names: string[];
+      try {
+        names = await readdir(root);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw err;
+      }
+      const out: WorkloadSummary[] = [];
+      for (const name of names) {
+        const w = await load(name);
+        if (!w.spec) continue;
+        const spec = w.spec;
+        if (!Object.entries(labels).every(([k, v]) => spec.labels[k] === v)) continue;
+        out.push({ ref: name, name: spec.name, labels: spec.labels, state: toStatus(w).state });
+      }
+      return out;
+    },
+  };
+  return runtime;
+};
+
+/**
+ * Streams `file` from `tail` lines before its end (or the start); with `isRunning`, keeps polling
+ * for new bytes like `tail -f` and ends once the workload has stopped and everything is read.
+ * Destroying the stream returns the generator, which closes the file.
+ */
+async function* readLog(file: string, tail: number | undefined, isRunning: (() => Promise<boolean>) | null): AsyncGenerator<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    let pos = tail === undefined ? 0 : await tailOffset(fh, (await fh.stat()).size, tail);
+    const buf = Buffer.alloc(64 * 1024);
+    let finalPass = false;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead > 0) {
+        pos += bytesRead;
+        yield Buffer.from(buf.subarray(0, bytesRead));
+        continue;
+      }
+      if (!isRunning || finalPass) return;
+      // Once stopped, the command's last writes are already in the file: one more drain, then end.
+      if (!(await isRunning())) finalPass = true;
+      else await sleep(100);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Byte offset where the last `lines` lines of the file begin (a trailing newline ends a line, not starts one). */
+async function tailOffset(fh: Awaited<ReturnType<typeof open>>, size: number, lines: number): Promise<number> {
+  if (lines <= 0) return size;
+  const chunk = Buffer.alloc(64 * 1024);
+  let seen = 0;
+  let end = size;
+  while (end > 0) {
+    const start = Math.max(0, end - chunk.length);
+    const { bytesRead } = await fh.read(chunk, 0, end - start, start);
+    for (let i = bytesRead - 1; i >= 0; i--) {
+      const at = start + i;
+      if (chunk[i] === 0x0a && at !== size - 1 && ++seen === lines) return at + 1;
+    }
+    end = start;
+  }
+  return 0;
+}
+
+/**
+ * Whether the supervisor recorded in `state` still runs. The pid alone could have been reused by
+ * an unrelated process after a reboot, so on Linux its start time must match too; a zombie
+ * (exited, not yet reaped by the daemon) counts as dead.
+ */
+async function supervisorAlive(state: SupervisorState): Promise<boolean> {
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${state.supervisorPid}/stat`, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    // No procfs (macOS, BSD): the pid check is all there is.
+    try {
+      process.kill(state.supervisorPid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return false;
+  return state.supervisorStart === null || fields[19] === state.supervisorStart;
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+async function readJson<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw new BerthError('E_RUNTIME', `process runtime: unreadable ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(value, null, 2));
+  await rename(tmp, file);
+}
+
+function pickDefined(vars: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(vars)) if (v !== undefined) out[k] = v;
+  return out;
+}

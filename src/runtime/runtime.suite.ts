@@ -1,0 +1,321 @@
+/**
+ * The one conformance suite every runtime driver passes (process, podman, docker, …). Each driver's
+ * test file calls `runtimeConformanceSuite` with a factory and fixtures (image and commands that
+ * make sense for that driver); the assertions are the same for all. Differences between drivers
+ * are read from `capabilities`, never from the driver's name.
+ *
+ * Tests run in order and share one web workload through its lifecycle (create → serve → stop →
+ * start → remove), as the services use it. Names, labels and ports are unique per run, and an
+ * `after` hook removes whatever the run created, so a failed run leaves nothing behind.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isBerthError, type ErrorCode } from '../errors.js';
+import { LABEL_ID, LABEL_KIND, type ExecResult, type ExecSession, type Runtime, type WorkloadSpec } from './runtime.js';
+
+/** Per-driver inputs of the suite. Every command is an argv (no shell string is built by the suite). */
+export interface ConformanceFixtures {
+  /** `spec.image` for every workload (ignored by drivers without `capabilities.images`). */
+  image: string;
+  /** An HTTP server on `$PORT` that prints `readyMarker` once it starts and answers `GET /` with `body`. */
+  httpServer: string[];
+  readyMarker: string;
+  body: string;
+  /** Prints a line `tick <n>` every ~200 ms until stopped. */
+  ticker: string[];
+  /** Prints `first` then `last` (one line each) and exits with code 3. */
+  exit3: string[];
+  /** An image that does not exist and cannot be pulled (drivers with `capabilities.images`). */
+  missingImage?: string;
+  /** Deletes an image the build test made (drivers with `capabilities.build`). */
+  removeImage?: (tag: string) => Promise<void>;
+}
+
+/** What a driver's test file hands the suite: a ready runtime, or why this driver cannot run here. */
+export type MakeRuntime = () => Promise<Runtime | { skip: string }>;
+
+/** Registers the conformance tests for one driver under `describe(name)`. */
+export function runtimeConformanceSuite(name: string, makeRuntime: MakeRuntime, fixtures: ConformanceFixtures): void {
+  describe(`runtime conformance: ${name}`, async () => {
+    const made = await makeRuntime();
+    if ('skip' in made) {
+      // One visible skipped test carrying the reason, instead of a silent empty suite.
+      it(`${name}: whole suite`, { skip: `SKIPPED ${name}: ${made.skip}` }, () => {});
+      return;
+    }
+    const rt = made;
+    const runId = randomBytes(3).toString('hex');
+    const kind = `conformance-${runId}`;
+    const created = new Set<string>();
+    const hostPort = await freePort();
+    // Without port mapping the workload listens on the host port itself.
+    const containerPort = rt.capabilities.portMapping ? 8000 : hostPort;
+    const suiteVar = 'value with spaces=and equals';
+    let web = '';
+
+    const spec = (suffix: string, command: string[], extra: Partial<WorkloadSpec> = {}): WorkloadSpec => ({
+      name: `berth-conf-${runId}-${suffix}`,
+      image: fixtures.image,
+      command,
+      env: { BERTH_SUITE_VAR: suiteVar },
+      ports: [],
+      labels: { [LABEL_KIND]: kind, [LABEL_ID]: `${runId}-${suffix}`, 'berth.test': 'conformance' },
+      ...extra,
+    });
+    const createStarted = async (s: WorkloadSpec): Promise<string> => {
+      const ref = await rt.create(s);
+      created.add(ref);
+      await rt.start(ref);
+      return ref;
+    };
+    const get = async (): Promise<string> => {
+      const res = await fetch(`http://127.0.0.1:${hostPort}/`);
+      return res.text();
+    };
+
+    after(async () => {
+      for (const ref of created) await rt.remove(ref).catch(() => undefined);
+    });
+
+    it('probe answers', async () => {
+      await rt.probe();
+    });
+
+    it('create + start → inspect says running', async () => {
+      const s = spec('web', fixtures.httpServer, {
+        env: { BERTH_SUITE_VAR: suiteVar, PORT: String(containerPort) },
+        ports: [{ containerPort, hostPort }],
+      });
+      web = await rt.create(s);
+      created.add(web);
+      assert.equal((await rt.inspect(web)).state, 'created');
+      await rt.start(web);
+      const st = await rt.inspect(web);
+      assert.equal(st.state, 'running');
+      assert.equal(st.exitCode, null);
+      assert.ok(st.upstreamHost, 'upstreamHost is reported');
+      assert.ok(st.startedAt, 'startedAt is reported');
+    });
+
+    it('serves HTTP on 127.0.0.1:hostPort', async () => {
+      assert.equal(await eventually(get), fixtures.body);
+    });
+
+    it('passes the spec env to the workload', async () => {
+      const res = asResult(await rt.exec(web, ['env']));
+      assert.equal(res.exitCode, 0);
+      assert.match(res.stdout, new RegExp(`^BERTH_SUITE_VAR=${suiteVar}$`, 'm'));
+    });
+
+    it('list(labels) finds it with its labels and state', async () => {
+      const mine = await rt.list({ [LABEL_KIND]: kind, [LABEL_ID]: `${runId}-web` });
+      assert.equal(mine.length, 1);
+      assert.equal(mine[0]?.ref, web);
+      assert.equal(mine[0]?.name, `berth-conf-${runId}-web`);
+      assert.equal(mine[0]?.labels['berth.test'], 'conformance');
+      assert.equal(mine[0]?.state, 'running');
+      assert.deepEqual(await rt.list({ [LABEL_KIND]: `${kind}-nobody` }), []);
+    });
+
+    it('logs contain what the workload printed', async () => {
+      await eventually(async () => {
+        const text = await readAll(await rt.logs(web));
+        assert.ok(text.includes(fixtures.readyMarker), `logs so far: ${JSON.stringify(text)}`);
+      });
+    });
+
+    it('follow streams new lines and ends when the workload stops', async () => {
+      const ticker = await createStarted(spec('ticker', fixtures.ticker));
+      const stream = await rt.logs(ticker, { follow: true });
+      let text = '';
+      stream.setEncoding('utf8').on('data', (d: string) => (text += d));
+      const ended = new Promise<void>((resolve) => stream.once('close', resolve));
+      await eventually(() => assert.ok((text.match(/tick \d+/g) ?? []).length >= 3, `followed: ${JSON.stringify(text)}`));
+      await rt.stop(ticker, { timeoutSeconds: 1 });
+      await withTimeout(ended, 15_000, 'follow stream did not end after the workload stopped');
+      await rt.remove(ticker);
+      created.delete(ticker);
+    });
+
+    it('destroying a follow stream releases it', async () => {
+      const stream = await rt.logs(web, { follow: true });
+      stream.resume();
+      const closed = new Promise<void>((resolve) => stream.once('close', resolve));
+      stream.destroy();
+      await withTimeout(closed, 5_000, 'destroyed follow stream did not close');
+    });
+
+    it('exec returns stdout, stderr and the exit code', async () => {
+      const res = asResult(await rt.exec(web, ['sh', '-c', 'echo "out-$BERTH_SUITE_VAR-$EXTRA"; echo err >&2; exit 4'], { env: { EXTRA: 'x' } }));
+      assert.equal(res.exitCode, 4);
+      assert.equal(res.stdout, `out-${suiteVar}-x\n`);
+      assert.match(res.stderr, /err/);
+    });
+
+    it('exec with tty gives an interactive session', async () => {
+      const session = await rt.exec(web, ['sh'], { tty: true });
+      assert.equal(session.kind, 'session');
+      const s = session as ExecSession;
+      let out = '';
+      s.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      s.stderr.resume();
+      s.stdin.write('echo tty-$((6*7))\nexit 6\n');
+      assert.equal(await withTimeout(s.wait(), 10_000, 'tty session did not end'), 6);
+      assert.match(out, /tty-42/);
+    });
+
+    it('stop → exited with an exit code', async () => {
+      await rt.stop(web, { timeoutSeconds: 2 });
+      const st = await rt.inspect(web);
+      assert.equal(st.state, 'exited');
+      assert.equal(typeof st.exitCode, 'number');
+      assert.ok(st.finishedAt, 'finishedAt is reported');
+      await assert.rejects(get(), 'nothing answers once stopped');
+      await rt.stop(web); // stopping a stopped workload is a no-op
+    });
+
+    it('exec in a stopped workload → E_INVALID_STATE', async () => {
+      await rejectsWith(rt.exec(web, ['true']), 'E_INVALID_STATE');
+    });
+
+    it('start again → running and serving', async () => {
+      await rt.start(web);
+      assert.equal((await rt.inspect(web)).state, 'running');
+      assert.equal(await eventually(get), fixtures.body);
+    });
+
+    it('a command that exits 3 → exited, exitCode 3; logs honour tail', async () => {
+      const ref = await createStarted(spec('exit3', fixtures.exit3));
+      const st = await eventually(async () => {
+        const s = await rt.inspect(ref);
+        assert.equal(s.state, 'exited');
+        return s;
+      });
+      assert.equal(st.exitCode, 3);
+      assert.match(await readAll(await rt.logs(ref)), /first\n(.*\n)*last\n/);
+      assert.equal((await readAll(await rt.logs(ref, { tail: 1 }))).trim(), 'last');
+    });
+
+    it('create refuses a name already in use', async () => {
+      await rejectsWith(rt.create(spec('web', fixtures.httpServer)), 'E_NAME_TAKEN');
+    });
+
+    it('remove → missing and no longer listed', async () => {
+      await rt.remove(web);
+      created.delete(web);
+      assert.equal((await rt.inspect(web)).state, 'missing');
+      assert.deepEqual(await rt.list({ [LABEL_KIND]: kind, [LABEL_ID]: `${runId}-web` }), []);
+      await assert.rejects(get(), 'nothing answers once removed');
+    });
+
+    it('remove and stop of an unknown ref are no-ops; inspect says missing', async () => {
+      const unknown = `berth-conf-${runId}-never`;
+      await rt.remove(unknown);
+      await rt.stop(unknown);
+      assert.equal((await rt.inspect(unknown)).state, 'missing');
+    });
+
+    it('start, logs and exec of an unknown ref → E_NOT_FOUND', async () => {
+      const unknown = `berth-conf-${runId}-never`;
+      await rejectsWith(rt.start(unknown), 'E_NOT_FOUND');
+      await rejectsWith(rt.logs(unknown), 'E_NOT_FOUND');
+      await rejectsWith(rt.exec(unknown, ['true']), 'E_NOT_FOUND');
+    });
+
+    const noImages = !rt.capabilities.images && 'driver ignores images (capabilities.images = false)';
+    it('create with a missing image → E_RUNTIME with the engine message, nothing left', { skip: noImages }, async () => {
+      const s = { ...spec('badimage', ['true']), image: fixtures.missingImage ?? 'berth.invalid/no-such-image:latest' };
+      const err = await rejectsWith(rt.create(s), 'E_RUNTIME');
+      assert.match(err.message, / create failed: \S/, 'carries the engine message');
+      assert.equal((await rt.inspect(s.name)).state, 'missing');
+      assert.deepEqual(await rt.list({ [LABEL_KIND]: kind, [LABEL_ID]: `${runId}-badimage` }), []);
+    });
+
+    const noBuild = !rt.capabilities.build && 'driver cannot build (capabilities.build = false)';
+    it('build makes an image workloads can run', { skip: noBuild }, async () => {
+      assert.ok(rt.build, 'capabilities.build promises build()');
+      const dir = await mkdtemp(path.join(tmpdir(), 'berth-conf-build-'));
+      const tag = `localhost/berth-conf-build:${runId}`;
+      try {
+        await writeFile(path.join(dir, 'Containerfile'), `FROM ${fixtures.image}\nRUN echo built-${runId} > /built.txt\n`);
+        await rt.build(dir, 'Containerfile', tag);
+        const ref = await createStarted({ ...spec('built', ['sleep', '600']), image: tag });
+        const res = asResult(await rt.exec(ref, ['cat', '/built.txt']));
+        assert.equal(res.stdout, `built-${runId}\n`);
+        await rt.remove(ref);
+        created.delete(ref);
+        await rejectsWith(rt.build(dir, 'Missing.Containerfile', tag), 'E_RUNTIME');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+        await fixtures.removeImage?.(tag);
+      }
+    });
+  });
+}
+
+function asResult(r: ExecResult | ExecSession): ExecResult {
+  assert.equal(r.kind, 'result');
+  return r as ExecResult;
+}
+
+/** Asserts `p` rejects with a BerthError of `code` and returns it. */
+async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(isBerthError(err), `expected a BerthError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    return err;
+  }
+  assert.fail(`expected ${code}, but it resolved`);
+}
+
+/** Retries `fn` until it stops throwing (workloads take a moment to start and print). */
+async function eventually<T>(fn: () => Promise<T> | T, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)));
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += String(chunk);
+  return text;
+}
+
+/** A port in 19000–19999 that nothing listens on right now (random start so parallel runs differ). */
+async function freePort(): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = 19000 + Math.floor(Math.random() * 1000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port in 19000–19999');
+}
