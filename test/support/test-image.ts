@@ -51,7 +51,7 @@ export async function ensureTestImage(bin = 'podman', env: NodeJS.ProcessEnv = {
     await execFileAsync('tar', ['--numeric-owner', '-C', rootfs, '-cf', tarball, '.']);
     await execFileAsync(
       bin,
-      ['import', '--change', 'CMD ["/bin/sh"]', '--change', 'ENV PATH=/bin', tarball, TEST_IMAGE],
+      ['import', '--change', 'CMD ["/bin/sh"]', '--change', 'ENV PATH=/usr/local/bin:/bin', tarball, TEST_IMAGE],
       { env: fullEnv },
     );
     return TEST_IMAGE;
