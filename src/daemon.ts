@@ -14,6 +14,7 @@ import { selectRuntime } from './runtime/select.js';
 import { openDb } from './store/db.js';
 import { WorkspacesRepo } from './store/workspaces-repo.js';
 import { WorkspaceService } from './services/workspaces.js';
+import { createReconciler, type ReconcileReport } from './services/reconcile.js';
 import { BERTH_URL_SCRIPT } from './workload/berth-url.js';
 
 /** A running daemon. `close()` stops the listener and the store; workloads keep running. */
@@ -24,6 +25,8 @@ export interface Daemon {
   runtimeReason: string;
   token: string;
   workspaces: WorkspaceService;
+  /** Runs one reconcile pass now (also runs at start and every BERTH_RECONCILE_INTERVAL s). */
+  reconcile(): Promise<ReconcileReport>;
   close(): Promise<void>;
 }
 
@@ -102,13 +105,32 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       ),
     );
   };
-  refreshRoutes();
   workspaces.on('changed', refreshRoutes);
+  const reconcile = createReconciler({
+    repo,
+    runtime,
+    log: log.child({ component: 'reconcile' }),
+    orphanGraceMs: 2 * config.reconcileInterval * 1000,
+    busy: () => workspaces.busyIds(),
+    onChange: refreshRoutes,
+  });
+  // Before the listener opens: a crash mid-create is cleaned up and every running workload's
+  // route is back in the table by the time the first request arrives.
+  const startupReport = await reconcile({ startup: true }).catch((err: unknown) => {
+    log.error({ err }, 'startup reconcile failed; routes restored from the store as recorded');
+    return null;
+  });
+  refreshRoutes();
+  const timer = setInterval(() => {
+    reconcile().catch((err: unknown) => log.warn({ err }, 'reconcile failed'));
+  }, config.reconcileInterval * 1000);
+  timer.unref();
 
   let address;
   try {
     address = await edge.listen(config.port, config.host);
   } catch (err) {
+    clearInterval(timer);
     db.close();
     const e = err as NodeJS.ErrnoException;
     throw new BerthError('E_CONFIG', `cannot listen on ${config.host}:${config.port}: ${e.code ?? e.message}`, {
@@ -118,7 +140,10 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   }
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${address.port}`;
-  log.info({ url, dataDir: config.dataDir, version }, `Berth ${version} listening on ${url}`);
+  log.info(
+    { url, dataDir: config.dataDir, version, workspaces: workspaces.list().length, reconciled: startupReport },
+    `Berth ${version} listening on ${url}`,
+  );
 
   let closed = false;
   return {
@@ -128,9 +153,11 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     runtimeReason: reason,
     token,
     workspaces,
+    reconcile: () => reconcile(),
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(timer);
       workspaces.off('changed', refreshRoutes);
       await edge.close();
       db.close();

@@ -35,8 +35,24 @@ export const workloadName = (id: string): string => `berth-ws-${id}`;
  * throws; a stop/start/remove that fails leaves the record as it was, so it can be retried.
  */
 export class WorkspaceService extends EventEmitter<{ changed: [] }> {
+  /** Ids with a lifecycle operation in flight; the reconciler leaves them alone. */
+  private readonly inFlight = new Set<string>();
+
   constructor(private readonly deps: WorkspaceServiceDeps) {
     super();
+  }
+
+  busyIds(): ReadonlySet<string> {
+    return this.inFlight;
+  }
+
+  private async track<T>(id: string, op: () => Promise<T>): Promise<T> {
+    this.inFlight.add(id);
+    try {
+      return await op();
+    } finally {
+      this.inFlight.delete(id);
+    }
   }
 
   list(): Workspace[] {
@@ -84,6 +100,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     log.info({ ports: ws.ports }, 'workspace creating');
     this.emit('changed');
 
+    this.inFlight.add(ws.id);
     let ref: string | null = null;
     try {
       ref = await runtime.create({
@@ -109,53 +126,64 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
       repo.delete(ws.id);
       this.emit('changed');
       throw asRuntimeError(err, 'create');
+    } finally {
+      this.inFlight.delete(ws.id);
     }
   }
 
   async stop(idOrName: string): Promise<Workspace> {
     const ws = this.get(idOrName);
-    if (!ws.runtimeRef) throw new BerthError('E_INVALID_STATE', `workspace "${ws.name}" is still being created`);
-    try {
-      await this.deps.runtime.stop(ws.runtimeRef);
-    } catch (err) {
-      throw asRuntimeError(err, 'stop');
-    }
-    const status = await this.deps.runtime.inspect(ws.runtimeRef).catch(() => null);
-    const stopped = this.deps.repo.update(ws.id, { state: 'stopped', exitCode: status?.exitCode ?? null });
-    this.emit('changed');
-    return stopped;
+    const ref = ws.runtimeRef;
+    if (!ref) throw new BerthError('E_INVALID_STATE', `workspace "${ws.name}" is still being created`);
+    return this.track(ws.id, async () => {
+      try {
+        await this.deps.runtime.stop(ref);
+      } catch (err) {
+        throw asRuntimeError(err, 'stop');
+      }
+      const status = await this.deps.runtime.inspect(ref).catch(() => null);
+      const stopped = this.deps.repo.update(ws.id, { state: 'stopped', exitCode: status?.exitCode ?? null });
+      this.emit('changed');
+      return stopped;
+    });
   }
 
   async start(idOrName: string): Promise<Workspace> {
     const ws = this.get(idOrName);
-    if (!ws.runtimeRef) throw new BerthError('E_INVALID_STATE', `workspace "${ws.name}" is still being created`);
-    try {
-      await this.deps.runtime.start(ws.runtimeRef);
-      const status = await this.deps.runtime.inspect(ws.runtimeRef);
-      const running = this.deps.repo.update(ws.id, {
-        state: 'running',
-        reason: null,
-        exitCode: null,
-        upstreamHost: status.upstreamHost,
-      });
-      this.emit('changed');
-      return running;
-    } catch (err) {
-      throw asRuntimeError(err, 'start');
-    }
+    const ref = ws.runtimeRef;
+    if (!ref) throw new BerthError('E_INVALID_STATE', `workspace "${ws.name}" is still being created`);
+    return this.track(ws.id, async () => {
+      try {
+        await this.deps.runtime.start(ref);
+        const status = await this.deps.runtime.inspect(ref);
+        const running = this.deps.repo.update(ws.id, {
+          state: 'running',
+          reason: null,
+          exitCode: null,
+          upstreamHost: status.upstreamHost,
+        });
+        this.emit('changed');
+        return running;
+      } catch (err) {
+        throw asRuntimeError(err, 'start');
+      }
+    });
   }
 
   /** Removes the workload, then the record and its ports. */
   async remove(idOrName: string): Promise<void> {
     const ws = this.get(idOrName);
-    if (ws.runtimeRef) {
-      try {
-        await this.deps.runtime.remove(ws.runtimeRef);
-      } catch (err) {
-        throw asRuntimeError(err, 'remove');
+    const ref = ws.runtimeRef;
+    await this.track(ws.id, async () => {
+      if (ref) {
+        try {
+          await this.deps.runtime.remove(ref);
+        } catch (err) {
+          throw asRuntimeError(err, 'remove');
+        }
       }
-    }
-    this.deps.repo.delete(ws.id);
+      this.deps.repo.delete(ws.id);
+    });
     this.deps.log.info({ workspaceId: ws.id, name: ws.name }, 'workspace removed');
     this.emit('changed');
   }

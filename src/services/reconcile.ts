@@ -1,0 +1,97 @@
+import type { Logger } from '../log.js';
+import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
+import type { WorkspacesRepo } from '../store/workspaces-repo.js';
+
+/** What one reconcile pass did; logged and returned for tests and metrics. */
+export interface ReconcileReport {
+  /** Records left `creating` by a crash mid-create: workload removed, record and ports released. */
+  abandonedCreates: string[];
+  /** Records whose workload exited or vanished: now `failed` with the reason. */
+  crashed: string[];
+  /** Labelled workloads with no record, removed after the grace period. */
+  orphansRemoved: string[];
+  /** Orphans seen for the first time (removed on a later pass if still unclaimed). */
+  orphansPending: string[];
+}
+
+export interface ReconcilerDeps {
+  repo: WorkspacesRepo;
+  runtime: Runtime;
+  log: Logger;
+  /** How long an unrecorded workload may live before removal (a create may be mid-flight). */
+  orphanGraceMs: number;
+  /** Ids with an operation in flight in this process; skipped this pass. */
+  busy: () => ReadonlySet<string>;
+  onChange: () => void;
+}
+
+/**
+ * Compares the store with what the runtime reports (by labels) and converges them. Runs on every
+ * daemon start and then periodically. Safe to run at any time: it never touches a workload whose
+ * id has an operation in flight.
+ */
+export function createReconciler(deps: ReconcilerDeps) {
+  const firstSeenOrphan = new Map<string, number>();
+  let last: Promise<unknown> = Promise.resolve();
+
+  // Passes never overlap: a call made while one runs waits for it, then runs its own.
+  return function reconcile(opts: { startup?: boolean } = {}): Promise<ReconcileReport> {
+    const next = last.then(() => pass(opts), () => pass(opts));
+    last = next.catch(() => undefined);
+    return next;
+  };
+
+  async function pass(opts: { startup?: boolean }): Promise<ReconcileReport> {
+    const report: ReconcileReport = { abandonedCreates: [], crashed: [], orphansRemoved: [], orphansPending: [] };
+    const { repo, runtime, log } = deps;
+    const busy = deps.busy();
+    const workloads = await runtime.list({ [LABEL_KIND]: 'workspace' });
+    const byId = new Map(workloads.map((w) => [w.labels[LABEL_ID] ?? '', w]));
+
+    for (const ws of repo.list()) {
+      if (busy.has(ws.id)) continue;
+      const w = byId.get(ws.id);
+      if (ws.state === 'creating') {
+        // Only a crash mid-create leaves this state behind across a start: nothing is waiting on it.
+        if (!opts.startup) continue;
+        if (w) await runtime.remove(w.ref).catch((err: unknown) => log.warn({ err, id: ws.id }, 'reconcile: remove failed'));
+        repo.delete(ws.id);
+        report.abandonedCreates.push(ws.id);
+        continue;
+      }
+      if (ws.state !== 'running') continue;
+      if (!w || w.state !== 'running') {
+        const status = w ? await runtime.inspect(w.ref).catch(() => null) : null;
+        const reason = !w
+          ? 'the workload disappeared from the runtime'
+          : `the workload exited with code ${status?.exitCode ?? '?'}`;
+        repo.update(ws.id, { state: 'failed', reason, exitCode: status?.exitCode ?? null });
+        report.crashed.push(ws.id);
+      }
+    }
+
+    const known = new Set(repo.list().map((ws) => ws.id));
+    const now = Date.now();
+    for (const w of workloads) {
+      const id = w.labels[LABEL_ID] ?? '';
+      if (known.has(id) || busy.has(id)) {
+        firstSeenOrphan.delete(w.ref);
+        continue;
+      }
+      const seen = firstSeenOrphan.get(w.ref) ?? now;
+      firstSeenOrphan.set(w.ref, seen);
+      if (now - seen >= deps.orphanGraceMs) {
+        await runtime.remove(w.ref).catch((err: unknown) => log.warn({ err, ref: w.ref }, 'reconcile: orphan remove failed'));
+        firstSeenOrphan.delete(w.ref);
+        report.orphansRemoved.push(w.ref);
+      } else {
+        report.orphansPending.push(w.ref);
+      }
+    }
+
+    const changed = report.abandonedCreates.length + report.crashed.length + report.orphansRemoved.length > 0;
+    if (changed || report.orphansPending.length) log.info(report, 'reconcile');
+    if (changed) deps.onChange();
+    return report;
+  }
+}

@@ -1,0 +1,145 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { randomPortRange, startTestDaemon } from '../support/daemon.js';
+import { createProcessRuntime } from '../../src/runtime/process/process-runtime.js';
+import { silentLogger } from '../../src/log.js';
+import { openDb } from '../../src/store/db.js';
+import { WorkspacesRepo } from '../../src/store/workspaces-repo.js';
+import { ECHO_SERVER } from '../support/workloads.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+function spawnDaemon(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/support/daemon-main.ts')], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.on('line', (line) => {
+      const m = /^READY (\S+)/.exec(line);
+      if (m) resolve({ child, url: m[1]! });
+    });
+    child.once('exit', (code) => reject(new Error(`daemon exited early with ${code}`)));
+  });
+}
+
+async function get(url: string): Promise<number> {
+  return fetch(url).then((r) => r.status, () => 0);
+}
+
+describe('restart safety (process runtime)', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-restart-'));
+  const range = randomPortRange();
+  const env = {
+    BERTH_DATA_DIR: dataDir,
+    BERTH_PORT: '0',
+    BERTH_RUNTIME: 'process',
+    BERTH_PORT_RANGE_START: String(range.portRangeStart),
+    BERTH_PORT_RANGE_END: String(range.portRangeEnd),
+    BERTH_RECONCILE_INTERVAL: '1',
+  };
+  after(async () => {
+    const t = await startTestDaemon({ dataDir, ...range });
+    await t.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('after kill -9 of the daemon, a new daemon serves every hosted URL again with the same ports', async () => {
+    const first = await spawnDaemon(env);
+    const token = (await import('node:fs')).readFileSync(path.join(dataDir, 'token'), 'utf8').trim();
+    const api = (base: string, method: string, p: string, body?: unknown) =>
+      fetch(base + p, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      }).then(async (r) => ({ status: r.status, body: r.status === 204 ? null : ((await r.json()) as any) }));
+    const created = [];
+    for (const name of ['keep-a', 'keep-b']) {
+      const r = await api(first.url, 'POST', '/api/workspaces', { name, command: ECHO_SERVER });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      created.push(r.body);
+    }
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+
+    const second = await spawnDaemon(env);
+    try {
+      const list = (await api(second.url, 'GET', '/api/workspaces')).body.workspaces;
+      assert.equal(list.length, 2, 'workspaces were duplicated or lost');
+      for (const ws of created) {
+        const again = list.find((w: any) => w.id === ws.id);
+        assert.equal(again.state, 'running');
+        assert.deepEqual(again.ports.map((p: any) => p.hostPort), ws.ports.map((p: any) => p.hostPort));
+        const url = `${second.url}/hosted/${ws.id}/${ws.ports[0].hostPort}/`;
+        let status = 0;
+        for (let i = 0; i < 50 && status !== 200; i++) {
+          status = await get(url);
+          if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(status, 200, `${ws.name} is not served after the restart`);
+      }
+      const status = (await api(second.url, 'GET', '/api/status')).body;
+      assert.equal(status.ports.used, 10);
+    } finally {
+      second.child.kill('SIGTERM');
+      await new Promise((r) => second.child.once('exit', r));
+    }
+  });
+
+  it('marks a crashed workload failed with its exit code, removes orphans, cleans an abandoned create', async () => {
+    const t = await startTestDaemon({ dataDir, ...range, reconcileInterval: 1 });
+    try {
+      const ws = (await t.api('POST', '/api/workspaces', { name: 'crashy', command: [process.execPath, '-e', 'setTimeout(() => process.exit(7), 300)'] })).body;
+      await new Promise((r) => setTimeout(r, 800));
+      await t.daemon.reconcile(); // the periodic pass may have caught it already; either way it is recorded now
+      const after = (await t.api('GET', `/api/workspaces/${ws.id}`)).body;
+      assert.equal(after.state, 'failed');
+      assert.equal(after.exitCode, 7);
+      assert.match(after.reason, /exited with code 7/);
+
+      // An orphan: a labelled workload the store has never heard of.
+      const rt = createProcessRuntime({ log: silentLogger(), dataDir }, {});
+      const ref = await rt.create({
+        name: 'berth-ws-orphan0000001',
+        image: 'none',
+        env: {},
+        ports: [],
+        labels: { 'berth.kind': 'workspace', 'berth.id': 'orphan0000001' },
+      });
+      await rt.start(ref);
+      const r1 = await t.daemon.reconcile();
+      assert.ok(r1.orphansPending.includes(ref), 'orphan removed without a grace period');
+      assert.equal((await rt.inspect(ref)).state, 'running');
+      await new Promise((r) => setTimeout(r, 2100));
+      await t.daemon.reconcile();
+      assert.equal((await rt.inspect(ref)).state, 'missing', 'orphan still there after the grace period');
+    } finally {
+      await t.daemon.close();
+    }
+
+    // A crash between "row inserted" and "workload started" leaves a `creating` record and its
+    // ports: the next start removes both (and any workload it made).
+    const db = openDb(path.join(dataDir, 'berth.db'));
+    const repo = new WorkspacesRepo(db);
+    const ghost = repo.insertWithPorts(
+      { id: 'ghost0000001', name: 'ghost', image: 'none', command: null, env: {}, hosting: { proto: 'http', host: 'x', basePath: '' } },
+      { rangeStart: range.portRangeStart, rangeEnd: range.portRangeEnd, count: 5, containerPortFor: (_i, hp) => hp },
+    );
+    db.close();
+    const t2 = await startTestDaemon({ dataDir, ...range });
+    try {
+      assert.equal((await t2.api('GET', `/api/workspaces/${ghost.id}`)).status, 404);
+      const used = (await t2.api('GET', '/api/status')).body.ports.used;
+      assert.equal(used, 5 * (await t2.api('GET', '/api/workspaces')).body.workspaces.length, 'the ghost kept its ports');
+    } finally {
+      await t2.daemon.close();
+    }
+  });
+});
