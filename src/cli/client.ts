@@ -79,23 +79,29 @@ export function readToken(tokenPath: string): string | undefined {
   }
 }
 
-/** The error shown when the daemon does not answer at all. */
+/**
+ * The error shown when the daemon does not answer at all. A refused connection needs no
+ * detail; anything else (DNS failure, TLS problem, a port fetch refuses) is named in the hint.
+ */
 export function unreachableError(url: string, cause?: unknown): CliError {
   const detail = describeCause(cause);
   return new CliError(`cannot reach the Berth daemon at ${url} — start it with ./berth up`, {
-    hint: detail ? `(${detail})` : undefined,
+    hint: detail && detail !== 'ECONNREFUSED' ? `cause: ${detail}` : undefined,
   });
 }
 
+/** The innermost system error code (`ECONNREFUSED`), else the innermost message. */
 function describeCause(cause: unknown): string | undefined {
   let c: unknown = cause;
+  let message: string | undefined;
   // fetch wraps the socket error: TypeError('fetch failed', { cause: Error{code:'ECONNREFUSED'} }).
   for (let i = 0; i < 4 && c instanceof Error; i++) {
     const code = (c as NodeJS.ErrnoException).code;
-    if (typeof code === 'string') return code;
+    if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;
+    if (c.message && c.message !== 'fetch failed') message = c.message;
     c = c.cause;
   }
-  return undefined;
+  return message;
 }
 
 interface ErrorBody {
@@ -135,6 +141,8 @@ export interface RequestOptions {
   body?: unknown;
   /** Send the bearer token (default true). */
   auth?: boolean;
+  /** Accept header; default `application/json`. */
+  accept?: string;
   signal?: AbortSignal;
 }
 
@@ -160,7 +168,7 @@ export class BerthClient {
    * become the "cannot reach" error; non-2xx answers become {@link errorFromResponse}.
    */
   async raw(method: string, apiPath: string, opts: RequestOptions = {}): Promise<Response> {
-    const headers: Record<string, string> = { accept: 'application/json', ...(opts.auth === false ? {} : this.authHeaders()) };
+    const headers: Record<string, string> = { accept: opts.accept ?? 'application/json', ...(opts.auth === false ? {} : this.authHeaders()) };
     let body: string | undefined;
     if (opts.body !== undefined) {
       headers['content-type'] = 'application/json';

@@ -11,6 +11,16 @@ export type RoutableKind = 'workspace';
 export type RoutableState = WorkspaceState;
 
 /**
+ * An allocated port as the edge sees it. `keepPrefix` makes the path route forward the full
+ * `/hosted/{id}/{port}/…` path instead of stripping it: dev servers with a configurable base path
+ * (Vite `base`, Next.js `basePath`, webpack-dev-server `publicPath`) expect their base in every
+ * request, while apps that serve at `/` need it stripped (the default).
+ */
+export interface RoutablePort extends PortMapping {
+  keepPrefix?: boolean;
+}
+
+/**
  * What the edge needs to know about one workload: the control plane maps store rows to this shape
  * (a workspace row maps field for field). `upstreamHost` is the address the runtime reported for
  * the workload's published ports (loopback for single-host drivers, a node address later).
@@ -21,7 +31,7 @@ export interface RoutableWorkload {
   name: string;
   state: RoutableState;
   upstreamHost: string;
-  ports: PortMapping[];
+  ports: RoutablePort[];
 }
 
 /** Where a route's traffic goes. `origin` is the undici pool key (`http://host:port`). */
@@ -43,7 +53,10 @@ export interface Route {
   readonly upstream: Upstream;
   readonly hostPort: number;
   readonly containerPort: number;
-  /** Path prefix removed before forwarding (`/hosted/{id}/{port}`), '' for host routes. */
+  /**
+   * Path prefix removed before forwarding: `/hosted/{id}/{port}` for path routes, '' for host
+   * routes and for path routes of a `keepPrefix` port. X-Forwarded-Prefix ends with it.
+   */
   readonly stripPrefix: string;
   /** 'path' for `/hosted/…` routes, 'host' for `{port}--{id}.{appsDomain}` routes. */
   readonly via: 'path' | 'host';

@@ -4,7 +4,7 @@
  */
 import type { RejectedRoute, RoutableWorkload, Route, RouteTable, Upstream } from '../domain/route.js';
 
-export type { RoutableWorkload, Route, RouteTable, Upstream } from '../domain/route.js';
+export type { RoutablePort, RoutableWorkload, Route, RouteTable, Upstream } from '../domain/route.js';
 
 /** Ids end up in URL paths and DNS labels, so only DNS-label characters are routable. */
 const ROUTABLE_ID_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -106,7 +106,7 @@ export function buildRouteTable(workloads: readonly RoutableWorkload[], opts: Bu
         hostPort: p.hostPort,
         containerPort: p.containerPort,
       };
-      pathRoutes.set(pathKey, Object.freeze({ ...base, stripPrefix: pathKey.slice(0, -1), via: 'path' as const }));
+      pathRoutes.set(pathKey, Object.freeze({ ...base, stripPrefix: p.keepPrefix ? '' : pathKey.slice(0, -1), via: 'path' as const }));
       if (suffix) {
         hostRoutes.set(hostRouteKey(w.id, p.hostPort, suffix), Object.freeze({ ...base, stripPrefix: '', via: 'host' as const }));
       }
@@ -130,6 +130,7 @@ export function routeUnchanged(table: RouteTable, key: string, route: Route): bo
   return (
     next !== undefined &&
     next.state === route.state &&
+    next.stripPrefix === route.stripPrefix &&
     next.upstream.origin === route.upstream.origin &&
     next.workloadId === route.workloadId
   );

@@ -20,13 +20,19 @@ export interface StatusAnswer {
   ports: { used: number; total: number };
 }
 
+/** `podman (found podman 5.4)`; a reason that already names the runtime is shown alone. */
+export function describeRuntime(runtime: string, reason: string): string {
+  if (!reason) return runtime;
+  return reason.startsWith(runtime) ? reason : `${runtime} (${reason})`;
+}
+
 /** Human-readable status block. */
 export function formatStatus(url: string, health: HealthAnswer, status: StatusAnswer): string {
   const w = status.workspaces;
   const total = w.creating + w.running + w.stopped + w.failed;
   const lines: [string, string][] = [
     ['daemon', `${url} (${health.status}, version ${status.version})`],
-    ['runtime', status.runtimeReason ? `${status.runtime} — ${status.runtimeReason}` : status.runtime],
+    ['runtime', describeRuntime(status.runtime, status.runtimeReason)],
     ['uptime', formatDuration(status.uptimeSeconds)],
     [
       'workspaces',

@@ -7,6 +7,7 @@
  */
 import type { Command } from 'commander';
 import { CliError } from '../client.js';
+import { describeRuntime } from './status.js';
 
 /** Code of an error thrown by the daemon's modules (BerthError or a Node system error). */
 function codeOf(err: unknown): string | undefined {
@@ -56,8 +57,8 @@ async function runUp(): Promise<void> {
     throw explainStartError(err, config.port);
   }
 
-  const reason = daemon.runtimeReason ? `: ${daemon.runtimeReason}` : '';
-  process.stderr.write(`Berth is running at ${daemon.url} (runtime ${daemon.runtime}${reason}). Press Ctrl-C to stop.\n`);
+  const runtime = describeRuntime(daemon.runtime, daemon.runtimeReason);
+  process.stderr.write(`Berth is running at ${daemon.url} — runtime ${runtime}. Press Ctrl-C to stop.\n`);
 
   await new Promise<void>(() => {
     let stopping = false;

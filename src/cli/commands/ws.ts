@@ -44,7 +44,7 @@ export function formatWorkspace(w: ApiWorkspace, now: number = Date.now()): stri
   const rows: [string, string][] = [
     ['name', w.name],
     ['id', w.id],
-    ['state', w.state + (w.state === 'failed' || w.state === 'stopped') && w.exitCode !== null ? `${w.state} (exit code ${w.exitCode})` : w.state],
+    ['state', w.exitCode !== null && w.state !== 'running' ? `${w.state} (exit code ${w.exitCode})` : w.state],
   ];
   if (w.reason) rows.push(['reason', w.reason]);
   rows.push(['image', w.image]);
@@ -77,10 +77,18 @@ async function waitWhileCreating(client: BerthClient, ws: ApiWorkspace, timeoutM
   return current;
 }
 
-/** Prints a workspace (JSON or text) and fails the command when it ended up `failed`. */
-function report(w: ApiWorkspace, json: boolean | undefined, headline: string): void {
+/** Port lines only: `  8000 → URL`, for commands whose user mostly wants the links. */
+export function formatPortLines(w: ApiWorkspace): string {
+  return w.ports.map((p) => `  ${p.containerPort} → ${p.url}\n`).join('');
+}
+
+/**
+ * Prints a workspace (JSON, or the headline and `detail` of it) and fails the command when the
+ * workspace ended up `failed`.
+ */
+function report(w: ApiWorkspace, json: boolean | undefined, headline: string, detail: (w: ApiWorkspace) => string): void {
   if (json) printJson(w);
-  else process.stdout.write(`${headline}\n${formatWorkspace(w)}`);
+  else process.stdout.write(`${headline}\n${detail(w)}`);
   if (w.state === 'failed') {
     throw new CliError(`workspace "${w.name}" failed${w.reason ? `: ${w.reason}` : ''}`, {
       hint: `see its output with: berth ws logs ${w.name}`,
@@ -108,7 +116,7 @@ async function create(name: string, command: string[], opts: CreateOpts, cmd: Co
     return waitWhileCreating(client, created, 5 * 60_000);
   });
   const headline = ws.state === 'creating' ? `workspace ${ws.name} accepted (still starting)` : `workspace ${ws.name} created`;
-  report(ws, opts.json, headline);
+  report(ws, opts.json, headline, formatWorkspace);
 }
 
 /** Pipes `berth ws logs` to stdout until the stream ends or Ctrl-C. */
@@ -173,9 +181,9 @@ export function registerWs(program: Command): void {
       else process.stdout.write(formatWorkspace(w));
     });
 
-  for (const [verb, done, label] of [
-    ['stop', 'stopped', 'stopping'],
-    ['start', 'started', 'starting'],
+  for (const [verb, done, label, detail] of [
+    ['stop', 'stopped', 'stopping', () => ''],
+    ['start', 'started', 'starting', formatPortLines],
   ] as const) {
     ws.command(verb)
       .description(`${verb} a workspace (its ports and data are kept)`)
@@ -186,7 +194,8 @@ export function registerWs(program: Command): void {
         const w = await withProgress(`${label} workspace ${idOrName}`, () =>
           client.json<ApiWorkspace>('POST', workspacePath(idOrName, `/${verb}`)),
         );
-        report(w, opts.json, `workspace ${w.name} ${done}`);
+        const headline = w.state === 'failed' ? `workspace ${w.name} failed` : `workspace ${w.name} ${done}`;
+        report(w, opts.json, headline, detail);
       });
   }
 

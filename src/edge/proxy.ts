@@ -1,0 +1,292 @@
+/**
+ * HTTP forwarding (undici, one keep-alive Pool per upstream origin) and WebSocket tunnels (raw
+ * socket pipe). Responses stream through as they arrive: no buffering, backpressure honoured.
+ *
+ * Lifecycle: `createProxy()` → `forward()` / `tunnel()` per request → `onTableSwap()` on every
+ * route change (drops pools and tunnels whose upstream is gone) → `close()` (ends everything).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Pool, type Dispatcher } from 'undici';
+import type { Logger } from '../log.js';
+import type { Route, RouteTable } from '../domain/route.js';
+import { routeUnchanged } from './route-table.js';
+import type { TrustedProxies } from './forwarded.js';
+import { clientResponseHeaders, upstreamRequestHeaders, WORKLOAD_HTTP, WORKLOAD_WS, type HeaderPolicy } from './headers.js';
+import { sendError, sendSocketError, type EdgeError } from './pages.js';
+
+export interface ProxyOptions {
+  log: Logger;
+  trusted: TrustedProxies;
+  /** Time to wait for an upstream's response headers before answering 504. */
+  upstreamTimeoutMs: number;
+  /** Time to wait for a TCP connect before answering 504. */
+  connectTimeoutMs: number;
+  /** Max keep-alive connections per upstream. */
+  connectionsPerUpstream: number;
+  /** How long a pool whose upstream left the table may finish in-flight requests. */
+  drainMs: number;
+}
+
+/** One forward target: where to send and how to name it in error pages. */
+export interface ForwardTarget {
+  origin: string;
+  /** Request target on the upstream (path + query). */
+  path: string;
+  /** Shown in error pages ("workspace web"). */
+  label: string;
+  policy: HeaderPolicy;
+  /** X-Forwarded-Prefix route part, null for none. */
+  routePrefix: string | null;
+  /** Header pairs appended after rewriting (e.g. the LLM key). */
+  extraHeaders?: readonly string[];
+}
+
+export interface Proxy {
+  /** Forwards one HTTP request to `target` and streams the answer back. */
+  forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): void;
+  /** Forwards an HTTP request to a workload route (the hot path). */
+  forwardRoute(req: IncomingMessage, res: ServerResponse, route: Route, path: string): void;
+  /** Tunnels an upgrade request (WebSocket) to a workload route. */
+  tunnel(req: IncomingMessage, socket: Duplex, head: Buffer, route: Route, key: string, path: string): void;
+  /** Applies a new table: closes pools of vanished upstreams and tunnels whose route changed. */
+  onTableSwap(table: RouteTable): void;
+  /** Number of open WebSocket tunnels (for tests and metrics). */
+  tunnelCount(): number;
+  /** Ends every WebSocket tunnel. */
+  closeTunnels(): void;
+  /** Ends tunnels and destroys every pool (in-flight requests fail). */
+  close(): Promise<void>;
+}
+
+function describe(route: Route): string {
+  return `${route.kind} "${route.workloadName}" (port ${route.hostPort})`;
+}
+
+/** Maps an undici / socket error to the edge answer. */
+function upstreamError(err: unknown, label: string): EdgeError {
+  const code = (err as { code?: string }).code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') {
+    return { status: 504, code: 'E_UPSTREAM_TIMEOUT', message: `${label} did not answer in time.` };
+  }
+  return { status: 502, code: 'E_UPSTREAM_UNREACHABLE', message: `${label} is not reachable (${code ?? 'connection failed'}); is the app listening on that port?` };
+}
+
+/**
+ * Relays one upstream response into a ServerResponse. Uses undici's native handler interface
+ * (what its core speaks, so no adapter sits on the hot path); one object per request.
+ */
+class ResponseRelay implements Dispatcher.DispatchHandler {
+  private abortUpstream: ((err?: Error) => void) | null = null;
+  private resumeUpstream: (() => void) | null = null;
+  private finished = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    /** A Route (named lazily, only when an error page needs it) or a ready label. */
+    private readonly target: Route | string,
+    private readonly log: Logger,
+  ) {
+    res.once('close', this.onClientClose);
+  }
+
+  /** The client went away before the upstream finished: stop the upstream request. */
+  private readonly onClientClose = (): void => {
+    if (!this.finished) {
+      this.finished = true;
+      this.abortUpstream?.();
+    }
+  };
+
+  private readonly onDrain = (): void => {
+    this.resumeUpstream?.();
+  };
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.finished) abort();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx interim answers are not relayed
+    this.resumeUpstream = resume;
+    const { headers, contentType } = clientResponseHeaders(rawHeaders);
+    this.res.writeHead(statusCode, headers);
+    // An event stream may stay quiet for a while; the client must see the headers now.
+    if (contentType !== undefined && contentType.startsWith('text/event-stream')) this.res.flushHeaders();
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    this.finished = true;
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.res.headersSent) {
+      this.log.debug({ err, url: this.req.url }, 'upstream failed mid-response');
+      this.res.destroy();
+      return;
+    }
+    this.log.debug({ err, url: this.req.url }, 'upstream failed');
+    const label = typeof this.target === 'string' ? this.target : describe(this.target);
+    sendError(this.res, upstreamError(err, label), this.req.headers.accept);
+  }
+}
+
+interface Tunnel {
+  route: Route;
+  key: string;
+  client: Duplex;
+  upstream: Socket;
+}
+
+/** Creates the proxy. Pools are made lazily, on the first request to an upstream. */
+export function createProxy(opts: ProxyOptions): Proxy {
+  const pools = new Map<string, Pool>();
+  const tunnels = new Set<Tunnel>();
+  const log = opts.log;
+
+  function poolFor(origin: string): Pool {
+    let pool = pools.get(origin);
+    if (pool === undefined) {
+      pool = new Pool(origin, {
+        connections: opts.connectionsPerUpstream,
+        pipelining: 1,
+        keepAliveTimeout: 4_000,
+        headersTimeout: opts.upstreamTimeoutMs,
+        // Event streams and long polls may idle for minutes; only the headers wait is bounded.
+        bodyTimeout: 0,
+        connectTimeout: opts.connectTimeoutMs,
+      });
+      pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  /** Shared body of forward/forwardRoute; positional so the hot path allocates no target object. */
+  function dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    origin: string,
+    path: string,
+    label: Route | string,
+    policy: HeaderPolicy,
+    routePrefix: string | null,
+    extraHeaders: readonly string[] | undefined,
+  ): void {
+    const socket = req.socket as IncomingMessage['socket'] & { encrypted?: boolean };
+    const { headers, hasBody } = upstreamRequestHeaders(
+      req.rawHeaders,
+      policy,
+      { peer: socket.remoteAddress, encrypted: socket.encrypted === true, trusted: opts.trusted, routePrefix },
+      extraHeaders,
+    );
+    const relay = new ResponseRelay(req, res, label, log);
+    poolFor(origin).dispatch({ path, method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null }, relay);
+  }
+
+  function forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): void {
+    dispatch(req, res, target.origin, target.path, target.label, target.policy, target.routePrefix, target.extraHeaders);
+  }
+
+  function forwardRoute(req: IncomingMessage, res: ServerResponse, route: Route, path: string): void {
+    dispatch(req, res, route.upstream.origin, path, route, WORKLOAD_HTTP, route.via === 'path' ? route.stripPrefix : null, undefined);
+  }
+
+  function tunnel(req: IncomingMessage, client: Duplex, head: Buffer, route: Route, key: string, path: string): void {
+    const socket = req.socket as IncomingMessage['socket'] & { encrypted?: boolean };
+    const { headers } = upstreamRequestHeaders(req.rawHeaders, WORKLOAD_WS, {
+      peer: socket.remoteAddress,
+      encrypted: socket.encrypted === true,
+      trusted: opts.trusted,
+      routePrefix: route.via === 'path' ? route.stripPrefix : null,
+    });
+    let head1 = `${req.method ?? 'GET'} ${path} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head1 += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    head1 += '\r\n';
+
+    const upstream = connect({ host: route.upstream.host, port: route.upstream.port });
+    const t: Tunnel = { route, key, client, upstream };
+    tunnels.add(t);
+
+    upstream.setNoDelay(true);
+    upstream.setTimeout(opts.connectTimeoutMs, () => {
+      upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
+    });
+    upstream.once('connect', () => upstream.setTimeout(0));
+    upstream.write(head1);
+    if (head.length > 0) upstream.write(head);
+
+    upstream.on('error', (err) => {
+      log.debug({ err, route: route.workloadId }, 'websocket upstream error');
+      // Before the upstream said anything the client can still get a proper error answer.
+      if (upstream.bytesRead === 0 && !client.writableEnded) sendSocketError(client, upstreamError(err, describe(route)), req.headers.accept);
+    });
+    client.on('error', (err) => {
+      log.debug({ err, route: route.workloadId }, 'websocket client error');
+      upstream.destroy();
+    });
+    const cleanup = (): void => {
+      tunnels.delete(t);
+      if (!upstream.destroyed) upstream.destroy();
+      if (client.destroyed) return;
+      // An ended client socket may still be flushing a close frame or error page: give it a moment.
+      if (client.writableEnded) setTimeout(() => client.destroy(), 2_000).unref();
+      else client.destroy();
+    };
+    upstream.once('close', cleanup);
+    client.once('close', cleanup);
+
+    if (client instanceof Socket) client.setNoDelay(true);
+    upstream.pipe(client);
+    client.pipe(upstream);
+  }
+
+  function onTableSwap(table: RouteTable): void {
+    const live = new Set<string>();
+    for (const r of table.pathRoutes.values()) if (r.state === 'running') live.add(r.upstream.origin);
+    for (const [origin, pool] of pools) {
+      if (live.has(origin)) continue;
+      pools.delete(origin);
+      // Let in-flight requests finish (bounded), then cut whatever is still streaming.
+      const timer = setTimeout(() => void pool.destroy().catch(() => {}), opts.drainMs);
+      timer.unref();
+      pool.close().then(() => clearTimeout(timer), () => {});
+    }
+    for (const t of tunnels) {
+      if (!routeUnchanged(table, t.key, t.route)) {
+        log.debug({ route: t.route.workloadId, key: t.key }, 'closing websocket: route changed');
+        t.client.destroy();
+        t.upstream.destroy();
+      }
+    }
+  }
+
+  function closeTunnels(): void {
+    for (const t of tunnels) {
+      t.client.destroy();
+      t.upstream.destroy();
+    }
+    tunnels.clear();
+  }
+
+  async function close(): Promise<void> {
+    closeTunnels();
+    const all = [...pools.values()];
+    pools.clear();
+    await Promise.all(all.map((p) => p.destroy().catch(() => {})));
+  }
+
+  return { forward, forwardRoute, tunnel, onTableSwap, tunnelCount: () => tunnels.size, closeTunnels, close };
+}

@@ -1,0 +1,247 @@
+/**
+ * The edge: the daemon's single listener. Workload routes go straight to their upstream, `/llm/`
+ * to the configured LLM provider, and everything else to the in-process fallback (the API and
+ * dashboard) untouched, so the API path has no extra hop.
+ *
+ * Lifecycle: `createEdge()` (no socket yet) → `setRoutes()` any time, also before listening →
+ * `listen()` → `setRoutes()` on every control-plane change → `close()` (stops accepting, lets
+ * in-flight requests drain for `drainMs`, then ends every socket, tunnel and upstream pool).
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { BerthConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { RouteTable } from '../domain/route.js';
+import { emptyRouteTable } from './route-table.js';
+import { matchRequest } from './match.js';
+import { parseTrustedProxies } from './forwarded.js';
+import { createProxy, type ForwardTarget } from './proxy.js';
+import { LLM_HTTP } from './headers.js';
+import { sendError, sendSocketError, type EdgeError } from './pages.js';
+
+/** Timeouts and sizes; every field has a production default. */
+export interface EdgeLimits {
+  /** Max time to receive a request's headers (slowloris guard). */
+  headersTimeoutMs: number;
+  /** Max time to receive a whole request (headers and body). */
+  requestTimeoutMs: number;
+  /** Idle time before a client keep-alive connection is closed. */
+  keepAliveTimeoutMs: number;
+  /** How often Node checks the two timeouts above. */
+  checkIntervalMs: number;
+  /** Max bytes of request headers; larger requests get 431. */
+  maxHeaderSize: number;
+  /** Max wait for an upstream's response headers before 504. */
+  upstreamTimeoutMs: number;
+  /** Max wait for an upstream TCP connect before 504. */
+  connectTimeoutMs: number;
+  /** Keep-alive connections per upstream. */
+  connectionsPerUpstream: number;
+  /** Grace for in-flight requests on close() and for pools of removed upstreams. */
+  drainMs: number;
+}
+
+export interface EdgeOptions {
+  config: BerthConfig;
+  log: Logger;
+  /** Receives every request that is not a workload route or `/llm/` (the Hono API). */
+  fallback: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Receives upgrade requests that match no route; without it they get 404. */
+  fallbackUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  limits?: Partial<EdgeLimits>;
+  /** Decides who may use `/llm/` (the key is spent on their behalf); default: anyone who reaches the edge. */
+  llmAllow?: (req: IncomingMessage) => boolean;
+}
+
+export interface Edge {
+  server: http.Server;
+  /** Swaps the whole table in one assignment; tunnels whose route is untouched stay open. */
+  setRoutes(table: RouteTable): void;
+  routes(): RouteTable;
+  listen(port: number, host: string): Promise<AddressInfo>;
+  close(): Promise<void>;
+  /** Open client sockets and WebSocket tunnels (tests, metrics). */
+  stats(): { sockets: number; tunnels: number };
+}
+
+export const defaultEdgeLimits: Readonly<EdgeLimits> = Object.freeze({
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 300_000,
+  // Longer than the usual outer proxy's upstream keep-alive, so they close first (no races).
+  keepAliveTimeoutMs: 65_000,
+  checkIntervalMs: 1_000,
+  maxHeaderSize: 16 * 1024,
+  upstreamTimeoutMs: 300_000,
+  connectTimeoutMs: 10_000,
+  connectionsPerUpstream: 256,
+  drainMs: 10_000,
+});
+
+/** First Host header from rawHeaders, without building `req.headers`. */
+function rawHost(raw: readonly string[]): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    if (n.length === 4 && (n === 'Host' || n === 'host' || n.toLowerCase() === 'host')) return raw[i + 1];
+  }
+  return undefined;
+}
+
+/** `/llm` target (path + query below the provider's base URL) → full upstream path. */
+function llmPath(basePath: string, rest: string): string {
+  return basePath + (rest === '' || rest.charCodeAt(0) === 63 /* ? */ ? '/' + rest : rest);
+}
+
+/** Creates the edge (not yet listening). */
+export function createEdge(opts: EdgeOptions): Edge {
+  const { config, log } = opts;
+  const limits: EdgeLimits = { ...defaultEdgeLimits, ...opts.limits };
+  const trusted = parseTrustedProxies(config.trustedProxies);
+  const proxy = createProxy({
+    log,
+    trusted,
+    upstreamTimeoutMs: limits.upstreamTimeoutMs,
+    connectTimeoutMs: limits.connectTimeoutMs,
+    connectionsPerUpstream: limits.connectionsPerUpstream,
+    drainMs: limits.drainMs,
+  });
+  let table: RouteTable = emptyRouteTable();
+  const sockets = new Set<Socket>();
+
+  const llm = config.llmBaseUrl ? new URL(config.llmBaseUrl) : null;
+  const llmBase = llm ? llm.pathname.replace(/\/+$/, '') : '';
+  const llmExtra: readonly string[] = config.llmApiKey ? ['Authorization', `Bearer ${config.llmApiKey}`] : [];
+
+  const notFound = (what: string): EdgeError => ({ status: 404, code: 'E_NOT_FOUND', message: what });
+  const NOTHING_HERE = notFound('Nothing is served at this address: no running app has this path or host.');
+  const unavailable = (r: { kind: string; workloadName: string; state: string }): EdgeError => ({
+    status: 503,
+    code: 'E_WORKLOAD_UNAVAILABLE',
+    message: `The ${r.kind} "${r.workloadName}" is ${r.state}; start it to reach its apps.`,
+  });
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const t = table; // one read: the whole request sees one table
+    const m = matchRequest(t, req.url ?? '/', t.hostSuffix === null ? undefined : rawHost(req.rawHeaders));
+    switch (m.type) {
+      case 'route':
+        proxy.forwardRoute(req, res, m.route, m.path);
+        return;
+      case 'none':
+        try {
+          opts.fallback(req, res);
+        } catch (err) {
+          log.error({ err, url: req.url }, 'fallback handler threw');
+          if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end('internal error\n');
+        }
+        return;
+      case 'redirect':
+        res.writeHead(308, { location: m.location, 'content-length': 0, 'cache-control': 'no-store' });
+        res.end();
+        return;
+      case 'unavailable':
+        sendError(res, unavailable(m.route), req.headers.accept, { 'retry-after': '5' });
+        return;
+      case 'not-found':
+        log.debug({ url: req.url, reason: m.reason }, 'edge 404');
+        sendError(res, NOTHING_HERE, req.headers.accept);
+        return;
+      case 'llm': {
+        if (!llm) {
+          sendError(res, { status: 404, code: 'E_LLM_NOT_CONFIGURED', message: 'The LLM proxy is not configured: set BERTH_LLM_BASE_URL (and BERTH_LLM_API_KEY).' }, req.headers.accept);
+          return;
+        }
+        if (opts.llmAllow && !opts.llmAllow(req)) {
+          sendError(res, { status: 403, code: 'E_FORBIDDEN', message: 'This client may not use the LLM proxy.' }, req.headers.accept);
+          return;
+        }
+        const target: ForwardTarget = {
+          origin: llm.origin,
+          path: llmPath(llmBase, m.path),
+          label: 'The LLM provider',
+          policy: LLM_HTTP,
+          routePrefix: null,
+          extraHeaders: llmExtra,
+        };
+        proxy.forward(req, res, target);
+        return;
+      }
+    }
+  }
+
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // An error on a socket nobody listens to would crash the daemon.
+    socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
+    const t = table;
+    const m = matchRequest(t, req.url ?? '/', t.hostSuffix === null ? undefined : rawHost(req.rawHeaders));
+    const accept = req.headers.accept;
+    switch (m.type) {
+      case 'route':
+        proxy.tunnel(req, socket, head, m.route, m.key, m.path);
+        return;
+      case 'none':
+        if (opts.fallbackUpgrade) opts.fallbackUpgrade(req, socket, head);
+        else sendSocketError(socket, notFound('No WebSocket endpoint here.'), accept);
+        return;
+      case 'unavailable':
+        sendSocketError(socket, unavailable(m.route), accept);
+        return;
+      default:
+        // Redirects are not followed by WebSocket clients, and /llm has no WebSockets.
+        log.debug({ url: req.url, reason: m.type === 'not-found' ? m.reason : m.type }, 'edge upgrade 404');
+        sendSocketError(socket, NOTHING_HERE, accept);
+    }
+  }
+
+  const server = http.createServer(
+    {
+      maxHeaderSize: limits.maxHeaderSize,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: limits.checkIntervalMs,
+      noDelay: true,
+    },
+    onRequest,
+  );
+  server.on('upgrade', onUpgrade);
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  return {
+    server,
+    setRoutes(next) {
+      table = next;
+      proxy.onTableSwap(next);
+    },
+    routes: () => table,
+    stats: () => ({ sockets: sockets.size, tunnels: proxy.tunnelCount() }),
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        const onError = (err: Error): void => reject(err);
+        server.once('error', onError);
+        server.listen(port, host, () => {
+          server.off('error', onError);
+          resolve(server.address() as AddressInfo);
+        });
+      });
+    },
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      proxy.closeTunnels(); // tunnels never "finish", so they get no drain period
+      let timer: NodeJS.Timeout | undefined;
+      const drained = new Promise<void>((resolve) => (timer = setTimeout(resolve, limits.drainMs)));
+      await Promise.race([closed, drained]);
+      clearTimeout(timer);
+      const gone = [...sockets].map((s) => new Promise<void>((resolve) => (s.closed ? resolve() : s.once('close', () => resolve()))));
+      for (const s of sockets) s.destroy();
+      await Promise.all(gone);
+      await proxy.close();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * Real-socket fixtures for the edge conformance suites: recording upstreams, a WebSocket echo
+ * upstream, raw HTTP clients (Node's and fetch's URL handling would normalize the malicious paths
+ * before they reach the edge), and an edge wired to a recording fallback. Loopback only.
+ */
+import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { loadConfig } from '../../src/config/load.js';
+import type { BerthConfig } from '../../src/config/schema.js';
+import { silentLogger, createLogger } from '../../src/log.js';
+import { createEdge, type Edge, type EdgeLimits } from '../../src/edge/server.js';
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+}
+
+export interface TestUpstream {
+  port: number;
+  server: http.Server;
+  requests: RecordedRequest[];
+  /** TCP connections accepted so far (a refused route must not add one). */
+  connections: number;
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Default upstream behaviour: answers JSON describing the request (and body) it received. */
+export const echoRequest: Handler = (req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const body = JSON.stringify({ url: req.url, method: req.method, headers: req.headers, body: Buffer.concat(chunks).toString() });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-upstream': 'yes' });
+    res.end(body);
+  });
+};
+
+function listenLoopback(server: http.Server | ReturnType<typeof createServer>, port = 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** An HTTP upstream on loopback that records requests and counts connections. */
+export async function startUpstream(handler: Handler = echoRequest): Promise<TestUpstream> {
+  const requests: RecordedRequest[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders });
+    handler(req, res);
+  });
+  const up: TestUpstream = { port: 0, server, requests, connections: 0, close: () => closeServer(server) };
+  server.on('connection', () => up.connections++);
+  up.port = await listenLoopback(server);
+  return up;
+}
+
+export interface WsUpstream extends TestUpstream {
+  /** Upgrade requests as the upstream saw them. */
+  upgrades: RecordedRequest[];
+}
+
+/** A WebSocket echo server (plus the HTTP echo) on loopback. */
+export async function startWsEcho(): Promise<WsUpstream> {
+  const up = (await startUpstream()) as WsUpstream;
+  up.upgrades = [];
+  const wss = new WebSocketServer({ server: up.server });
+  wss.on('connection', (ws, req) => {
+    up.upgrades.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders });
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+  const close = up.close;
+  up.close = async () => {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+    await close();
+  };
+  return up;
+}
+
+/** A loopback port that nothing listens on (right now). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  const port = await listenLoopback(s);
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+function parseResponse(raw: string): RawResponse {
+  const split = raw.indexOf('\r\n\r\n');
+  const head = split === -1 ? raw : raw.slice(0, split);
+  let body = split === -1 ? '' : raw.slice(split + 4);
+  const [statusLine, ...lines] = head.split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const l of lines) {
+    const c = l.indexOf(':');
+    if (c > 0) headers[l.slice(0, c).trim().toLowerCase()] = l.slice(c + 1).trim();
+  }
+  if (headers['transfer-encoding'] === 'chunked') {
+    let out = '';
+    let rest = body;
+    for (;;) {
+      const nl = rest.indexOf('\r\n');
+      const size = parseInt(rest.slice(0, nl), 16);
+      if (!size) break;
+      out += rest.slice(nl + 2, nl + 2 + size);
+      rest = rest.slice(nl + 2 + size + 2);
+    }
+    body = out;
+  }
+  return { status: Number(statusLine?.split(' ')[1] ?? 0), headers, body };
+}
+
+/**
+ * Sends `request` bytes verbatim and reads until the server closes (send `Connection: close`).
+ * Resolves status 0 when the server closes without answering.
+ */
+export function rawRequest(port: number, request: string, opts: { localAddress?: string; timeoutMs?: number } = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect({ port, host: '127.0.0.1', ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+    socket.setTimeout(opts.timeoutMs ?? 5_000, () => socket.destroy(new Error('raw request timed out')));
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(chunks.length ? parseResponse(Buffer.concat(chunks).toString('latin1')) : { status: 0, headers: {}, body: '' }));
+    socket.write(request);
+  });
+}
+
+/** `GET path` with the given headers as one raw request (Host defaults to the edge address). */
+export function get(port: number, path: string, headers: Record<string, string> = {}, opts: { localAddress?: string; method?: string } = {}): Promise<RawResponse> {
+  const all: Record<string, string> = { Host: `127.0.0.1:${port}`, Connection: 'close', ...headers };
+  const lines = Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  return rawRequest(port, `${opts.method ?? 'GET'} ${path} HTTP/1.1\r\n${lines}\r\n`, opts);
+}
+
+export interface EdgeHarness {
+  edge: Edge;
+  port: number;
+  config: BerthConfig;
+  /** Requests the fallback (the API stand-in) received. */
+  fallbackRequests: RecordedRequest[];
+  /** Upgrade requests the fallback received. */
+  fallbackUpgrades: string[];
+  close(): Promise<void>;
+}
+
+/** An edge on an ephemeral loopback port whose fallback answers `fallback <url>`. */
+export async function startEdge(overrides: Partial<Record<keyof BerthConfig, unknown>> = {}, limits: Partial<EdgeLimits> = {}): Promise<EdgeHarness> {
+  const config = loadConfig({}, { port: 0, host: '127.0.0.1', ...overrides });
+  const fallbackRequests: RecordedRequest[] = [];
+  const fallbackUpgrades: string[] = [];
+  const edge = createEdge({
+    config,
+    log: process.env.BERTH_TEST_VERBOSE ? createLogger('debug') : silentLogger(),
+    fallback: (req, res) => {
+      fallbackRequests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`fallback ${req.url}`);
+    },
+    fallbackUpgrade: (req: IncomingMessage, socket: Duplex) => {
+      fallbackUpgrades.push(req.url ?? '');
+      socket.end('HTTP/1.1 418 Fallback\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    },
+    limits: { drainMs: 200, ...limits },
+  });
+  const addr = await edge.listen(0, '127.0.0.1');
+  return { edge, port: addr.port, config, fallbackRequests, fallbackUpgrades, close: () => edge.close() };
+}
+
+/** Resolves when `predicate` holds, polling; rejects after `ms`. */
+export async function waitFor(predicate: () => boolean, ms = 3_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
