@@ -8,6 +8,12 @@ import { createApiApp } from './api/app.js';
 import { ensureTokenFile } from './api/auth.js';
 import { createExecUpgradeHandler } from './api/exec-socket.js';
 import { createHostingResolver } from './api/hosting.js';
+import { bearerToken } from './api/auth.js';
+import { SESSION_COOKIE } from './api/authn.js';
+import { forwardedInfo, parseTrustedProxies } from './edge/forwarded.js';
+import { AuthRepo } from './store/auth-repo.js';
+import { AuthService } from './services/auth.js';
+import { sessionPrincipalForUpgrade } from './api/upgrade-auth.js';
 import { buildRouteTable } from './edge/route-table.js';
 import { createEdge } from './edge/server.js';
 import { selectRuntime } from './runtime/select.js';
@@ -24,7 +30,12 @@ export interface Daemon {
   runtime: string;
   runtimeReason: string;
   token: string;
+  /** One-time URL to set the admin password, while it has none (also logged). */
+  setupUrl: string | null;
   workspaces: WorkspaceService;
+  auth: AuthService;
+  /** The API app (for tests that enumerate its routes). */
+  api: { routes: { method: string; path: string }[] };
   /** Runs one reconcile pass now (also runs at start and every BERTH_RECONCILE_INTERVAL s). */
   reconcile(): Promise<ReconcileReport>;
   close(): Promise<void>;
@@ -72,15 +83,20 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const repo = new WorkspacesRepo(db);
   const workspaces = new WorkspaceService({ config, log: log.child({ component: 'workspaces' }), repo, runtime, berthUrlHelper });
   const version = berthVersion();
+  const auth = new AuthService({ repo: new AuthRepo(db), config, log: log.child({ component: 'auth' }), localToken: token });
+  const { setupToken } = await auth.bootstrap();
+  const trusted = parseTrustedProxies(config.trustedProxies);
+  const hostingFor = createHostingResolver(config);
   const api = createApiApp({
     config,
     log: log.child({ component: 'api' }),
-    token,
+    auth,
+    clientIpOf: (req) => forwardedInfo(req, trusted).clientIp,
     version,
     runtime,
     runtimeReason: reason,
     workspaces,
-    hostingFor: createHostingResolver(config),
+    hostingFor,
     startedAt,
   });
 
@@ -88,7 +104,12 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     config,
     log: log.child({ component: 'edge' }),
     fallback: getRequestListener(api.fetch),
-    fallbackUpgrade: createExecUpgradeHandler({ token, workspaces, log: log.child({ component: 'exec' }) }),
+    fallbackUpgrade: createExecUpgradeHandler({
+      principalOf: (req) =>
+        auth.tokenPrincipal(bearerToken(req.headers.authorization)) ?? sessionPrincipalForUpgrade(auth, req, hostingFor, SESSION_COOKIE),
+      workspaces,
+      log: log.child({ component: 'exec' }),
+    }),
   });
   const refreshRoutes = (): void => {
     edge.setRoutes(
@@ -144,6 +165,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     { url, dataDir: config.dataDir, version, workspaces: workspaces.list().length, reconciled: startupReport },
     `Berth ${version} listening on ${url}`,
   );
+  const setupUrl = setupToken ? `${config.publicUrl ?? url}/#/setup?token=${setupToken}` : null;
+  if (setupUrl) log.warn({ setupUrl }, `the admin account has no password yet: set it once at ${setupUrl}`);
 
   let closed = false;
   return {
@@ -152,7 +175,10 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     runtime: runtime.name,
     runtimeReason: reason,
     token,
+    setupUrl,
     workspaces,
+    auth,
+    api,
     reconcile: () => reconcile(),
     async close() {
       if (closed) return;

@@ -15,7 +15,9 @@ export type ErrorCode =
   | 'E_FORBIDDEN'
   | 'E_CONFIG'
   | 'E_PAYLOAD_TOO_LARGE'
-  | 'E_INTERNAL';
+  | 'E_INTERNAL'
+  | 'E_RATE_LIMITED'
+  | 'E_CSRF';
 
 const defaultStatus: Record<ErrorCode, number> = {
   E_BAD_REQUEST: 400,
@@ -31,6 +33,8 @@ const defaultStatus: Record<ErrorCode, number> = {
   E_CONFIG: 500,
   E_PAYLOAD_TOO_LARGE: 413,
   E_INTERNAL: 500,
+  E_RATE_LIMITED: 429,
+  E_CSRF: 403,
 };
 
 export interface BerthErrorOptions {

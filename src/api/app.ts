@@ -1,35 +1,39 @@
 import type { IncomingMessage } from 'node:http';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { HttpBindings } from '@hono/node-server';
 import type { BerthConfig } from '../config/schema.js';
 import { BerthError } from '../errors.js';
 import type { HostingInfo } from '../domain/workspace.js';
 import type { Logger } from '../log.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { AuthService } from '../services/auth.js';
 import type { WorkspaceService } from '../services/workspaces.js';
-import { requireToken } from './auth.js';
+import { authenticate } from './authn.js';
+import type { ApiEnv } from './env.js';
 import { errorResponse } from './error-handler.js';
+import { adminRoutes } from './routes/admin.js';
+import { authRoutes } from './routes/auth.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 
 export interface ApiDeps {
   config: BerthConfig;
   log: Logger;
-  token: string;
   version: string;
   runtime: Runtime;
   runtimeReason: string;
   workspaces: WorkspaceService;
+  auth: AuthService;
   hostingFor: (req: IncomingMessage) => HostingInfo;
+  clientIpOf: (req: IncomingMessage) => string;
   startedAt: number;
 }
 
-/** Routes reachable without a token. Everything else under /api needs one. */
-export const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /api/health']);
+/** Routes reachable without credentials. Everything else under /api needs a token or a session. */
+export const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /api/health', 'POST /api/auth/login', 'POST /api/auth/setup']);
 
 /** Builds the Hono app serving /api. Mounted in-process behind the edge. */
 export function createApiApp(deps: ApiDeps) {
-  const app = new Hono<{ Bindings: HttpBindings }>();
+  const app = new Hono<ApiEnv>();
   app.onError((err, c) => errorResponse(c, err, deps.log));
   app.notFound((c) =>
     errorResponse(c, new BerthError('E_NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), deps.log),
@@ -43,11 +47,14 @@ export function createApiApp(deps: ApiDeps) {
       },
     }),
   );
-  app.use('/api/*', requireToken(deps.token, OPEN_ROUTES));
+  app.use('/api/*', authenticate(deps.auth, OPEN_ROUTES, (c) => deps.clientIpOf(c.env.incoming)));
+  // API answers are per-user: never let a shared cache keep them.
+  app.use('/api/*', async (c, next) => {
+    await next();
+    if (!c.res.headers.has('cache-control')) c.res.headers.set('cache-control', 'no-store');
+  });
 
-  app.get('/api/health', (c) =>
-    c.json({ status: 'ok', runtime: deps.runtime.name, version: deps.version }),
-  );
+  app.get('/api/health', (c) => c.json({ status: 'ok', runtime: deps.runtime.name, version: deps.version }));
 
   app.get('/api/status', (c) => {
     const counts = { creating: 0, running: 0, stopped: 0, failed: 0 };
@@ -63,6 +70,8 @@ export function createApiApp(deps: ApiDeps) {
     });
   });
 
-  app.route('/api/workspaces', workspaceRoutes(deps.workspaces, deps.hostingFor));
+  app.route('/api/auth', authRoutes(deps.auth, deps.config, deps.hostingFor));
+  app.route('/api/workspaces', workspaceRoutes(deps.workspaces, deps.auth, deps.hostingFor));
+  app.route('/api', adminRoutes(deps.auth));
   return app;
 }

@@ -1,7 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import type { MiddlewareHandler } from 'hono';
-import { BerthError } from '../errors.js';
 
 /** Every Berth credential starts with this, so the edge can recognise and strip it. */
 export const TOKEN_PREFIX = 'berth_';
@@ -36,17 +34,4 @@ export function bearerToken(header: string | undefined | null): string | undefin
   if (!header) return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return m?.[1];
-}
-
-/** Refuses every request without the right bearer token; routes in `open` are exempt. */
-export function requireToken(expected: string, open: ReadonlySet<string>): MiddlewareHandler {
-  return async (c, next) => {
-    if (open.has(`${c.req.method} ${c.req.path}`)) return next();
-    if (!tokenMatches(bearerToken(c.req.header('authorization')), expected)) {
-      throw new BerthError('E_UNAUTHORIZED', 'missing or invalid API token', {
-        hint: 'send Authorization: Bearer <token> with the token from $BERTH_DATA_DIR/token',
-      });
-    }
-    return next();
-  };
 }

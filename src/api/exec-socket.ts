@@ -4,14 +4,22 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { isBerthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { WorkspaceService } from '../services/workspaces.js';
-import { bearerToken, tokenMatches } from './auth.js';
+import type { Principal } from '../services/auth.js';
+import { canSee } from './routes/workspaces.js';
 
 const EXEC_PATH = /^\/api\/workspaces\/([^/]+)\/exec$/;
 
-function refuse(socket: Duplex, status: number, message: string): void {
-  const body = JSON.stringify({ error: { code: status === 401 ? 'E_UNAUTHORIZED' : 'E_NOT_FOUND', message } });
+const REASONS: Record<number, [string, string]> = {
+  401: ['Unauthorized', 'E_UNAUTHORIZED'],
+  403: ['Forbidden', 'E_FORBIDDEN'],
+  404: ['Not Found', 'E_NOT_FOUND'],
+};
+
+function refuse(socket: Duplex, status: 401 | 403 | 404, message: string): void {
+  const [reason, code] = REASONS[status]!;
+  const body = JSON.stringify({ error: { code, message } });
   socket.end(
-    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Not Found'}\r\n` +
+    `HTTP/1.1 ${status} ${reason}\r\n` +
       `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
@@ -22,16 +30,28 @@ function refuse(socket: Duplex, status: number, message: string): void {
  * frames carry JSON control messages: `{"type":"resize","cols","rows"}` from the client,
  * `{"type":"exit","code":N}` from the server before it closes.
  */
-export function createExecUpgradeHandler(deps: { token: string; workspaces: WorkspaceService; log: Logger }) {
+export function createExecUpgradeHandler(deps: {
+  /** The request's principal (bearer token, or session cookie from a same-origin page), or null. */
+  principalOf: (req: IncomingMessage) => Principal | null;
+  workspaces: WorkspaceService;
+  log: Logger;
+}) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const url = new URL(req.url ?? '/', 'http://berth.invalid');
     const m = EXEC_PATH.exec(url.pathname);
     if (!m) return refuse(socket, 404, 'no WebSocket endpoint here');
-    if (!tokenMatches(bearerToken(req.headers.authorization), deps.token)) {
-      return refuse(socket, 401, 'missing or invalid API token');
+    const principal = deps.principalOf(req);
+    if (!principal) return refuse(socket, 401, 'log in or send Authorization: Bearer <token>');
+    if (!principal.scopes.has('write')) return refuse(socket, 403, 'this token may only read');
+    let idOrName: string;
+    try {
+      idOrName = decodeURIComponent(m[1]!);
+      const ws = deps.workspaces.get(idOrName);
+      if (!canSee(principal, ws)) return refuse(socket, 404, `workspace "${idOrName}" not found`);
+    } catch {
+      return refuse(socket, 404, 'workspace not found');
     }
-    const idOrName = decodeURIComponent(m[1]!);
     const argv = url.searchParams.getAll('cmd');
     const tty = url.searchParams.get('tty') === '1';
     wss.handleUpgrade(req, socket, head, (ws) => void runSession(ws, idOrName, argv.length ? argv : ['/bin/sh'], tty));

@@ -45,6 +45,12 @@ export const configSchema = z.object({
   dnsServers: csv.default([]),
   reconcileInterval: z.coerce.number().int().min(1).default(30),
   drainSeconds: z.coerce.number().min(0).default(10),
+  /** Password of the `admin` account created on first start; without it a one-time setup URL is printed. */
+  adminPassword: z.string().min(10, 'must be at least 10 characters').optional(),
+  /** A browser session ends after this long without a request… */
+  sessionIdleMinutes: z.coerce.number().int().min(1).default(720),
+  /** …and after this long in any case. */
+  sessionMaxHours: z.coerce.number().int().min(1).default(168),
   /** podman/docker binaries (absolute or on PATH). */
   podmanBin: z.string().default('podman'),
   dockerBin: z.string().default('docker'),

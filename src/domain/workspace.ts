@@ -2,6 +2,9 @@
 
 export type WorkspaceState = 'creating' | 'running' | 'stopped' | 'failed';
 
+/** `private`: only the owner's or an admin's Berth session reaches its hosted apps. `public`: anyone (the seeds' behaviour). */
+export type Visibility = 'private' | 'public';
+
 /** A container port of a workload and the host port Berth allocated for it. */
 export interface PortMapping {
   containerPort: number;
@@ -33,6 +36,9 @@ export interface Workspace {
   /** Address the edge dials for this workload's host ports, as the runtime reported it. */
   upstreamHost: string;
   exitCode: number | null;
+  /** User id of the owner (null for workspaces made before accounts existed: admins only). */
+  ownerId: string | null;
+  visibility: Visibility;
   createdAt: string;
   updatedAt: string;
 }

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { BerthConfig } from '../config/schema.js';
 import { BerthError, isBerthError } from '../errors.js';
 import { newId } from '../domain/ids.js';
-import { checkWorkspaceName, injectedEnv, type HostingInfo, type Workspace } from '../domain/workspace.js';
+import { checkWorkspaceName, injectedEnv, type HostingInfo, type Visibility, type Workspace } from '../domain/workspace.js';
 import type { Logger } from '../log.js';
 import { LABEL_ID, LABEL_KIND, type ExecOptions, type ExecResult, type ExecSession, type Runtime } from '../runtime/runtime.js';
 import type { WorkspacesRepo } from '../store/workspaces-repo.js';
@@ -13,6 +13,7 @@ export interface CreateWorkspaceInput {
   image?: string | undefined;
   command?: string[] | undefined;
   env?: Record<string, string> | undefined;
+  visibility?: Visibility | undefined;
 }
 
 export interface WorkspaceServiceDeps {
@@ -75,7 +76,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
   }
 
   /** Creates and starts a workspace; resolves when it is running. */
-  async create(input: CreateWorkspaceInput, hosting: HostingInfo): Promise<Workspace> {
+  async create(input: CreateWorkspaceInput, hosting: HostingInfo, ownerId: string | null = null): Promise<Workspace> {
     const { config, repo, runtime } = this.deps;
     const nameProblem = checkWorkspaceName(input.name);
     if (nameProblem) throw new BerthError('E_INVALID_NAME', nameProblem);
@@ -88,6 +89,8 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
         command: input.command && input.command.length > 0 ? input.command : null,
         env: input.env ?? {},
         hosting,
+        ownerId,
+        visibility: input.visibility ?? 'private',
       },
       {
         rangeStart: config.portRangeStart,
@@ -168,6 +171,13 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
         throw asRuntimeError(err, 'start');
       }
     });
+  }
+
+  /** Changes who may reach the workspace's hosted apps; the edge picks it up at once. */
+  setVisibility(idOrName: string, visibility: Visibility): Workspace {
+    const ws = this.deps.repo.update(this.get(idOrName).id, { visibility });
+    this.emit('changed');
+    return ws;
   }
 
   /** Removes the workload, then the record and its ports. */

@@ -6,8 +6,8 @@ import { migrations } from './migrations.js';
 export type Db = Database.Database;
 
 /**
- * Opens (creating if needed) the SQLite store in WAL mode and applies the numbered migrations
- * that are newer than `PRAGMA user_version`, each in its own transaction.
+ * Opens (creating if needed) the SQLite store in WAL mode and applies every numbered migration
+ * not yet recorded in `schema_migrations`, each in its own transaction.
  */
 export function openDb(file: string): Db {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -23,12 +23,17 @@ export function openDb(file: string): Db {
 }
 
 function migrate(db: Db): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  for (const m of migrations) {
-    if (m.version <= current) continue;
+  // Applied versions are recorded one by one (not just a high-water mark), so migrations written
+  // in parallel branches with non-contiguous numbers are each applied exactly once.
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+  );
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (applied.has(m.version)) continue;
     db.transaction(() => {
       db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, new Date().toISOString());
     })();
   }
 }

@@ -31,4 +31,48 @@ export const migrations: { version: number; sql: string }[] = [
       CREATE INDEX port_allocations_workload ON port_allocations (workload_id);
     `,
   },
+  {
+    // Access control. (Versions 2 and 3 belong to the catalog and preview streams; the runner
+    // applies migrations in version order, so the numbers only need to be unique.)
+    version: 4,
+    sql: `
+      CREATE TABLE users (
+        id            TEXT PRIMARY KEY,
+        username      TEXT NOT NULL UNIQUE,
+        password_hash TEXT,
+        role          TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+        created_at    TEXT NOT NULL
+      );
+      -- Only a hash of the session id is stored: a leaked database does not leak live sessions.
+      CREATE TABLE sessions (
+        id_hash      TEXT PRIMARY KEY,
+        user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        csrf_token   TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        ip           TEXT
+      );
+      CREATE TABLE api_tokens (
+        id           TEXT PRIMARY KEY,
+        user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name         TEXT NOT NULL,
+        token_hash   TEXT NOT NULL UNIQUE,
+        scopes       TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        last_used_at TEXT
+      );
+      CREATE TABLE audit_log (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at     TEXT NOT NULL,
+        actor  TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        ip     TEXT,
+        detail TEXT
+      );
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      ALTER TABLE workspaces ADD COLUMN owner_id TEXT;
+      ALTER TABLE workspaces ADD COLUMN visibility TEXT NOT NULL DEFAULT 'private';
+    `,
+  },
 ];

@@ -1,6 +1,6 @@
 import { BerthError } from '../errors.js';
 import { pickFreePorts } from '../domain/ports.js';
-import type { HostingInfo, PortMapping, Workspace, WorkspaceState } from '../domain/workspace.js';
+import type { HostingInfo, PortMapping, Visibility, Workspace, WorkspaceState } from '../domain/workspace.js';
 import type { Db } from './db.js';
 
 interface WorkspaceRow {
@@ -15,6 +15,8 @@ interface WorkspaceRow {
   runtime_ref: string | null;
   upstream_host: string;
   exit_code: number | null;
+  owner_id: string | null;
+  visibility: Visibility;
   created_at: string;
   updated_at: string;
 }
@@ -27,6 +29,8 @@ export interface NewWorkspace {
   command: string[] | null;
   env: Record<string, string>;
   hosting: HostingInfo;
+  ownerId: string | null;
+  visibility: Visibility;
 }
 
 export interface PortPolicy {
@@ -40,7 +44,7 @@ export interface PortPolicy {
   containerPortFor(i: number, hostPort: number): number;
 }
 
-export type WorkspacePatch = Partial<Pick<Workspace, 'state' | 'reason' | 'runtimeRef' | 'upstreamHost' | 'exitCode'>>;
+export type WorkspacePatch = Partial<Pick<Workspace, 'state' | 'reason' | 'runtimeRef' | 'upstreamHost' | 'exitCode' | 'visibility'>>;
 
 /** Table access for workspaces and their port allocations. Synchronous (better-sqlite3). */
 export class WorkspacesRepo {
@@ -88,10 +92,21 @@ export class WorkspacesRepo {
       this.db
         .prepare(
           `INSERT INTO workspaces (id, name, state, reason, image, command, env, hosting, runtime_ref,
-             upstream_host, exit_code, created_at, updated_at)
-           VALUES (?, ?, 'creating', NULL, ?, ?, ?, ?, NULL, '127.0.0.1', NULL, ?, ?)`,
+             upstream_host, exit_code, owner_id, visibility, created_at, updated_at)
+           VALUES (?, ?, 'creating', NULL, ?, ?, ?, ?, NULL, '127.0.0.1', NULL, ?, ?, ?, ?)`,
         )
-        .run(ws.id, ws.name, ws.image, ws.command ? JSON.stringify(ws.command) : null, JSON.stringify(ws.env), JSON.stringify(ws.hosting), now, now);
+        .run(
+          ws.id,
+          ws.name,
+          ws.image,
+          ws.command ? JSON.stringify(ws.command) : null,
+          JSON.stringify(ws.env),
+          JSON.stringify(ws.hosting),
+          ws.ownerId,
+          ws.visibility,
+          now,
+          now,
+        );
       const insertPort = this.db.prepare(
         `INSERT INTO port_allocations (host_port, workload_kind, workload_id, container_port) VALUES (?, 'workspace', ?, ?)`,
       );
@@ -131,6 +146,7 @@ export class WorkspacesRepo {
       runtimeRef: 'runtime_ref',
       upstreamHost: 'upstream_host',
       exitCode: 'exit_code',
+      visibility: 'visibility',
     };
     for (const [key, col] of Object.entries(cols) as [keyof WorkspacePatch, string][]) {
       if (key in patch) {
@@ -174,6 +190,8 @@ export class WorkspacesRepo {
       runtimeRef: row.runtime_ref,
       upstreamHost: row.upstream_host,
       exitCode: row.exit_code,
+      ownerId: row.owner_id,
+      visibility: row.visibility,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };

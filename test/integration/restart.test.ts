@@ -129,7 +129,7 @@ describe('restart safety (process runtime)', () => {
     const db = openDb(path.join(dataDir, 'berth.db'));
     const repo = new WorkspacesRepo(db);
     const ghost = repo.insertWithPorts(
-      { id: 'ghost0000001', name: 'ghost', image: 'none', command: null, env: {}, hosting: { proto: 'http', host: 'x', basePath: '' } },
+      { id: 'ghost0000001', name: 'ghost', image: 'none', command: null, env: {}, hosting: { proto: 'http', host: 'x', basePath: '' }, ownerId: null, visibility: 'private' },
       { rangeStart: range.portRangeStart, rangeEnd: range.portRangeEnd, count: 5, containerPortFor: (_i, hp) => hp },
     );
     db.close();

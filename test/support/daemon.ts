@@ -6,6 +6,9 @@ import type { BerthConfig } from '../../src/config/schema.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { silentLogger, createLogger } from '../../src/log.js';
 
+/** Password of `admin` in test daemons. */
+export const TEST_ADMIN_PASSWORD = 'test-admin-password';
+
 export interface TestDaemon {
   daemon: Daemon;
   config: BerthConfig;
@@ -27,7 +30,15 @@ export function randomPortRange(size = 200): { portRangeStart: number; portRange
  */
 export async function startTestDaemon(overrides: Partial<Record<keyof BerthConfig, unknown>> = {}): Promise<TestDaemon> {
   const dataDir = (overrides.dataDir as string | undefined) ?? mkdtempSync(path.join(tmpdir(), 'berth-test-'));
-  const config = loadConfig({}, { port: 0, host: '127.0.0.1', runtime: 'process', dataDir, ...randomPortRange(), ...overrides });
+  const config = loadConfig({}, {
+    port: 0,
+    host: '127.0.0.1',
+    runtime: 'process',
+    dataDir,
+    adminPassword: TEST_ADMIN_PASSWORD,
+    ...randomPortRange(),
+    ...overrides,
+  });
   const log = process.env.BERTH_TEST_VERBOSE ? createLogger('debug') : silentLogger();
   const daemon = await startDaemon(config, log);
   return {

@@ -1,12 +1,13 @@
 import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { Hono } from 'hono';
-import type { HttpBindings } from '@hono/node-server';
 import { z } from 'zod';
 import { BerthError } from '../../errors.js';
 import { hostedUrl, type HostingInfo, type Workspace } from '../../domain/workspace.js';
 import type { WorkspaceService } from '../../services/workspaces.js';
+import type { AuthService, Principal } from '../../services/auth.js';
 import { describeZodError } from '../error-handler.js';
+import type { ApiEnv } from '../env.js';
 
 /** Body of `POST /api/workspaces`. */
 export const workspaceCreateBody = z
@@ -17,15 +18,21 @@ export const workspaceCreateBody = z
     env: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'env names are letters, digits and _'), z.string().max(65536))
       .optional(),
+    visibility: z.enum(['private', 'public']).optional(),
   })
   .strict();
 
+/** Body of `PATCH /api/workspaces/:id`. */
+export const workspaceUpdateBody = z.object({ visibility: z.enum(['private', 'public']) }).strict();
+
 /** The API's view of a workspace: every port with its public URL. */
-export function presentWorkspace(ws: Workspace) {
+export function presentWorkspace(ws: Workspace, owner: string | null = null) {
   return {
     id: ws.id,
     name: ws.name,
     state: ws.state,
+    visibility: ws.visibility,
+    owner,
     reason: ws.reason,
     image: ws.image,
     command: ws.command,
@@ -49,37 +56,76 @@ export async function readJson<T>(req: Request, schema: z.ZodType<T>): Promise<T
   return parsed.data;
 }
 
-/** Routes under /api/workspaces. */
-export function workspaceRoutes(svc: WorkspaceService, hostingFor: (req: IncomingMessage) => HostingInfo) {
-  const app = new Hono<{ Bindings: HttpBindings }>();
+/** Admins see every workspace; members only their own. Others' are "not found", not "forbidden". */
+export function canSee(p: Principal, ws: Workspace): boolean {
+  return p.role === 'admin' || ws.ownerId === p.userId;
+}
 
-  app.get('/', (c) => c.json({ workspaces: svc.list().map(presentWorkspace) }));
+/** Routes under /api/workspaces. */
+export function workspaceRoutes(svc: WorkspaceService, auth: AuthService, hostingFor: (req: IncomingMessage) => HostingInfo) {
+  const app = new Hono<ApiEnv>();
+  const ownerName = (ws: Workspace): string | null => (ws.ownerId ? (auth.findUserSafe(ws.ownerId)?.username ?? null) : null);
+  const present = (ws: Workspace) => presentWorkspace(ws, ownerName(ws));
+  /** The workspace if the principal may see it; 404 otherwise. */
+  const visible = (p: Principal, idOrName: string): Workspace => {
+    const ws = svc.get(idOrName);
+    if (!canSee(p, ws)) throw new BerthError('E_NOT_FOUND', `workspace "${idOrName}" not found`, { hint: 'list workspaces with `berth ws ls`' });
+    return ws;
+  };
+
+  app.get('/', (c) => {
+    const p = c.get('principal');
+    return c.json({ workspaces: svc.list().filter((ws) => canSee(p, ws)).map(present) });
+  });
 
   app.post('/', async (c) => {
     const body = await readJson(c.req.raw, workspaceCreateBody);
-    const ws = await svc.create(body, hostingFor(c.env.incoming));
-    return c.json(presentWorkspace(ws), 201);
+    const p = c.get('principal');
+    const ws = await svc.create(body, hostingFor(c.env.incoming), p.userId);
+    auth.audit(p, 'workspace.create', ws.name, c.get('clientIp'), { id: ws.id, image: ws.image });
+    return c.json(present(ws), 201);
   });
 
-  app.get('/:id', async (c) => c.json(presentWorkspace(await svc.refresh(c.req.param('id')))));
+  app.get('/:id', async (c) => c.json(present(await svc.refresh(visible(c.get('principal'), c.req.param('id')).id))));
 
-  app.post('/:id/stop', async (c) => c.json(presentWorkspace(await svc.stop(c.req.param('id')))));
+  app.patch('/:id', async (c) => {
+    const ws = visible(c.get('principal'), c.req.param('id'));
+    const body = await readJson(c.req.raw, workspaceUpdateBody);
+    const updated = svc.setVisibility(ws.id, body.visibility);
+    auth.audit(c.get('principal'), 'workspace.visibility', ws.name, c.get('clientIp'), { visibility: body.visibility });
+    return c.json(present(updated));
+  });
 
-  app.post('/:id/start', async (c) => c.json(presentWorkspace(await svc.start(c.req.param('id')))));
+  app.post('/:id/stop', async (c) => {
+    const ws = visible(c.get('principal'), c.req.param('id'));
+    const stopped = await svc.stop(ws.id);
+    auth.audit(c.get('principal'), 'workspace.stop', ws.name, c.get('clientIp'));
+    return c.json(present(stopped));
+  });
+
+  app.post('/:id/start', async (c) => {
+    const ws = visible(c.get('principal'), c.req.param('id'));
+    const started = await svc.start(ws.id);
+    auth.audit(c.get('principal'), 'workspace.start', ws.name, c.get('clientIp'));
+    return c.json(present(started));
+  });
 
   app.delete('/:id', async (c) => {
-    await svc.remove(c.req.param('id'));
+    const ws = visible(c.get('principal'), c.req.param('id'));
+    await svc.remove(ws.id);
+    auth.audit(c.get('principal'), 'workspace.delete', ws.name, c.get('clientIp'), { id: ws.id });
     return c.body(null, 204);
   });
 
   app.get('/:id/logs', async (c) => {
+    const ws = visible(c.get('principal'), c.req.param('id'));
     const follow = ['1', 'true'].includes(c.req.query('follow') ?? '');
     const tailRaw = c.req.query('tail');
     const tail = tailRaw === undefined ? undefined : Number(tailRaw);
     if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) {
       throw new BerthError('E_BAD_REQUEST', 'tail must be a non-negative integer');
     }
-    const stream = await svc.logs(c.req.param('id'), { follow, tail });
+    const stream = await svc.logs(ws.id, { follow, tail });
     // The client going away must end a follow, or the engine's `logs -f` would leak.
     c.env.outgoing.once('close', () => stream.destroy());
     return new Response(Readable.toWeb(stream) as ReadableStream, {
