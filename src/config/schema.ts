@@ -1,9 +1,11 @@
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(1).max(65535);
-const csv = z
-  .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+/** A comma-separated env value (or, from code, an array). */
+const csv = z.union([
+  z.array(z.string()),
+  z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
+]);
 const optionalUrl = z
   .string()
   .url()

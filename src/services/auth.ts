@@ -36,7 +36,10 @@ export const presentUser = (u: User) => ({ id: u.id, username: u.username, role:
  * the local CLI token file, an API token or a session cookie is the only way in.
  */
 export class AuthService {
-  private readonly limiter = new LoginLimiter();
+  /** Per account: few free attempts. */
+  private readonly accountLimiter = new LoginLimiter(5);
+  /** Per address: more, since many people may share one address (NAT, a proxy). */
+  private readonly addressLimiter = new LoginLimiter(20);
 
   constructor(
     private readonly deps: { repo: AuthRepo; config: BerthConfig; log: Logger; localToken: string },
@@ -82,7 +85,7 @@ export class AuthService {
   /** Checks credentials (rate-limited per account and per address) and opens a session. */
   async login(username: string, password: string, ip: string): Promise<{ sessionId: string; csrfToken: string; user: User }> {
     const { repo } = this.deps;
-    const wait = Math.max(this.limiter.retryAfterMs(`u:${username}`), this.limiter.retryAfterMs(`ip:${ip}`));
+    const wait = Math.max(this.accountLimiter.retryAfterMs(username), this.addressLimiter.retryAfterMs(ip));
     if (wait > 0) {
       throw new BerthError('E_RATE_LIMITED', `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`, {
         hint: 'wait, then try again',
@@ -92,12 +95,13 @@ export class AuthService {
     // Same work and the same answer for an unknown user and a wrong password.
     const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
     if (!user || !user.passwordHash || !ok) {
-      this.limiter.fail(`u:${username}`);
-      this.limiter.fail(`ip:${ip}`);
+      this.accountLimiter.fail(username);
+      this.addressLimiter.fail(ip);
       repo.audit({ actor: username.slice(0, 64), action: 'auth.login_failed', target: null, ip, detail: null });
       throw new BerthError('E_UNAUTHORIZED', 'wrong username or password');
     }
-    this.limiter.succeed(`u:${username}`);
+    // Only the account's counter resets: a guesser must not clear its address by logging in itself.
+    this.accountLimiter.succeed(username);
     const sessionId = randomBytes(32).toString('base64url');
     const csrfToken = randomBytes(24).toString('base64url');
     const now = Date.now();
