@@ -14,6 +14,7 @@ import { errorResponse } from './error-handler.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { workspaceRoutes } from './routes/workspaces.js';
+import { eventRoutes } from './routes/events.js';
 
 export interface ApiDeps {
   config: BerthConfig;
@@ -72,6 +73,7 @@ export function createApiApp(deps: ApiDeps) {
 
   app.route('/api/auth', authRoutes(deps.auth, deps.config, deps.hostingFor));
   app.route('/api/workspaces', workspaceRoutes(deps.workspaces, deps.auth, deps.hostingFor));
+  app.route('/api/events', eventRoutes(deps.workspaces, deps.auth));
   app.route('/api', adminRoutes(deps.auth));
   return app;
 }

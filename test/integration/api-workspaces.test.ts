@@ -168,3 +168,31 @@ describe('port allocation', () => {
     }
   });
 });
+
+describe('live events', () => {
+  it('streams workspace changes as server-sent events', async () => {
+    const t = await startTestDaemon();
+    const ac = new AbortController();
+    try {
+      const res = await fetch(`${t.daemon.url}/api/events`, { headers: { authorization: `Bearer ${t.daemon.token}` }, signal: ac.signal });
+      assert.equal(res.headers.get('content-type')?.split(';')[0], 'text/event-stream');
+      const reader = res.body!.getReader();
+      let text = '';
+      const readUntil = async (re: RegExp) => {
+        while (!re.test(text)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`stream ended before ${re}: ${text}`);
+          text += Buffer.from(value).toString();
+        }
+      };
+      const created = await t.api('POST', '/api/workspaces', { name: 'live' });
+      await readUntil(/"state":"running"/);
+      assert.match(text, new RegExp(`"id":"${created.body.id}"`));
+      await t.api('DELETE', `/api/workspaces/${created.body.id}`);
+      await readUntil(/workspace-removed/);
+    } finally {
+      ac.abort();
+      await t.stop();
+    }
+  });
+});
