@@ -40,7 +40,7 @@ test('errorFromResponse keeps API codes and hints, and explains other answers', 
   assert.equal(taken.hint, 'pick another');
   assert.equal(taken.exitCode, 1);
   const unauth = errorFromResponse(401, 'Unauthorized', '{"error":{"code":"E_UNAUTHORIZED","message":"missing or invalid API token"}}', '/d/token');
-  assert.match(unauth.hint ?? '', /\/d\/token/);
+  assert.match(unauth.hint ?? '', /no token at \/d\/token/);
   const html = errorFromResponse(502, 'Bad Gateway', '<html>\n<body>nginx</body></html>');
   assert.equal(html.message, 'daemon answered 502 Bad Gateway');
   assert.equal(html.code, undefined);

@@ -6,7 +6,7 @@
  * Errors come out as {@link CliError}: an API answer `{"error":{"code","message","hint"?}}`
  * keeps its code and hint; a daemon that cannot be reached gets one clear sentence.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** Default daemon port when neither `--url`, `BERTH_URL` nor `BERTH_PORT` say otherwise. */
@@ -104,6 +104,13 @@ function describeCause(cause: unknown): string | undefined {
   return message;
 }
 
+/** What to do about a refused token, depending on whether the token file exists. */
+export function tokenHint(tokenPath: string): string {
+  return existsSync(tokenPath)
+    ? `the token in ${tokenPath} was refused: set BERTH_DATA_DIR to the data directory of the daemon at this URL`
+    : `there is no token at ${tokenPath}: run the CLI where the daemon was started, or set BERTH_DATA_DIR to its data directory`;
+}
+
 interface ErrorBody {
   error?: { code?: unknown; message?: unknown; hint?: unknown };
 }
@@ -123,9 +130,8 @@ export function errorFromResponse(status: number, statusText: string, bodyText: 
   if (e && typeof e.message === 'string') {
     const code = typeof e.code === 'string' ? e.code : undefined;
     let hint = typeof e.hint === 'string' ? e.hint : undefined;
-    if (!hint && status === 401 && tokenPath) {
-      hint = `the CLI sends the token from ${tokenPath}; set BERTH_DATA_DIR to the daemon's data directory`;
-    }
+    // The CLI knows better than the API where its token came from.
+    if (status === 401 && tokenPath) hint = tokenHint(tokenPath);
     return new CliError(e.message, { code, hint, status });
   }
   const excerpt = bodyText.replace(/\s+/g, ' ').trim().slice(0, 200);
