@@ -28,7 +28,8 @@ function refuse(socket: Duplex, status: 401 | 403 | 404, message: string): void 
  * WebSocket endpoint `GET /api/workspaces/:id/exec?tty=1&cmd=/bin/sh&cmd=-l` for `berth ws shell`.
  * Protocol: binary frames carry stdin (client → server) and output (server → client); text
  * frames carry JSON control messages: `{"type":"resize","cols","rows"}` from the client,
- * `{"type":"exit","code":N}` from the server before it closes.
+ * `{"type":"eof"}` from the client when its input ends, `{"type":"exit","code":N}` from the
+ * server before it closes.
  */
 export function createExecUpgradeHandler(deps: {
   /** The request's principal (bearer token, or session cookie from a same-origin page), or null. */
@@ -59,6 +60,19 @@ export function createExecUpgradeHandler(deps: {
 
   async function runSession(ws: WebSocket, idOrName: string, argv: string[], tty: boolean): Promise<void> {
     const log = deps.log.child({ exec: idOrName });
+    // Frames may arrive before the engine's exec is ready (piped input): queue them until then.
+    const queued: { data: Buffer; isBinary: boolean }[] = [];
+    let deliver: ((data: Buffer, isBinary: boolean) => void) | null = null;
+    let clientClosed = false;
+    ws.on('message', (data, isBinary) => {
+      const buf = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
+      if (deliver) deliver(buf, isBinary);
+      else queued.push({ data: buf, isBinary });
+    });
+    ws.on('close', () => {
+      clientClosed = true;
+      if (deliver) deliver(Buffer.alloc(0), false);
+    });
     try {
       const session = await deps.workspaces.exec(idOrName, argv, { tty });
       if (session.kind === 'result') {
@@ -70,19 +84,27 @@ export function createExecUpgradeHandler(deps: {
       }
       session.stdout.on('data', (d: Buffer) => ws.send(d));
       session.stderr.on('data', (d: Buffer) => ws.send(d));
-      ws.on('message', (data, isBinary) => {
+      let stdinOpen = true;
+      const endStdin = (): void => {
+        if (stdinOpen) session.stdin.end();
+        stdinOpen = false;
+      };
+      deliver = (data, isBinary) => {
+        if (clientClosed) return endStdin();
         if (isBinary) {
-          session.stdin.write(data as Buffer);
+          if (stdinOpen) session.stdin.write(data);
           return;
         }
         try {
-          const msg = JSON.parse(String(data)) as { type?: string; cols?: number; rows?: number };
+          const msg = JSON.parse(data.toString()) as { type?: string; cols?: number; rows?: number };
           if (msg.type === 'resize' && session.resize && msg.cols && msg.rows) session.resize(msg.cols, msg.rows);
+          if (msg.type === 'eof') endStdin();
         } catch {
           // Ignore malformed control frames: they must not kill the user's shell.
         }
-      });
-      ws.on('close', () => session.stdin.end());
+      };
+      for (const q of queued.splice(0)) deliver(q.data, q.isBinary);
+      if (clientClosed) endStdin();
       const code = await session.wait();
       if (ws.readyState === ws.OPEN) {
         ws.send(JSON.stringify({ type: 'exit', code }));
