@@ -11,6 +11,7 @@ import { CliError } from './client.js';
 import { registerStatus } from './commands/status.js';
 import { registerUp } from './commands/up.js';
 import { registerWs } from './commands/ws.js';
+import { registerAdmin } from './commands/admin.js';
 import { formatError } from './output.js';
 
 /** Version from package.json (two levels up from both src/cli and dist/cli). */
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerUp(program);
   registerStatus(program);
   registerWs(program);
+  registerAdmin(program);
   return program;
 }
 
