@@ -17,7 +17,17 @@ export type ErrorCode =
   | 'E_PAYLOAD_TOO_LARGE'
   | 'E_INTERNAL'
   | 'E_RATE_LIMITED'
-  | 'E_CSRF';
+  | 'E_CSRF'
+  | 'E_MANIFEST_INVALID'
+  | 'E_APP_NOT_FOUND'
+  | 'E_DEPENDENCY'
+  | 'E_APP_NEEDS_DOMAIN'
+  | 'E_INFRA'
+  | 'E_INFRA_UNAVAILABLE'
+  | 'E_INFRA_CONFLICT'
+  | 'E_REDIS_DBS_EXHAUSTED'
+  | 'E_GITHUB'
+  | 'E_PREVIEW_CONFIG_INVALID';
 
 const defaultStatus: Record<ErrorCode, number> = {
   E_BAD_REQUEST: 400,
@@ -35,6 +45,22 @@ const defaultStatus: Record<ErrorCode, number> = {
   E_INTERNAL: 500,
   E_RATE_LIMITED: 429,
   E_CSRF: 403,
+  E_MANIFEST_INVALID: 400,
+  E_APP_NOT_FOUND: 404,
+  // The request is well-formed; the dependency graph (cycle, missing app, installed dependents) refuses it.
+  E_DEPENDENCY: 409,
+  // An app that cannot live under /embed/{app}/ needs BERTH_APPS_DOMAIN for a subdomain of its own.
+  E_APP_NEEDS_DOMAIN: 409,
+  // Shared Postgres/Redis answered with an error / could not be reached.
+  E_INFRA: 502,
+  E_INFRA_UNAVAILABLE: 503,
+  // A database or role of that name exists but Berth did not create it.
+  E_INFRA_CONFLICT: 409,
+  E_REDIS_DBS_EXHAUSTED: 409,
+  // GitHub answered with an error or could not be reached: an upstream failure.
+  E_GITHUB: 502,
+  // The repository's berth.preview.yaml does not validate.
+  E_PREVIEW_CONFIG_INVALID: 422,
 };
 
 export interface BerthErrorOptions {

@@ -112,8 +112,11 @@ export interface HeaderPolicy {
   readonly dropAllAuthorization: boolean;
 }
 
+/** Plain HTTP to a workload: X-Forwarded-*, client Host kept, only Berth credentials removed. */
 export const WORKLOAD_HTTP: HeaderPolicy = { forwarded: true, websocket: false, keepHost: true, dropAllCookies: false, dropAllAuthorization: false };
+/** WebSocket upgrade to a workload: like WORKLOAD_HTTP plus `Upgrade`. */
 export const WORKLOAD_WS: HeaderPolicy = { ...WORKLOAD_HTTP, websocket: true };
+/** The LLM provider: no cookies, no client Authorization (the key is added), no forwarding info. */
 export const LLM_HTTP: HeaderPolicy = { forwarded: false, websocket: false, keepHost: false, dropAllCookies: true, dropAllAuthorization: true };
 
 /** Per-request facts the rewrite needs besides the headers themselves. */

@@ -60,17 +60,33 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
-function describe(route: Route): string {
-  return `${route.kind} "${route.workloadName}" (port ${route.hostPort})`;
+/** How error pages name a target: the workload and port, or a ready label (the LLM provider). */
+function targetLabel(target: Route | string): string {
+  if (typeof target === 'string') return target;
+  const kind = target.kind.charAt(0).toUpperCase() + target.kind.slice(1);
+  return `${kind} "${target.workloadName}" (port ${target.hostPort})`;
 }
 
 /** Maps an undici / socket error to the edge answer. */
-function upstreamError(err: unknown, label: string): EdgeError {
+function upstreamError(err: unknown, target: Route | string): EdgeError {
   const code = (err as { code?: string }).code;
+  const label = targetLabel(target);
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') {
     return { status: 504, code: 'E_UPSTREAM_TIMEOUT', message: `${label} did not answer in time.` };
   }
-  return { status: 502, code: 'E_UPSTREAM_UNREACHABLE', message: `${label} is not reachable (${code ?? 'connection failed'}); is the app listening on that port?` };
+  const hint = typeof target === 'string' ? '' : '; is the app listening on that port?';
+  return { status: 502, code: 'E_UPSTREAM_UNREACHABLE', message: `${label} is not reachable (${code ?? 'connection failed'})${hint}` };
+}
+
+const RELAY = Symbol('berth.relay');
+type RelayedResponse = ServerResponse & { [RELAY]?: ResponseRelay };
+
+/** Shared listeners (no closure per request): `this` is the ServerResponse. */
+function onResponseClose(this: RelayedResponse): void {
+  this[RELAY]?.clientClosed();
+}
+function onResponseDrain(this: RelayedResponse): void {
+  this[RELAY]?.resume();
 }
 
 /**
@@ -84,25 +100,26 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    private readonly res: RelayedResponse,
     /** A Route (named lazily, only when an error page needs it) or a ready label. */
     private readonly target: Route | string,
     private readonly log: Logger,
   ) {
-    res.once('close', this.onClientClose);
+    res[RELAY] = this;
+    res.on('close', onResponseClose);
   }
 
   /** The client went away before the upstream finished: stop the upstream request. */
-  private readonly onClientClose = (): void => {
+  clientClosed(): void {
     if (!this.finished) {
       this.finished = true;
       this.abortUpstream?.();
     }
-  };
+  }
 
-  private readonly onDrain = (): void => {
+  resume(): void {
     this.resumeUpstream?.();
-  };
+  }
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
@@ -121,7 +138,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.res.write(chunk)) return true;
-    this.res.once('drain', this.onDrain);
+    this.res.once('drain', onResponseDrain);
     return false;
   }
 
@@ -139,10 +156,11 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
       return;
     }
     this.log.debug({ err, url: this.req.url }, 'upstream failed');
-    const label = typeof this.target === 'string' ? this.target : describe(this.target);
-    sendError(this.res, upstreamError(err, label), this.req.headers.accept);
+    sendError(this.res, upstreamError(err, this.target), this.req.headers.accept);
   }
 }
+
+const SWITCHED = /^HTTP\/1\.[01] 101\b/;
 
 interface Tunnel {
   route: Route;
@@ -226,12 +244,11 @@ export function createProxy(opts: ProxyOptions): Proxy {
     });
     upstream.once('connect', () => upstream.setTimeout(0));
     upstream.write(head1);
-    if (head.length > 0) upstream.write(head);
 
     upstream.on('error', (err) => {
       log.debug({ err, route: route.workloadId }, 'websocket upstream error');
       // Before the upstream said anything the client can still get a proper error answer.
-      if (upstream.bytesRead === 0 && !client.writableEnded) sendSocketError(client, upstreamError(err, describe(route)), req.headers.accept);
+      if (upstream.bytesRead === 0 && !client.writableEnded) sendSocketError(client, upstreamError(err, route), req.headers.accept);
     });
     client.on('error', (err) => {
       log.debug({ err, route: route.workloadId }, 'websocket client error');
@@ -249,8 +266,23 @@ export function createProxy(opts: ProxyOptions): Proxy {
     client.once('close', cleanup);
 
     if (client instanceof Socket) client.setNoDelay(true);
-    upstream.pipe(client);
-    client.pipe(upstream);
+    // Client bytes flow upstream only once the upstream switched protocols (101). Otherwise the
+    // client could pipeline plain requests with paths the edge never normalized or authorized.
+    let prelude: Buffer | null = null;
+    const onFirstBytes = (chunk: Buffer): void => {
+      prelude = prelude === null ? chunk : Buffer.concat([prelude, chunk]);
+      if (prelude.length < 12 && prelude.indexOf(10) === -1) return; // status code not in yet
+      upstream.off('data', onFirstBytes);
+      upstream.pause();
+      const switched = SWITCHED.test(prelude.toString('latin1', 0, 12));
+      client.write(prelude);
+      upstream.pipe(client);
+      if (switched) {
+        if (head.length > 0) upstream.write(head);
+        client.pipe(upstream);
+      }
+    };
+    upstream.on('data', onFirstBytes);
   }
 
   function onTableSwap(table: RouteTable): void {

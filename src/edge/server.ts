@@ -45,8 +45,8 @@ export interface EdgeLimits {
 export interface EdgeOptions {
   config: BerthConfig;
   log: Logger;
-  /** Receives every request that is not a workload route or `/llm/` (the Hono API). */
-  fallback: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Receives every request that is not a workload route or `/llm/` (the Hono API); a rejected promise answers 500. */
+  fallback: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
   /** Receives upgrade requests that match no route; without it they get 404. */
   fallbackUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   limits?: Partial<EdgeLimits>;
@@ -65,6 +65,7 @@ export interface Edge {
   stats(): { sockets: number; tunnels: number };
 }
 
+/** Production defaults of EdgeLimits; `createEdge({ limits })` overrides any of them. */
 export const defaultEdgeLimits: Readonly<EdgeLimits> = Object.freeze({
   headersTimeoutMs: 20_000,
   requestTimeoutMs: 300_000,
@@ -114,11 +115,23 @@ export function createEdge(opts: EdgeOptions): Edge {
 
   const notFound = (what: string): EdgeError => ({ status: 404, code: 'E_NOT_FOUND', message: what });
   const NOTHING_HERE = notFound('Nothing is served at this address: no running app has this path or host.');
-  const unavailable = (r: { kind: string; workloadName: string; state: string }): EdgeError => ({
-    status: 503,
-    code: 'E_WORKLOAD_UNAVAILABLE',
-    message: `The ${r.kind} "${r.workloadName}" is ${r.state}; start it to reach its apps.`,
-  });
+  const unavailable = (r: { kind: string; workloadName: string; state: string }): EdgeError => {
+    const what = `The ${r.kind} "${r.workloadName}"`;
+    const message =
+      r.state === 'creating'
+        ? `${what} is still being created; try again in a moment.`
+        : r.state === 'failed'
+          ? `${what} failed; check its status and logs, then start it again.`
+          : `${what} is ${r.state}; start it to reach its apps.`;
+    return { status: 503, code: 'E_WORKLOAD_UNAVAILABLE', message };
+  };
+
+  function fallbackFailed(err: unknown, req: IncomingMessage, res: ServerResponse): void {
+    log.error({ err, url: req.url }, 'fallback handler failed');
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(500, { 'content-type': 'text/plain' });
+    res.end('internal error\n');
+  }
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const t = table; // one read: the whole request sees one table
@@ -129,11 +142,10 @@ export function createEdge(opts: EdgeOptions): Edge {
         return;
       case 'none':
         try {
-          opts.fallback(req, res);
+          const pending = opts.fallback(req, res);
+          if (pending) pending.catch((err: unknown) => fallbackFailed(err, req, res));
         } catch (err) {
-          log.error({ err, url: req.url }, 'fallback handler threw');
-          if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end('internal error\n');
+          fallbackFailed(err, req, res);
         }
         return;
       case 'redirect':

@@ -75,4 +75,44 @@ export const migrations: { version: number; sql: string }[] = [
       ALTER TABLE workspaces ADD COLUMN visibility TEXT NOT NULL DEFAULT 'private';
     `,
   },
+  {
+    // Durable job queue (src/jobs/queue.ts) and the webhook deliveries log. Listed after 4 because
+    // it was written in parallel; the runner sorts by version and records each one it applies.
+    version: 3,
+    sql: `
+      CREATE TABLE jobs (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        type          TEXT NOT NULL,
+        key           TEXT NOT NULL,
+        payload       TEXT NOT NULL,
+        -- JSON array of job types this job supersedes while they are pending (coalescing).
+        replaces      TEXT NOT NULL DEFAULT '[]',
+        state         TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'superseded')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        max_attempts  INTEGER NOT NULL,
+        run_after     INTEGER NOT NULL,
+        dedupe_id     TEXT UNIQUE,
+        error         TEXT,
+        superseded_by INTEGER,
+        created_at    INTEGER NOT NULL,
+        started_at    INTEGER,
+        finished_at   INTEGER
+      );
+      CREATE INDEX jobs_state ON jobs (state, run_after);
+      CREATE INDEX jobs_key ON jobs (key, state);
+      CREATE TABLE webhook_deliveries (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery_id TEXT NOT NULL,
+        event       TEXT NOT NULL,
+        action      TEXT,
+        repo        TEXT,
+        pr          INTEGER,
+        received_at INTEGER NOT NULL,
+        outcome     TEXT NOT NULL,
+        job_id      INTEGER
+      );
+      CREATE INDEX webhook_deliveries_delivery ON webhook_deliveries (delivery_id);
+      CREATE INDEX webhook_deliveries_received ON webhook_deliveries (received_at);
+    `,
+  },
 ];

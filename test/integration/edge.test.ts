@@ -5,49 +5,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { RoutableWorkload } from '../../src/domain/route.js';
 import { buildRouteTable } from '../../src/edge/route-table.js';
-import { freePort, get, rawRequest, startEdge, startUpstream, waitFor, type EdgeHarness, type TestUpstream } from '../support/edge-harness.js';
+import { assertStreamsBeforeEnd, freePort, gatedStream, get, rawRequest, startEdge, startUpstream, waitFor, type EdgeHarness, type TestUpstream } from '../support/edge-harness.js';
 
 function row(id: string, name: string, ports: number[], state: RoutableWorkload['state'] = 'running'): RoutableWorkload {
   return { kind: 'workspace', id, name, state, upstreamHost: '127.0.0.1', ports: ports.map((hostPort, i) => ({ containerPort: 8000 + i, hostPort })) };
-}
-
-/** An upstream whose `/stream` answers one event, then waits for `release()` before the rest. */
-function gatedStream() {
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let finished = false;
-  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    const sse = req.url?.includes('sse');
-    res.writeHead(200, { 'content-type': sse ? 'text/event-stream' : 'text/plain', 'cache-control': 'no-cache' });
-    res.write(sse ? 'data: one\n\n' : 'one|');
-    void gate.then(() => {
-      finished = true;
-      res.end(sse ? 'data: two\n\n' : 'two');
-    });
-  };
-  return { handler, release: () => release(), isFinished: () => finished };
-}
-
-/** GETs through the edge and checks the first chunk arrives while the upstream is still holding. */
-async function assertStreamsBeforeEnd(port: number, path: string, stream: ReturnType<typeof gatedStream>, first: string, last: string): Promise<void> {
-  const body = await new Promise<string>((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          if (text === '') {
-            assert.ok(d.includes(first), `first chunk ${JSON.stringify(d)}`);
-            assert.equal(stream.isFinished(), false, 'first chunk must arrive before the upstream finishes');
-            stream.release();
-          }
-          text += d;
-        });
-        res.on('end', () => resolve(text));
-      })
-      .on('error', reject);
-  });
-  assert.ok(body.includes(last));
 }
 
 describe('edge (HTTP)', () => {
@@ -59,9 +20,17 @@ describe('edge (HTTP)', () => {
   let hang: TestUpstream; // never answers
   let llm: TestUpstream;
   let refusedPort: number;
+  let offPort: number;
   const stream = gatedStream();
   const sse = gatedStream();
   const llmStream = gatedStream();
+  const rowsNow = (): RoutableWorkload[] => [
+    row('abc', 'alpha', [alpha.port, alphaStream.port]),
+    row('def', 'delta', [delta.port]),
+    row('off', 'sleepy', [offPort], 'stopped'),
+    row('dead', 'ghost', [refusedPort]),
+    row('slow', 'sloth', [hang.port]),
+  ];
   const counts = () => [alpha, alphaStream, delta, secret].map((u) => `${u.requests.length}/${u.connections}`).join(' ');
 
   before(async () => {
@@ -76,22 +45,12 @@ describe('edge (HTTP)', () => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(body);
     });
     refusedPort = await freePort();
+    offPort = await freePort();
     h = await startEdge(
       { appsDomain: 'apps.test', trustedProxies: '127.0.0.2/32', llmBaseUrl: `http://127.0.0.1:${llm.port}/v1`, llmApiKey: 'sk-test' },
       { upstreamTimeoutMs: 500, headersTimeoutMs: 500, requestTimeoutMs: 3_000, checkIntervalMs: 100 },
     );
-    h.edge.setRoutes(
-      buildRouteTable(
-        [
-          row('abc', 'alpha', [alpha.port, alphaStream.port]),
-          row('def', 'delta', [delta.port]),
-          row('off', 'sleepy', [await freePort()], 'stopped'),
-          row('dead', 'ghost', [refusedPort]),
-          row('slow', 'sloth', [hang.port]),
-        ],
-        { appsDomain: 'apps.test' },
-      ),
-    );
+    h.edge.setRoutes(buildRouteTable(rowsNow(), { appsDomain: 'apps.test' }));
   });
 
   after(async () => {
@@ -191,14 +150,31 @@ describe('edge (HTTP)', () => {
   });
 
   it('a stopped workspace answers 503 naming it', async () => {
-    const res = await get(h.port, `/hosted/off/${(h.edge.routes().pathRoutes.get([...h.edge.routes().pathRoutes.keys()].find((k) => k.startsWith('/hosted/off/'))!)!).hostPort}/`);
+    const res = await get(h.port, `/hosted/off/${offPort}/`);
     assert.equal(res.status, 503);
     assert.match(res.body, /sleepy/);
     assert.match(res.body, /stopped/);
     assert.equal(res.headers['retry-after'], '5');
   });
 
+  it('closes the keep-alive pool of an upstream that leaves the table', async () => {
+    assert.equal((await get(h.port, `/hosted/def/${delta.port}/`)).status, 200);
+    const open = () => new Promise<number>((resolve) => delta.server.getConnections((_e, n) => resolve(n)));
+    assert.equal(await open(), 1, 'the edge keeps its upstream connection alive');
+    h.edge.setRoutes(buildRouteTable(rowsNow().filter((r) => r.id !== 'def'), { appsDomain: 'apps.test' }));
+    try {
+      const end = Date.now() + 3_000;
+      while ((await open()) > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await open(), 0);
+      assert.equal((await get(h.port, `/hosted/def/${delta.port}/`)).status, 404);
+    } finally {
+      h.edge.setRoutes(buildRouteTable(rowsNow(), { appsDomain: 'apps.test' }));
+    }
+  });
+
   it('a refused upstream answers 502 naming the workspace; JSON when Accept prefers it', async () => {
+    const post = await rawRequest(h.port, `POST /hosted/dead/${refusedPort}/ HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`);
+    assert.equal(post.status, 502);
     const html = await get(h.port, `/hosted/dead/${refusedPort}/`);
     assert.equal(html.status, 502);
     assert.match(html.headers['content-type']!, /text\/html/);
@@ -263,6 +239,71 @@ describe('edge (HTTP)', () => {
   it('streams chunked and SSE responses before the upstream finishes', async () => {
     await assertStreamsBeforeEnd(h.port, `/hosted/abc/${alphaStream.port}/chunked`, stream, 'one', 'two');
     await assertStreamsBeforeEnd(h.port, `/hosted/abc/${alphaStream.port}/sse`, sse, 'data: one', 'data: two');
+  });
+
+  it('relays a large body intact through a slow reader (backpressure)', async () => {
+    const size = 16 * 1024 * 1024;
+    const big = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
+      const chunk = Buffer.alloc(64 * 1024, 97);
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < size) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    try {
+      h.edge.setRoutes(buildRouteTable([...rowsNow(), row('big', 'bigbody', [big.port])], { appsDomain: 'apps.test' }));
+      const received = await new Promise<number>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: h.port, path: `/hosted/big/${big.port}/`, agent: false }, (res) => {
+          let n = 0;
+          let paused = false;
+          res.on('data', (d: Buffer) => {
+            n += d.length;
+            if (!paused && n > size / 4) {
+              paused = true;
+              res.pause();
+              setTimeout(() => res.resume(), 300);
+            }
+          });
+          res.on('end', () => resolve(n));
+        }).on('error', reject);
+      });
+      assert.equal(received, size);
+    } finally {
+      h.edge.setRoutes(buildRouteTable(rowsNow(), { appsDomain: 'apps.test' }));
+      await big.close();
+    }
+  });
+
+  it('a client leaving mid-stream aborts the upstream request', async () => {
+    let upstreamClosed = false;
+    const endless = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: hi\n\n');
+      res.on('close', () => (upstreamClosed = true));
+    });
+    try {
+      h.edge.setRoutes(buildRouteTable([...rowsNow(), row('end', 'endless', [endless.port])], { appsDomain: 'apps.test' }));
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port: h.port, path: `/hosted/end/${endless.port}/`, agent: false }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', () => {});
+        req.on('timeout', reject);
+      });
+      await waitFor(() => upstreamClosed, 3_000, 'upstream request to be aborted');
+    } finally {
+      h.edge.setRoutes(buildRouteTable(rowsNow(), { appsDomain: 'apps.test' }));
+      await endless.close();
+    }
   });
 
   it('/llm forwards below the base URL with the key, without client credentials, streaming', async () => {

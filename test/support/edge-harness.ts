@@ -3,6 +3,7 @@
  * upstream, raw HTTP clients (Node's and fetch's URL handling would normalize the malicious paths
  * before they reach the edge), and an edge wired to a recording fallback. Loopback only.
  */
+import assert from 'node:assert/strict';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -192,4 +193,43 @@ export async function waitFor(predicate: () => boolean, ms = 3_000, what = 'cond
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** An upstream whose `/stream` answers one event, then waits for `release()` before the rest. */
+export function gatedStream() {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let finished = false;
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const sse = req.url?.includes('sse');
+    res.writeHead(200, { 'content-type': sse ? 'text/event-stream' : 'text/plain', 'cache-control': 'no-cache' });
+    res.write(sse ? 'data: one\n\n' : 'one|');
+    void gate.then(() => {
+      finished = true;
+      res.end(sse ? 'data: two\n\n' : 'two');
+    });
+  };
+  return { handler, release: () => release(), isFinished: () => finished };
+}
+
+/** GETs through the edge and checks the first chunk arrives while the upstream is still holding. */
+export async function assertStreamsBeforeEnd(port: number, path: string, stream: ReturnType<typeof gatedStream>, first: string, last: string): Promise<void> {
+  const body = await new Promise<string>((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          if (text === '') {
+            assert.ok(d.includes(first), `first chunk ${JSON.stringify(d)}`);
+            assert.equal(stream.isFinished(), false, 'first chunk must arrive before the upstream finishes');
+            stream.release();
+          }
+          text += d;
+        });
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
+  });
+  assert.ok(body.includes(last));
 }

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isBerthError } from '../errors.js';
+import type { InfraKind } from './app.js';
+import { checkUninstall, dependentsOf, findCycle, planInstall, startOrder, type GraphApp } from './app-graph.js';
+
+/** `{ a: ['b', 'postgres'] }` → catalog where a depends on b and requires postgres. */
+function catalog(spec: Record<string, string[]>): Map<string, GraphApp> {
+  const infra = new Set<string>(['postgres', 'redis']);
+  return new Map(
+    Object.entries(spec).map(([name, deps]) => [
+      name,
+      { name, dependsOn: deps.filter((d) => !infra.has(d)), requires: deps.filter((d) => infra.has(d)) as InfraKind[] },
+    ]),
+  );
+}
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (isBerthError(err)) return `${err.code}: ${err.message}`;
+    throw err;
+  }
+  return 'no error';
+}
+
+const chain = catalog({ web: ['api', 'redis'], api: ['db-tool', 'postgres'], 'db-tool': ['postgres'], lone: [] });
+
+const plans: { name: string; target: string; installed: string[]; apps: string[]; infra: string[]; already: string[] }[] = [
+  { name: 'a chain of three starts deepest first', target: 'web', installed: [], apps: ['db-tool', 'api', 'web'], infra: ['postgres', 'redis'], already: [] },
+  { name: 'installed dependencies are not started again', target: 'web', installed: ['db-tool'], apps: ['api', 'web'], infra: ['postgres', 'redis'], already: ['db-tool'] },
+  { name: 'all dependencies installed: only the target', target: 'web', installed: ['db-tool', 'api'], apps: ['web'], infra: ['redis'], already: ['db-tool', 'api'] },
+  { name: 'an app without dependencies', target: 'lone', installed: ['web'], apps: ['lone'], infra: [], already: [] },
+  { name: 'an installed target gives an empty plan', target: 'api', installed: ['api', 'db-tool'], apps: [], infra: [], already: ['db-tool'] },
+];
+
+for (const p of plans) {
+  test(`planInstall: ${p.name}`, () => {
+    const plan = planInstall(p.target, chain, new Set(p.installed));
+    assert.deepEqual(plan.steps.map((s) => s.app), p.apps);
+    assert.deepEqual(plan.infra, p.infra);
+    assert.deepEqual(plan.alreadyInstalled, p.already);
+  });
+}
+
+test('planInstall: each step waits for its own services and direct dependencies', () => {
+  const plan = planInstall('web', chain, new Set());
+  assert.deepEqual(plan.steps, [
+    { app: 'db-tool', waitFor: { infra: ['postgres'], apps: [] } },
+    { app: 'api', waitFor: { infra: ['postgres'], apps: ['db-tool'] } },
+    { app: 'web', waitFor: { infra: ['redis'], apps: ['api'] } },
+  ]);
+});
+
+test('planInstall: a diamond starts the shared dependency once, siblings in listed order', () => {
+  const diamond = catalog({ top: ['left', 'right'], left: ['base'], right: ['base'], base: [] });
+  assert.deepEqual(planInstall('top', diamond, new Set()).steps.map((s) => s.app), ['base', 'left', 'right', 'top']);
+});
+
+const refusals: { name: string; spec: Record<string, string[]>; target: string; installed?: string[]; error: string }[] = [
+  { name: 'unknown target', spec: { a: [] }, target: 'zzz', error: 'E_APP_NOT_FOUND: no app named "zzz" in the catalog' },
+  {
+    name: 'missing dependency, with the chain that needs it',
+    spec: { a: ['b'], b: ['ghost'] },
+    target: 'a',
+    error: 'E_DEPENDENCY: "b" depends on "ghost", which is not in the catalog (a → b → ghost)',
+  },
+  { name: 'two-app cycle', spec: { a: ['b'], b: ['a'] }, target: 'a', error: 'E_DEPENDENCY: dependency cycle: a → b → a' },
+  { name: 'cycle below the target', spec: { top: ['a'], a: ['b'], b: ['c'], c: ['a'] }, target: 'top', error: 'E_DEPENDENCY: dependency cycle: a → b → c → a' },
+  { name: 'self loop', spec: { a: ['a'] }, target: 'a', error: 'E_DEPENDENCY: dependency cycle: a → a' },
+];
+
+for (const r of refusals) {
+  test(`planInstall refuses: ${r.name}`, () => {
+    assert.equal(errorOf(() => planInstall(r.target, catalog(r.spec), new Set(r.installed ?? []))), r.error);
+  });
+}
+
+test('planInstall: an installed app that left the catalog still satisfies its dependents', () => {
+  const plan = planInstall('a', catalog({ a: ['legacy'] }), new Set(['legacy']));
+  assert.deepEqual(plan.steps.map((s) => s.app), ['a']);
+  assert.deepEqual(plan.alreadyInstalled, ['legacy']);
+});
+
+test('startOrder: dependencies first, only the given apps, unknown ones ignored', () => {
+  assert.deepEqual(startOrder(['web', 'lone', 'api', 'db-tool'], chain), ['db-tool', 'api', 'lone', 'web']);
+  assert.deepEqual(startOrder(['web', 'api'], chain), ['api', 'web']);
+  assert.deepEqual(startOrder(['gone', 'lone'], chain), ['lone']);
+});
+
+test('dependentsOf / checkUninstall: installed dependents block an uninstall', () => {
+  const installed = new Set(['web', 'api', 'db-tool']);
+  assert.deepEqual(dependentsOf('api', chain, installed), ['web']);
+  assert.deepEqual(dependentsOf('web', chain, installed), []);
+  assert.equal(errorOf(() => checkUninstall('db-tool', chain, installed)), 'E_DEPENDENCY: "db-tool" is needed by "api"');
+  assert.equal(errorOf(() => checkUninstall('web', chain, installed)), 'no error');
+  assert.equal(errorOf(() => checkUninstall('api', chain, new Set(['api', 'db-tool']))), 'no error');
+});
+
+test('findCycle: null for a DAG, the loop otherwise', () => {
+  assert.equal(findCycle(chain), null);
+  assert.deepEqual(findCycle(catalog({ x: ['y'], y: ['z'], z: ['x'], w: [] })), ['x', 'y', 'z', 'x']);
+});

@@ -1,0 +1,2 @@
+/** Vite turns CSS imports into stylesheet links; the module itself has no exports. */
+declare module '*.css';

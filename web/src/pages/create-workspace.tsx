@@ -1,0 +1,97 @@
+/** The create form: name, image, command (split like a shell), env lines, visibility. */
+import { useState } from 'preact/hooks';
+import { api, type Workspace } from '../api.js';
+import { parseEnv, splitArgs } from '../lib/args.js';
+import { BusyButton, ErrorBox, useAction } from '../ui.js';
+
+const NAME_PATTERN = '[a-z0-9]([a-z0-9\\-]{0,38}[a-z0-9])?';
+
+export function CreateWorkspace({ onCreated }: { onCreated: (ws: Workspace) => void }) {
+  const [name, setName] = useState('');
+  const [image, setImage] = useState('');
+  const [command, setCommand] = useState('');
+  const [env, setEnv] = useState('');
+  const [visibility, setVisibility] = useState<'private' | 'public'>('private');
+  const [created, setCreated] = useState<string | null>(null);
+  const [busy, error, run] = useAction();
+
+  const submit = (e: Event): void => {
+    e.preventDefault();
+    setCreated(null);
+    void run(async () => {
+      const body: Record<string, unknown> = { name: name.trim(), visibility };
+      if (image.trim()) body.image = image.trim();
+      const argv = splitArgs(command);
+      if (argv.length) body.command = argv;
+      const vars = parseEnv(env);
+      if (Object.keys(vars).length) body.env = vars;
+      const ws = await api<Workspace>('POST', 'api/workspaces', body);
+      onCreated(ws);
+      setCreated(ws.name);
+      setName('');
+      setCommand('');
+      setEnv('');
+    });
+  };
+
+  return (
+    <form class="card create" onSubmit={submit} aria-labelledby="create-title">
+      <h2 id="create-title">New workspace</h2>
+      <div class="grid">
+        <label>
+          Name
+          <input
+            name="name"
+            required
+            maxLength={40}
+            pattern={NAME_PATTERN}
+            aria-describedby="name-hint"
+            autoComplete="off"
+            spellcheck={false}
+            value={name}
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
+          <small id="name-hint">lowercase letters, digits and dashes</small>
+        </label>
+        <label>
+          Image
+          <input name="image" placeholder="Berth's default image" autoComplete="off" spellcheck={false} value={image} onInput={(e) => setImage(e.currentTarget.value)} />
+          <small>e.g. docker.io/library/node:20</small>
+        </label>
+        <label class="wide">
+          Command
+          <input
+            name="command"
+            placeholder="python3 -m http.server 8000"
+            aria-describedby="command-hint"
+            autoComplete="off"
+            spellcheck={false}
+            value={command}
+            onInput={(e) => setCommand(e.currentTarget.value)}
+          />
+          <small id="command-hint">split into words like a shell (quotes work, no $expansion); the app port is in $PORT</small>
+        </label>
+        <label class="wide">
+          Environment
+          <textarea name="env" rows={2} placeholder="KEY=value, one per line" spellcheck={false} value={env} onInput={(e) => setEnv(e.currentTarget.value)} />
+        </label>
+        <label>
+          Hosted apps are
+          <select name="visibility" value={visibility} onChange={(e) => setVisibility(e.currentTarget.value === 'public' ? 'public' : 'private')}>
+            <option value="private">private (Berth login needed)</option>
+            <option value="public">public (anyone with the link)</option>
+          </select>
+        </label>
+        <div class="submit">
+          <BusyButton type="submit" class="primary" busy={busy}>
+            {busy ? 'Creating…' : 'Create workspace'}
+          </BusyButton>
+        </div>
+      </div>
+      <ErrorBox error={error} />
+      <p class="status-line" role="status">
+        {created ? `Workspace ${created} created.` : ''}
+      </p>
+    </form>
+  );
+}
