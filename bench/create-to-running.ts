@@ -41,7 +41,7 @@ const rows: [string, { created: number[]; serving: number[] }][] = [];
 const proc = await startTestDaemon({ runtime: 'process' });
 try {
   const server = `require('http').createServer((q,s)=>s.end('ok')).listen(Number(process.env.PORT),'127.0.0.1')`;
-  rows.push(['process', await measure(proc, (i) => ({ name: `bench-p${i}`, command: [process.execPath, '-e', server] }))]);
+  rows.push(['process', await measure(proc, (i) => ({ name: `bench-p${i}`, visibility: 'public', command: [process.execPath, '-e', server] }))]);
 } finally {
   await proc.stop();
 }
@@ -57,7 +57,7 @@ if (podmanOk) {
   const pod = await startTestDaemon({ runtime: 'podman' });
   try {
     const image = await ensureTestImage('podman', { CONTAINERS_CONF: path.join(pod.dataDir, 'containers.conf') });
-    rows.push(['podman', await measure(pod, (i) => ({ name: `bench-c${i}`, image, command: ['httpd', '-f', '-p', '8000', '-h', '/www'] }))]);
+    rows.push(['podman', await measure(pod, (i) => ({ name: `bench-c${i}`, visibility: 'public', image, command: ['httpd', '-f', '-p', '8000', '-h', '/www'] }))]);
   } finally {
     await pod.stop();
   }

@@ -14,6 +14,11 @@ import { forwardedInfo, parseTrustedProxies } from './edge/forwarded.js';
 import { AuthRepo } from './store/auth-repo.js';
 import { AuthService } from './services/auth.js';
 import { sessionPrincipalForUpgrade } from './api/upgrade-auth.js';
+import { createHostedAccess } from './api/hosted-access.js';
+import { HandoffStore } from './auth/app-handoff.js';
+import type { Edge } from './edge/server.js';
+import { createDashboardHandler } from './web/static.js';
+import { fileURLToPath } from 'node:url';
 import { buildRouteTable } from './edge/route-table.js';
 import { createEdge } from './edge/server.js';
 import { selectRuntime } from './runtime/select.js';
@@ -87,7 +92,11 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const { setupToken } = await auth.bootstrap();
   const trusted = parseTrustedProxies(config.trustedProxies);
   const hostingFor = createHostingResolver(config);
+  const handoffs = new HandoffStore(60_000, config.sessionIdleMinutes * 60_000);
+  // The edge is created below; the hand-off route looks routes up in its current table.
+  let edgeRef: Edge | null = null;
   const api = createApiApp({
+    handoff: { store: handoffs, hostRoute: (hostname) => edgeRef?.routes().hostRoutes.get(hostname) },
     config,
     log: log.child({ component: 'api' }),
     auth,
@@ -100,10 +109,21 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     startedAt,
   });
 
+  const apiListener = getRequestListener(api.fetch);
+  const dashboard = createDashboardHandler({
+    // <repo>/web/dist from both src/daemon.ts (tsx) and dist/daemon.js
+    distDir: fileURLToPath(new URL('../web/dist', import.meta.url)),
+    prefixFor: (req) => hostingFor(req).basePath,
+  });
+  const hostedAccess = createHostedAccess(auth, handoffs);
   const edge = createEdge({
     config,
     log: log.child({ component: 'edge' }),
-    fallback: getRequestListener(api.fetch),
+    fallback: (req, res) => {
+      if (!dashboard(req, res)) return apiListener(req, res);
+    },
+    authorize: hostedAccess.authorize,
+    redeemHandoff: hostedAccess.redeemHandoff,
     fallbackUpgrade: createExecUpgradeHandler({
       principalOf: (req) =>
         auth.tokenPrincipal(bearerToken(req.headers.authorization)) ?? sessionPrincipalForUpgrade(auth, req, hostingFor, SESSION_COOKIE),
@@ -111,6 +131,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       log: log.child({ component: 'exec' }),
     }),
   });
+  edgeRef = edge;
   const refreshRoutes = (): void => {
     edge.setRoutes(
       buildRouteTable(
@@ -121,6 +142,11 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
           state: ws.state,
           upstreamHost: ws.upstreamHost,
           ports: ws.ports,
+          access: {
+            visibility: ws.visibility,
+            ownerId: ws.ownerId,
+            dashboardUrl: `${ws.hosting.proto}://${ws.hosting.host}${ws.hosting.basePath}`,
+          },
         })),
         config.appsDomain ? { appsDomain: config.appsDomain } : {},
       ),

@@ -10,6 +10,8 @@ import type { AuthService } from '../services/auth.js';
 import type { WorkspaceService } from '../services/workspaces.js';
 import { authenticate } from './authn.js';
 import type { ApiEnv } from './env.js';
+import type { HandoffStore } from '../auth/app-handoff.js';
+import type { Route } from '../domain/route.js';
 import { errorResponse } from './error-handler.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
@@ -26,11 +28,18 @@ export interface ApiDeps {
   auth: AuthService;
   hostingFor: (req: IncomingMessage) => HostingInfo;
   clientIpOf: (req: IncomingMessage) => string;
+  handoff: { store: HandoffStore; hostRoute: (hostname: string) => Route | undefined };
   startedAt: number;
 }
 
 /** Routes reachable without credentials. Everything else under /api needs a token or a session. */
-export const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /api/health', 'POST /api/auth/login', 'POST /api/auth/setup']);
+export const OPEN_ROUTES: ReadonlySet<string> = new Set([
+  'GET /api/health',
+  'POST /api/auth/login',
+  'POST /api/auth/setup',
+  // Checks the session itself and redirects to the login page without one.
+  'GET /api/auth/handoff',
+]);
 
 /** Builds the Hono app serving /api. Mounted in-process behind the edge. */
 export function createApiApp(deps: ApiDeps) {
@@ -71,7 +80,7 @@ export function createApiApp(deps: ApiDeps) {
     });
   });
 
-  app.route('/api/auth', authRoutes(deps.auth, deps.config, deps.hostingFor));
+  app.route('/api/auth', authRoutes(deps.auth, deps.config, deps.hostingFor, deps.handoff));
   app.route('/api/workspaces', workspaceRoutes(deps.workspaces, deps.auth, deps.hostingFor));
   app.route('/api/events', eventRoutes(deps.workspaces, deps.auth));
   app.route('/api', adminRoutes(deps.auth));

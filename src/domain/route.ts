@@ -25,7 +25,18 @@ export interface RoutablePort extends PortMapping {
  * (a workspace row maps field for field). `upstreamHost` is the address the runtime reported for
  * the workload's published ports (loopback for single-host drivers, a node address later).
  */
+/**
+ * Who may reach a workload's routes. `private` routes are checked by the edge's `authorize`
+ * hook before anything is dialled; `dashboardUrl` is where a refused browser is sent to log in.
+ */
+export interface RouteAccess {
+  readonly visibility: 'public' | 'private';
+  readonly ownerId: string | null;
+  readonly dashboardUrl: string;
+}
+
 export interface RoutableWorkload {
+  access?: RouteAccess;
   kind: RoutableKind;
   id: string;
   name: string;
@@ -60,6 +71,8 @@ export interface Route {
   readonly stripPrefix: string;
   /** 'path' for `/hosted/…` routes, 'host' for `{port}--{id}.{appsDomain}` routes. */
   readonly via: 'path' | 'host';
+  /** null = public (no check). */
+  readonly access: RouteAccess | null;
 }
 
 /** A workload row the builder refused, with the reason (logged by whoever swaps the table in). */

@@ -7,6 +7,8 @@ import { normalizePrefix, unmapIPv4, type TrustedProxies } from './forwarded.js'
 
 /** Berth's session cookie; never forwarded to a workload, never settable by one. */
 export const BERTH_SESSION_COOKIE = 'berth_session';
+/** Berth's per-app-origin session cookie (subdomain mode hand-off); treated the same way. */
+export const BERTH_APP_SESSION_COOKIE = 'berth_app_session';
 /** Berth API tokens start with this; a Bearer token with it is never forwarded. */
 export const BERTH_TOKEN_PREFIX = 'berth_';
 
@@ -80,12 +82,14 @@ function isBerthCookie(pair: string): boolean {
   const t = pair.trimStart();
   const eq = t.indexOf('=');
   const name = (eq === -1 ? t : t.slice(0, eq)).trim();
-  return name === BERTH_SESSION_COOKIE || name === `__Host-${BERTH_SESSION_COOKIE}` || name === `__Secure-${BERTH_SESSION_COOKIE}`;
+  const bare = name.startsWith('__Host-') ? name.slice(7) : name.startsWith('__Secure-') ? name.slice(9) : name;
+  return bare === BERTH_SESSION_COOKIE || bare === BERTH_APP_SESSION_COOKIE;
 }
 
 /** Removes Berth's session cookie from a Cookie header, keeping the others; '' when none left. */
 export function stripBerthCookie(value: string): string {
-  if (!value.includes(BERTH_SESSION_COOKIE)) return value;
+  // Both cookie names start with berth_session / berth_app_session: one cheap test for the common case.
+  if (!value.includes(BERTH_SESSION_COOKIE) && !value.includes(BERTH_APP_SESSION_COOKIE)) return value;
   return value
     .split(';')
     .filter((p) => p.trim() !== '' && !isBerthCookie(p))

@@ -13,7 +13,8 @@ export type EdgeErrorCode =
   | 'E_UPSTREAM_UNREACHABLE'
   | 'E_UPSTREAM_TIMEOUT'
   | 'E_LLM_NOT_CONFIGURED'
-  | 'E_FORBIDDEN';
+  | 'E_FORBIDDEN'
+  | 'E_UNAUTHORIZED';
 
 export interface EdgeError {
   status: number;

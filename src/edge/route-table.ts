@@ -4,7 +4,7 @@
  */
 import type { RejectedRoute, RoutableWorkload, Route, RouteTable, Upstream } from '../domain/route.js';
 
-export type { RoutablePort, RoutableWorkload, Route, RouteTable, Upstream } from '../domain/route.js';
+export type { RouteAccess, RoutablePort, RoutableWorkload, Route, RouteTable, Upstream } from '../domain/route.js';
 
 /** Ids end up in URL paths and DNS labels, so only DNS-label characters are routable. */
 const ROUTABLE_ID_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -105,6 +105,7 @@ export function buildRouteTable(workloads: readonly RoutableWorkload[], opts: Bu
         upstream,
         hostPort: p.hostPort,
         containerPort: p.containerPort,
+        access: w.access && w.access.visibility === 'private' ? w.access : null,
       };
       pathRoutes.set(pathKey, Object.freeze({ ...base, stripPrefix: p.keepPrefix ? '' : pathKey.slice(0, -1), via: 'path' as const }));
       if (suffix) {

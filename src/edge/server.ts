@@ -12,12 +12,12 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { BerthConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { RouteTable } from '../domain/route.js';
+import type { Route, RouteTable } from '../domain/route.js';
 import { emptyRouteTable } from './route-table.js';
 import { matchRequest } from './match.js';
 import { parseTrustedProxies } from './forwarded.js';
 import { createProxy, type ForwardTarget } from './proxy.js';
-import { LLM_HTTP } from './headers.js';
+import { BERTH_APP_SESSION_COOKIE, LLM_HTTP } from './headers.js';
 import { sendError, sendSocketError, type EdgeError } from './pages.js';
 
 /** Timeouts and sizes; every field has a production default. */
@@ -52,6 +52,17 @@ export interface EdgeOptions {
   limits?: Partial<EdgeLimits>;
   /** Decides who may use `/llm/` (the key is spent on their behalf); default: anyone who reaches the edge. */
   llmAllow?: (req: IncomingMessage) => boolean;
+  /**
+   * Decides whether a request may reach a private route (HTTP and WebSocket alike). Without it,
+   * private routes are refused: failing closed beats leaking a private app.
+   */
+  authorize?: (req: IncomingMessage, route: Route) => boolean;
+  /**
+   * Subdomain mode: redeems a one-time hand-off ticket presented at
+   * `{app host}/__berth/handoff?ticket=…&next=/…` and returns the value of the app-origin session
+   * cookie to set, or null when the ticket is unknown, used, expired or for another host.
+   */
+  redeemHandoff?: (ticket: string, route: Route) => string | null;
 }
 
 export interface Edge {
@@ -93,6 +104,9 @@ function llmPath(basePath: string, rest: string): string {
   return basePath + (rest === '' || rest.charCodeAt(0) === 63 /* ? */ ? '/' + rest : rest);
 }
 
+/** Path on app hosts where a one-time hand-off ticket is redeemed (never forwarded upstream). */
+export const HANDOFF_PATH = '/__berth/handoff?';
+
 /** Creates the edge (not yet listening). */
 export function createEdge(opts: EdgeOptions): Edge {
   const { config, log } = opts;
@@ -133,11 +147,55 @@ export function createEdge(opts: EdgeOptions): Edge {
     res.end('internal error\n');
   }
 
+  const allowed = (req: IncomingMessage, route: Route): boolean =>
+    route.access === null || (opts.authorize !== undefined && opts.authorize(req, route));
+
+  /** A refused private route: browsers are sent to log in (or to the hand-off), others get 401. */
+  function refuse(req: IncomingMessage, res: ServerResponse, route: Route): void {
+    const access = route.access!;
+    const wantsPage = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
+    if (wantsPage) {
+      const proto = route.via === 'host' && access.dashboardUrl.startsWith('https:') ? 'https' : 'http';
+      const here = route.via === 'host' ? `${proto}://${req.headers.host ?? ''}${req.url ?? '/'}` : (req.url ?? '/');
+      const location =
+        route.via === 'host'
+          ? `${access.dashboardUrl}/api/auth/handoff?to=${encodeURIComponent(here)}`
+          : `${access.dashboardUrl}/#/login?next=${encodeURIComponent(here)}`;
+      res.writeHead(302, { location, 'cache-control': 'no-store', 'content-length': 0 });
+      res.end();
+      return;
+    }
+    sendError(res, { status: 401, code: 'E_UNAUTHORIZED', message: `The ${route.kind} "${route.workloadName}" is private: log in to Berth first.` }, req.headers.accept);
+  }
+
+  /** `/__berth/handoff?ticket=…&next=/…` on an app host: trade the ticket for an app-origin cookie. */
+  function handoff(req: IncomingMessage, res: ServerResponse, route: Route, path: string): void {
+    const q = new URLSearchParams(path.slice(path.indexOf('?') + 1));
+    const next = q.get('next') ?? '/';
+    const cookie = opts.redeemHandoff?.(q.get('ticket') ?? '', route) ?? null;
+    if (!cookie) {
+      sendError(res, { status: 401, code: 'E_UNAUTHORIZED', message: 'This sign-in link is invalid, used or expired; open the app from Berth again.' }, req.headers.accept);
+      return;
+    }
+    const secure = route.access?.dashboardUrl.startsWith('https:') ? '; Secure' : '';
+    // Only same-host relative paths: the hand-off must not become an open redirect.
+    const safeNext = next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') ? next : '/';
+    res.writeHead(302, {
+      location: safeNext,
+      'set-cookie': `${BERTH_APP_SESSION_COOKIE}=${cookie}; Path=/; HttpOnly; SameSite=Lax${secure}`,
+      'cache-control': 'no-store',
+      'content-length': 0,
+    });
+    res.end();
+  }
+
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const t = table; // one read: the whole request sees one table
     const m = matchRequest(t, req.url ?? '/', t.hostSuffix === null ? undefined : rawHost(req.rawHeaders));
     switch (m.type) {
       case 'route':
+        if (m.route.via === 'host' && m.path.startsWith(HANDOFF_PATH)) return handoff(req, res, m.route, m.path);
+        if (!allowed(req, m.route)) return refuse(req, res, m.route);
         proxy.forwardRoute(req, res, m.route, m.path);
         return;
       case 'none':
@@ -190,6 +248,10 @@ export function createEdge(opts: EdgeOptions): Edge {
     const accept = req.headers.accept;
     switch (m.type) {
       case 'route':
+        if (!allowed(req, m.route)) {
+          sendSocketError(socket, { status: 401, code: 'E_UNAUTHORIZED', message: `The ${m.route.kind} "${m.route.workloadName}" is private.` }, accept);
+          return;
+        }
         proxy.tunnel(req, socket, head, m.route, m.key, m.path);
         return;
       case 'none':

@@ -134,6 +134,12 @@ export class AuthService {
     return { userId: user.id, username: user.username, role: user.role, via: 'session', scopes: ALL_SCOPES, csrfToken: s.csrfToken, sessionHash: idHash };
   }
 
+  /** A full-rights principal for a user id (app-origin sessions from the hand-off), or null. */
+  principalForUser(userId: string): Principal | null {
+    const user = this.deps.repo.userById(userId);
+    return user ? { userId: user.id, username: user.username, role: user.role, via: 'session', scopes: ALL_SCOPES } : null;
+  }
+
   /** The principal of a bearer token: the local CLI token (acts as admin) or an API token. */
   tokenPrincipal(token: string | undefined): Principal | null {
     if (!token || !token.startsWith(TOKEN_PREFIX)) return null;

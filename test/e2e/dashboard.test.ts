@@ -6,8 +6,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { startTestDaemon, TEST_ADMIN_PASSWORD, type TestDaemon } from '../support/daemon.js';
-import { DIST, ensureWebBuilt, launchBrowser, layoutShift, shot, watchProblems, type TestBrowser } from './support/browser.js';
-import { daemonServesDashboard, startDashboardFront, startSubpathProxy, type TestProxy } from './support/proxies.js';
+import { ensureWebBuilt, launchBrowser, layoutShift, shot, watchProblems, type TestBrowser } from './support/browser.js';
+import { daemonServesDashboard, startSubpathProxy, type TestProxy } from './support/proxies.js';
 
 /** A tiny web app for $PORT that greets with $GREETING and logs once it listens. */
 const APP =
@@ -24,7 +24,6 @@ async function logIn(page: Page, username: string, password: string): Promise<vo
 
 describe('dashboard in Chromium', () => {
   let td: TestDaemon;
-  let front: TestProxy | null = null;
   let sub: TestProxy;
   let browser: TestBrowser;
   /** Where the dashboard is served without a prefix: the daemon itself once it serves web/dist. */
@@ -33,12 +32,8 @@ describe('dashboard in Chromium', () => {
   before(async () => {
     await ensureWebBuilt();
     td = await startTestDaemon({ trustedProxies: ['127.0.0.1/32'] });
-    if (await daemonServesDashboard(td.daemon.url)) {
-      rootUrl = td.daemon.url;
-    } else {
-      front = await startDashboardFront(td.daemon.url, DIST);
-      rootUrl = front.url;
-    }
+    assert.ok(await daemonServesDashboard(td.daemon.url), 'the daemon serves the dashboard itself');
+    rootUrl = td.daemon.url;
     sub = await startSubpathProxy(rootUrl, '/berth');
     browser = await launchBrowser();
   });
@@ -46,7 +41,6 @@ describe('dashboard in Chromium', () => {
   after(async () => {
     await browser?.close();
     await sub?.close();
-    await front?.close();
     await td?.stop();
   });
 
@@ -134,7 +128,6 @@ describe('dashboard in Chromium', () => {
   }
 
   it('runs the whole workspace flow at the root', { timeout: 120_000 }, async (t) => {
-    if (front) t.diagnostic('the daemon does not serve web/dist yet: a test front serves it with createDashboardHandler');
     await fullFlow(rootUrl + '/', 'root');
   });
 
@@ -200,11 +193,11 @@ describe('dashboard in Chromium', () => {
 
   it('sets the admin password on first start through the one-time setup link', { timeout: 60_000 }, async () => {
     const fresh = await startTestDaemon({ adminPassword: undefined });
-    const fresher = (await daemonServesDashboard(fresh.daemon.url)) ? null : await startDashboardFront(fresh.daemon.url, DIST);
+    assert.ok(await daemonServesDashboard(fresh.daemon.url));
     try {
       const setupUrl = fresh.daemon.setupUrl;
       assert.ok(setupUrl, 'a daemon without BERTH_ADMIN_PASSWORD offers a setup URL');
-      const url = fresher ? setupUrl.replace(fresh.daemon.url, fresher.url) : setupUrl;
+      const url = setupUrl;
       await browser.context.clearCookies();
       const page = await browser.context.newPage();
       await page.goto(url);
@@ -218,7 +211,6 @@ describe('dashboard in Chromium', () => {
       await page.getByRole('heading', { name: 'Workspaces', level: 1 }).waitFor();
       await page.close();
     } finally {
-      await fresher?.close();
       await fresh.stop();
     }
   });

@@ -52,7 +52,7 @@ describe('workspaces API on podman', { skip: podmanMissing ? 'podman is not inst
   });
 
   it('serves a container app at its hosted URL, published on 127.0.0.1 only', async () => {
-    const res = await t.api('POST', '/api/workspaces', { name: 'web', image, command: ['httpd', '-f', '-p', '8000', '-h', '/www'] });
+    const res = await t.api('POST', '/api/workspaces', { name: 'web', visibility: 'public', image, command: ['httpd', '-f', '-p', '8000', '-h', '/www'] });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.equal(res.body.state, 'running');
     assert.deepEqual(res.body.ports.map((p: any) => p.containerPort), [8000, 8001, 8002, 8003, 8004]);

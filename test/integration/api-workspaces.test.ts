@@ -38,7 +38,7 @@ describe('workspaces API (process runtime)', () => {
   });
 
   it('creates a running workspace whose app is reachable at its hosted URL with the injected env', async () => {
-    const res = await t.api('POST', '/api/workspaces', { name: 'echo', command: ECHO_SERVER, env: { GREETING: 'hi', BERTH_WORKSPACE_ID: 'spoofed' } });
+    const res = await t.api('POST', '/api/workspaces', { name: 'echo', visibility: 'public', command: ECHO_SERVER, env: { GREETING: 'hi', BERTH_WORKSPACE_ID: 'spoofed' } });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     const ws = res.body;
     assert.equal(ws.state, 'running');

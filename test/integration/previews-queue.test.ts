@@ -63,6 +63,18 @@ describe('job queue', () => {
     db.close();
   });
 
+  it('applies migration 3 to a database that already has later versions (written before it existed)', () => {
+    const file = freshFile();
+    const db1 = openDb(file);
+    // Roll the file back to "1 and 4 applied, 3 unknown", as a store created before this migration.
+    db1.exec('DROP TABLE jobs; DROP TABLE webhook_deliveries; DELETE FROM schema_migrations WHERE version = 3;');
+    db1.close();
+    const db2 = openDb(file);
+    assert.ok(db2.prepare<[], { version: number }>('SELECT version FROM schema_migrations WHERE version = 3').get());
+    new JobQueue<Types>(db2, fast).enqueue({ type: 'up', key: 'k', payload: { v: 1 } });
+    db2.close();
+  });
+
   it('deduplicates on dedupeId and runs the job once', async () => {
     const db = openDb(freshFile());
     const { queue, runs, handlers } = harness(db);

@@ -62,7 +62,7 @@ describe('restart safety (process runtime)', () => {
       }).then(async (r) => ({ status: r.status, body: r.status === 204 ? null : ((await r.json()) as any) }));
     const created = [];
     for (const name of ['keep-a', 'keep-b']) {
-      const r = await api(first.url, 'POST', '/api/workspaces', { name, command: ECHO_SERVER });
+      const r = await api(first.url, 'POST', '/api/workspaces', { name, visibility: 'public', command: ECHO_SERVER });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       created.push(r.body);
     }

@@ -43,6 +43,8 @@ export function eventRoutes(svc: WorkspaceService, auth: AuthService) {
         svc.off('changed', onChange);
         clearInterval(keepAlive);
       });
+      // Sent at once so the client sees the stream open even when it can see no workspace yet.
+      await stream.write('retry: 3000\n\n');
       await diff();
       // Hold the stream open until the client goes away.
       await new Promise<void>((resolve) => stream.onAbort(resolve));

@@ -128,7 +128,7 @@ export class GithubClient {
   private async request<T>(method: string, target: string, body?: unknown): Promise<{ data: T; headers: Headers }> {
     const url = new URL(target, this.base);
     // Pagination links come from the server: never send the token to another origin or outside the API root.
-    if (false) {
+    if (url.origin !== this.base.origin || !url.pathname.startsWith(this.base.pathname)) {
       throw new BerthError('E_GITHUB', `GitHub pointed to ${url.origin}${url.pathname}, outside ${this.base.href}; not following it`);
     }
     const label = `${method} ${url.pathname}`;

@@ -175,7 +175,7 @@ export function deliveryStatus(decision: DeliveryDecision): 200 | 202 | 204 | 40
  * The `outcome` recorded for a delivery (see the deliveries log): `accepted`, `ignored:<reason>`
  * or `rejected:<reason>`. A ping counts as accepted. Duplicates are decided by the queue, not here.
  */
-export function deliveryOutcome(decision: DeliveryDecision): string {
+export function deliveryOutcome(decision: DeliveryDecision): 'accepted' | `ignored:${IgnoreReason}` | 'rejected:repo-not-allowed' | 'rejected:invalid-payload' {
   switch (decision.kind) {
     case 'ping':
     case 'preview-up':

@@ -1,0 +1,156 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+/** HTTP echo of the request headers + a WebSocket echo, on $PORT. */
+const APP = [
+  process.execPath,
+  '-e',
+  `const { WebSocketServer } = require(${JSON.stringify(path.join(root, 'node_modules/ws'))});
+   const srv = require('http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end(JSON.stringify({ url: q.url, headers: q.headers })); });
+   new WebSocketServer({ server: srv }).on('connection', (ws, q) => ws.on('message', (m) => ws.send('echo:' + m + ':' + (q.headers.cookie || ''))));
+   srv.listen(Number(process.env.PORT), '127.0.0.1');`,
+];
+
+interface Raw {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** A request with full control over Host and Cookie (fetch forbids setting Host). */
+function raw(t: TestDaemon, urlPath: string, headers: Record<string, string> = {}): Promise<Raw> {
+  const { port } = new URL(t.daemon.url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, headers }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function login(t: TestDaemon, username: string, password: string) {
+  const res = await fetch(`${t.daemon.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = (await res.json()) as { csrfToken: string };
+  return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, csrf: body.csrfToken };
+}
+
+async function until(fn: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await fn().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out: ${what}`);
+}
+
+describe('private hosted apps', () => {
+  let t: TestDaemon;
+  let alice: { cookie: string; csrf: string };
+  let bob: { cookie: string; csrf: string };
+  let ws: any;
+  let pathUrl: string;
+  let appHost: string;
+
+  before(async () => {
+    t = await startTestDaemon({ appsDomain: 'apps.test' });
+    for (const u of ['alice', 'bob']) await t.api('POST', '/api/users', { username: u, password: `${u}-password-123`, role: 'member' });
+    alice = await login(t, 'alice', 'alice-password-123');
+    bob = await login(t, 'bob', 'bob-password-123');
+    const res = await t.api('POST', '/api/workspaces', { name: 'secret', command: APP }, { token: null, headers: { cookie: alice.cookie, 'x-csrf-token': alice.csrf } });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    ws = res.body;
+    assert.equal(ws.visibility, 'private');
+    pathUrl = `/hosted/${ws.id}/${ws.ports[0].hostPort}/`;
+    appHost = `${ws.ports[0].hostPort}--${ws.id}.apps.test`;
+    await until(async () => (await raw(t, pathUrl, { cookie: alice.cookie })).status === 200, 'the app to answer');
+  });
+  after(async () => {
+    await t.stop();
+  });
+
+  it('refuses anonymous HTTP (401, or a redirect to the login page for browsers), never dialling', async () => {
+    const api = await raw(t, pathUrl, { accept: 'application/json' });
+    assert.equal(api.status, 401);
+    assert.equal(JSON.parse(api.body).error.code, 'E_UNAUTHORIZED');
+    const page = await raw(t, `${pathUrl}x?y=1`, { accept: 'text/html' });
+    assert.equal(page.status, 302);
+    assert.equal(page.headers.location, `${t.daemon.url}/#/login?next=${encodeURIComponent(`${pathUrl}x?y=1`)}`);
+  });
+
+  it("answers the owner's session and an admin token, and refuses another member", async () => {
+    const own = await raw(t, pathUrl, { cookie: `theme=dark; ${alice.cookie}` });
+    assert.equal(own.status, 200);
+    const seen = JSON.parse(own.body).headers;
+    assert.equal(seen.cookie, 'theme=dark', 'the upstream saw Berth’s session cookie');
+    assert.equal((await raw(t, pathUrl, { cookie: bob.cookie, accept: 'application/json' })).status, 401);
+    const admin = await raw(t, pathUrl, { authorization: `Bearer ${t.daemon.token}` });
+    assert.equal(admin.status, 200);
+    assert.equal(JSON.parse(admin.body).headers.authorization, undefined, 'the upstream saw Berth’s token');
+  });
+
+  it('authorizes WebSocket upgrades the same way', async () => {
+    const wsUrl = `${t.daemon.url.replace('http', 'ws')}${pathUrl}`;
+    const anonymous = await new Promise<number>((resolve) => {
+      const c = new WebSocket(wsUrl);
+      c.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      c.on('open', () => resolve(101));
+      c.on('error', () => {});
+    });
+    assert.equal(anonymous, 401);
+    const reply = await new Promise<string>((resolve, reject) => {
+      const c = new WebSocket(wsUrl, { headers: { cookie: `theme=dark; ${alice.cookie}` } });
+      c.on('open', () => c.send('ping'));
+      c.on('message', (m) => {
+        resolve(String(m));
+        c.close();
+      });
+      c.on('error', reject);
+    });
+    assert.equal(reply, 'echo:ping:theme=dark');
+  });
+
+  it('hands a session to the app subdomain through a one-time ticket, never the dashboard cookie', async () => {
+    // The dashboard cookie is not valid on the app origin: a browser is sent to the hand-off.
+    const first = await raw(t, '/page?q=1', { host: appHost, cookie: alice.cookie, accept: 'text/html' });
+    assert.equal(first.status, 302);
+    const handoffUrl = new URL(first.headers.location!);
+    assert.equal(handoffUrl.pathname, '/api/auth/handoff');
+    assert.equal(handoffUrl.searchParams.get('to'), `http://${appHost}/page?q=1`);
+    // Bob may not get a ticket for Alice's app.
+    assert.equal((await raw(t, handoffUrl.pathname + handoffUrl.search, { cookie: bob.cookie })).status, 404);
+    const minted = await raw(t, handoffUrl.pathname + handoffUrl.search, { cookie: alice.cookie });
+    assert.equal(minted.status, 302);
+    const ticketUrl = new URL(minted.headers.location!);
+    assert.equal(ticketUrl.host, appHost);
+    const redeemed = await raw(t, ticketUrl.pathname + ticketUrl.search, { host: appHost });
+    assert.equal(redeemed.status, 302);
+    assert.equal(redeemed.headers.location, '/page?q=1');
+    const appCookie = String(redeemed.headers['set-cookie']).split(';')[0]!;
+    assert.match(appCookie, /^berth_app_session=/);
+    assert.match(String(redeemed.headers['set-cookie']), /HttpOnly/);
+    const page = await raw(t, '/page?q=1', { host: appHost, cookie: `theme=dark; ${appCookie}` });
+    assert.equal(page.status, 200);
+    assert.equal(JSON.parse(page.body).headers.cookie, 'theme=dark');
+    // The ticket is single-use, and the app cookie is bound to its own host.
+    assert.equal((await raw(t, ticketUrl.pathname + ticketUrl.search, { host: appHost })).status, 401);
+    const otherHost = `${ws.ports[1].hostPort}--${ws.id}.apps.test`;
+    assert.equal((await raw(t, '/', { host: otherHost, cookie: appCookie, accept: 'application/json' })).status, 401);
+  });
+
+  it('a public workspace needs no session', async () => {
+    const res = await t.api('PATCH', `/api/workspaces/${ws.id}`, { visibility: 'public' });
+    assert.equal(res.status, 200);
+    assert.equal((await raw(t, pathUrl)).status, 200);
+  });
+});
