@@ -108,6 +108,7 @@ describe('buildRouteTable', () => {
         containerPort: 8000,
         stripPrefix: '/hosted/abc/9000',
         via: 'path',
+        access: null,
       },
     );
     const host = t.hostRoutes.get('9000--abc.apps.test')!;
@@ -159,5 +160,21 @@ describe('routeUnchanged', () => {
     assert.equal(routeUnchanged(buildRouteTable([ws('bbb', [9001])]), '/hosted/aaa/9000/', route), false);
     assert.equal(routeUnchanged(buildRouteTable([ws('aaa', [9000], { state: 'stopped' })]), '/hosted/aaa/9000/', route), false);
     assert.equal(routeUnchanged(buildRouteTable([ws('aaa', [9000], { upstreamHost: '10.0.0.9' })]), '/hosted/aaa/9000/', route), false);
+  });
+});
+
+describe('access', () => {
+  const access = { visibility: 'private' as const, ownerId: 'u1', dashboardUrl: 'http://berth.test' };
+  it('keeps the access rule of private workloads on every route, and none for public ones', () => {
+    const t = buildRouteTable(
+      [
+        { kind: 'workspace', id: 'priv', name: 'p', state: 'running', upstreamHost: '127.0.0.1', ports: [{ containerPort: 8000, hostPort: 9000 }], access },
+        { kind: 'workspace', id: 'pub', name: 'q', state: 'running', upstreamHost: '127.0.0.1', ports: [{ containerPort: 8000, hostPort: 9001 }], access: { ...access, visibility: 'public' } },
+      ],
+      { appsDomain: 'apps.test' },
+    );
+    assert.deepEqual(t.pathRoutes.get('/hosted/priv/9000/')?.access, access);
+    assert.deepEqual(t.hostRoutes.get('9000--priv.apps.test')?.access, access);
+    assert.equal(t.pathRoutes.get('/hosted/pub/9001/')?.access, null);
   });
 });
