@@ -122,6 +122,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     fallback: (req, res) => {
       if (!dashboard(req, res)) return apiListener(req, res);
     },
+    limits: { drainMs: config.drainSeconds * 1000 },
     authorize: hostedAccess.authorize,
     redeemHandoff: hostedAccess.redeemHandoff,
     fallbackUpgrade: createExecUpgradeHandler({

@@ -307,10 +307,14 @@ export function createEdge(opts: EdgeOptions): Edge {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       proxy.closeTunnels(); // tunnels never "finish", so they get no drain period
+      // Keep-alive sockets whose last response finishes during the drain go idle afterwards;
+      // close them as they do, or server.close() would wait out the whole drain period.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
       let timer: NodeJS.Timeout | undefined;
       const drained = new Promise<void>((resolve) => (timer = setTimeout(resolve, limits.drainMs)));
       await Promise.race([closed, drained]);
       clearTimeout(timer);
+      clearInterval(sweep);
       const gone = [...sockets].map((s) => new Promise<void>((resolve) => (s.closed ? resolve() : s.once('close', () => resolve()))));
       for (const s of sockets) s.destroy();
       await Promise.all(gone);
