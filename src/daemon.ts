@@ -1,5 +1,6 @@
 import { accessSync, constants, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { BerthConfig } from './config/schema.js';
 import { BerthError } from './errors.js';
@@ -18,6 +19,8 @@ import { createHostedAccess } from './api/hosted-access.js';
 import { HandoffStore } from './auth/app-handoff.js';
 import type { Edge } from './edge/server.js';
 import { createDashboardHandler } from './web/static.js';
+import { createDaemonMetrics } from './metrics/daemon-metrics.js';
+import { cookieValue } from './api/upgrade-auth.js';
 import { fileURLToPath } from 'node:url';
 import { buildRouteTable } from './edge/route-table.js';
 import { createEdge } from './edge/server.js';
@@ -25,6 +28,10 @@ import { selectRuntime } from './runtime/select.js';
 import { openDb } from './store/db.js';
 import { WorkspacesRepo } from './store/workspaces-repo.js';
 import { WorkspaceService } from './services/workspaces.js';
+import { AppsRepo } from './store/apps-repo.js';
+import { AppService } from './services/apps.js';
+import { createPostgresInfra } from './infra/postgres.js';
+import { appRoutableWorkloads } from './services/app-routes.js';
 import { createReconciler, type ReconcileReport } from './services/reconcile.js';
 import { BERTH_URL_SCRIPT } from './workload/berth-url.js';
 
@@ -38,6 +45,8 @@ export interface Daemon {
   /** One-time URL to set the admin password, while it has none (also logged). */
   setupUrl: string | null;
   workspaces: WorkspaceService;
+  /** Catalog apps (install/uninstall). */
+  apps: AppService;
   auth: AuthService;
   /** The API app (for tests that enumerate its routes). */
   api: { routes: { method: string; path: string }[] };
@@ -87,6 +96,15 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const db = openDb(path.join(config.dataDir, 'berth.db'));
   const repo = new WorkspacesRepo(db);
   const workspaces = new WorkspaceService({ config, log: log.child({ component: 'workspaces' }), repo, runtime, berthUrlHelper });
+  const apps = new AppService({
+    config,
+    log: log.child({ component: 'apps' }),
+    repo: new AppsRepo(db),
+    runtime,
+    postgres: config.postgresUrl
+      ? createPostgresInfra({ adminUrl: config.postgresUrl, appHost: config.infraHost, log: log.child({ component: 'postgres' }) })
+      : undefined,
+  });
   const version = berthVersion();
   const auth = new AuthService({ repo: new AuthRepo(db), config, log: log.child({ component: 'auth' }), localToken: token });
   const { setupToken } = await auth.bootstrap();
@@ -105,6 +123,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     runtime,
     runtimeReason: reason,
     workspaces,
+    apps,
     hostingFor,
     startedAt,
   });
@@ -116,12 +135,32 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     prefixFor: (req) => hostingFor(req).basePath,
   });
   const hostedAccess = createHostedAccess(auth, handoffs);
+  let edgeForStats: Edge | null = null;
+  const metrics = createDaemonMetrics({
+    workloads: () => workspaces.list().map((ws) => ({ kind: 'workspace', state: ws.state })),
+    edgeStats: () => edgeForStats?.stats() ?? { sockets: 0, tunnels: 0 },
+  });
+  const serveMetrics = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (req.method !== 'GET' || (req.url !== '/metrics' && !req.url?.startsWith('/metrics?'))) return false;
+    const p =
+      auth.tokenPrincipal(bearerToken(req.headers.authorization)) ??
+      auth.sessionPrincipal(cookieValue(req.headers.cookie, SESSION_COOKIE));
+    if (!p) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
+      res.end(JSON.stringify({ error: { code: 'E_UNAUTHORIZED', message: 'send Authorization: Bearer <token>' } }));
+      return true;
+    }
+    metrics.serve(req, res);
+    return true;
+  };
   const edge = createEdge({
     config,
     log: log.child({ component: 'edge' }),
     fallback: (req, res) => {
-      if (!dashboard(req, res)) return apiListener(req, res);
+      if (serveMetrics(req, res) || dashboard(req, res)) return;
+      return apiListener(req, res);
     },
+    onResponse: metrics.onResponse,
     limits: { drainMs: config.drainSeconds * 1000 },
     authorize: hostedAccess.authorize,
     redeemHandoff: hostedAccess.redeemHandoff,
@@ -133,6 +172,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     }),
   });
   edgeRef = edge;
+  edgeForStats = edge;
   const refreshRoutes = (): void => {
     edge.setRoutes(
       buildRouteTable(
@@ -148,12 +188,13 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
             ownerId: ws.ownerId,
             dashboardUrl: `${ws.hosting.proto}://${ws.hosting.host}${ws.hosting.basePath}`,
           },
-        })),
+        })).concat(appRoutableWorkloads(apps)),
         config.appsDomain ? { appsDomain: config.appsDomain } : {},
       ),
     );
   };
   workspaces.on('changed', refreshRoutes);
+  apps.on('changed', refreshRoutes);
   const reconcile = createReconciler({
     repo,
     runtime,
@@ -161,6 +202,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     orphanGraceMs: 2 * config.reconcileInterval * 1000,
     busy: () => workspaces.busyIds(),
     onChange: refreshRoutes,
+    onReport: metrics.onReconcile,
   });
   // Before the listener opens: a crash mid-create is cleaned up and every running workload's
   // route is back in the table by the time the first request arrives.
@@ -204,6 +246,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     token,
     setupUrl,
     workspaces,
+    apps,
     auth,
     api,
     reconcile: () => reconcile(),
@@ -212,6 +255,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       closed = true;
       clearInterval(timer);
       workspaces.off('changed', refreshRoutes);
+      apps.off('changed', refreshRoutes);
       await edge.close();
       db.close();
       log.info('Berth stopped (workloads keep running)');

@@ -63,7 +63,16 @@ export interface EdgeOptions {
    * cookie to set, or null when the ticket is unknown, used, expired or for another host.
    */
   redeemHandoff?: (ticket: string, route: Route) => string | null;
+  /** Called once per finished HTTP response: what kind of request it was, its status, its duration. */
+  onResponse?: (kind: RequestKind, status: number, seconds: number) => void;
 }
+
+/** How the edge classified a request, for metrics. */
+export type RequestKind = 'workspace' | 'app' | 'preview' | 'api' | 'llm' | 'refused';
+
+const KIND = Symbol('berth.kind');
+const STARTED = Symbol('berth.started');
+type Tagged = ServerResponse & { [KIND]?: RequestKind; [STARTED]?: number };
 
 export interface Edge {
   server: http.Server;
@@ -189,9 +198,21 @@ export function createEdge(opts: EdgeOptions): Edge {
     res.end();
   }
 
+  const onResponse = opts.onResponse;
+  // One shared listener (no closure per request): the response carries its own kind and start.
+  function finished(this: Tagged): void {
+    onResponse!(this[KIND] ?? 'refused', this.statusCode, (performance.now() - (this[STARTED] ?? 0)) / 1000);
+  }
+
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const t = table; // one read: the whole request sees one table
     const m = matchRequest(t, req.url ?? '/', t.hostSuffix === null ? undefined : rawHost(req.rawHeaders));
+    if (onResponse) {
+      const tagged = res as Tagged;
+      tagged[STARTED] = performance.now();
+      tagged[KIND] = m.type === 'route' ? m.route.kind : m.type === 'none' ? 'api' : m.type === 'llm' ? 'llm' : 'refused';
+      res.once('finish', finished);
+    }
     switch (m.type) {
       case 'route':
         if (m.route.via === 'host' && m.path.startsWith(HANDOFF_PATH)) return handoff(req, res, m.route, m.path);

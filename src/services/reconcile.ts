@@ -23,6 +23,8 @@ export interface ReconcilerDeps {
   /** Ids with an operation in flight in this process; skipped this pass. */
   busy: () => ReadonlySet<string>;
   onChange: () => void;
+  /** Every pass's report (metrics). */
+  onReport?: (report: ReconcileReport) => void;
 }
 
 /**
@@ -92,6 +94,7 @@ export function createReconciler(deps: ReconcilerDeps) {
     const changed = report.abandonedCreates.length + report.crashed.length + report.orphansRemoved.length > 0;
     if (changed || report.orphansPending.length) log.info(report, 'reconcile');
     if (changed) deps.onChange();
+    deps.onReport?.(report);
     return report;
   }
 }

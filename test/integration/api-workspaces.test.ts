@@ -196,3 +196,26 @@ describe('live events', () => {
     }
   });
 });
+
+describe('metrics', () => {
+  it('serves Prometheus metrics to token holders only: requests by kind and status, workloads, WebSockets, reconciles', async () => {
+    const t = await startTestDaemon();
+    try {
+      assert.equal((await fetch(`${t.daemon.url}/metrics`)).status, 401);
+      const ws = (await t.api('POST', '/api/workspaces', { name: 'm', visibility: 'public', command: ECHO_SERVER })).body;
+      for (let i = 0; i < 50 && (await fetch(ws.ports[0].url).then((r) => r.status, () => 0)) !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+      await fetch(`${t.daemon.url}/hosted/${ws.id}/1/`);
+      await t.daemon.reconcile();
+      const text = await fetch(`${t.daemon.url}/metrics`, { headers: { authorization: `Bearer ${t.daemon.token}` } }).then((r) => r.text());
+      assert.match(text, /^berth_http_requests_total\{kind="workspace",status="200"\} [1-9]\d*$/m);
+      assert.match(text, /^berth_http_requests_total\{kind="refused",status="404"\} [1-9]\d*$/m);
+      assert.match(text, /^berth_http_requests_total\{kind="api",status="201"\} 1$/m);
+      assert.match(text, /^berth_http_request_duration_seconds_count\{kind="workspace"\} \d+$/m);
+      assert.match(text, /^berth_workloads\{kind="workspace",state="running"\} 1$/m);
+      assert.match(text, /^berth_websockets_active 0$/m);
+      assert.match(text, /^berth_reconcile_passes_total [1-9]\d*$/m);
+    } finally {
+      await t.stop();
+    }
+  });
+});
