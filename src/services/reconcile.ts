@@ -6,6 +6,8 @@ import type { WorkspacesRepo } from '../store/workspaces-repo.js';
 export interface ReconcileReport {
   /** Records left `creating` by a crash mid-create: workload removed, record and ports released. */
   abandonedCreates: string[];
+  /** Deletes interrupted by a crash, finished: workload (if any), record and ports removed. */
+  finishedDeletes: string[];
   /** Records whose workload exited or vanished: now `failed` with the reason. */
   crashed: string[];
   /** Labelled workloads with no record, removed after the grace period. */
@@ -44,15 +46,24 @@ export function createReconciler(deps: ReconcilerDeps) {
   };
 
   async function pass(opts: { startup?: boolean }): Promise<ReconcileReport> {
-    const report: ReconcileReport = { abandonedCreates: [], crashed: [], orphansRemoved: [], orphansPending: [] };
+    const report: ReconcileReport = { abandonedCreates: [], finishedDeletes: [], crashed: [], orphansRemoved: [], orphansPending: [] };
     const { repo, runtime, log } = deps;
     const busy = deps.busy();
     const workloads = await runtime.list({ [LABEL_KIND]: 'workspace' });
     const byId = new Map(workloads.map((w) => [w.labels[LABEL_ID] ?? '', w]));
 
+    const deleting = new Set(repo.deletingIds());
     for (const ws of repo.list()) {
       if (busy.has(ws.id)) continue;
       const w = byId.get(ws.id);
+      if (deleting.has(ws.id)) {
+        if (w) await runtime.remove(w.ref).catch((err: unknown) => log.warn({ err, id: ws.id }, 'reconcile: remove failed'));
+        if (!w || !(await runtime.inspect(w.ref).then((st) => st.state !== 'missing', () => true))) {
+          repo.delete(ws.id);
+          report.finishedDeletes.push(ws.id);
+        }
+        continue;
+      }
       if (ws.state === 'creating') {
         // Only a crash mid-create leaves this state behind across a start: nothing is waiting on it.
         if (!opts.startup) continue;
@@ -91,7 +102,8 @@ export function createReconciler(deps: ReconcilerDeps) {
       }
     }
 
-    const changed = report.abandonedCreates.length + report.crashed.length + report.orphansRemoved.length > 0;
+    const changed =
+      report.abandonedCreates.length + report.finishedDeletes.length + report.crashed.length + report.orphansRemoved.length > 0;
     if (changed || report.orphansPending.length) log.info(report, 'reconcile');
     if (changed) deps.onChange();
     deps.onReport?.(report);

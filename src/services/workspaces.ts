@@ -185,10 +185,12 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     const ws = this.get(idOrName);
     const ref = ws.runtimeRef;
     await this.track(ws.id, async () => {
+      this.deps.repo.setDeleting(ws.id, true);
       if (ref) {
         try {
           await this.deps.runtime.remove(ref);
         } catch (err) {
+          this.deps.repo.setDeleting(ws.id, false);
           throw asRuntimeError(err, 'remove');
         }
       }

@@ -4,6 +4,44 @@
  */
 export const migrations: { version: number; sql: string }[] = [
   {
+    // Catalog apps (src/services/apps.ts). Ports live in port_allocations (workload_kind 'app',
+    // workload_id = app name); secrets, database passwords and Redis indexes outlive an uninstall
+    // without --purge, so a reinstall finds its data and keeps its env.
+    version: 2,
+    sql: `
+      CREATE TABLE apps (
+        name          TEXT PRIMARY KEY,
+        state         TEXT NOT NULL,
+        reason        TEXT,
+        settings      TEXT NOT NULL,
+        hosting       TEXT NOT NULL,
+        -- JSON [[portName, hostPort], …]: which allocated port is which (http first).
+        port_names    TEXT NOT NULL DEFAULT '[]',
+        -- The manifest's embed settings at install time (routing must not need the catalog).
+        embed         TEXT NOT NULL DEFAULT '{"subpath":true,"stripPrefix":true}',
+        runtime_ref   TEXT,
+        upstream_host TEXT NOT NULL DEFAULT '127.0.0.1',
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+      );
+      CREATE TABLE app_secrets (
+        app   TEXT NOT NULL,
+        name  TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (app, name)
+      );
+      CREATE TABLE app_postgres (
+        app      TEXT PRIMARY KEY,
+        database TEXT NOT NULL,
+        password TEXT NOT NULL
+      );
+      CREATE TABLE app_redis (
+        app TEXT PRIMARY KEY,
+        db  INTEGER NOT NULL UNIQUE
+      );
+    `,
+  },
+  {
     version: 1,
     sql: `
       CREATE TABLE workspaces (
@@ -114,5 +152,41 @@ export const migrations: { version: number; sql: string }[] = [
       CREATE INDEX webhook_deliveries_delivery ON webhook_deliveries (delivery_id);
       CREATE INDEX webhook_deliveries_received ON webhook_deliveries (received_at);
     `,
+  },
+  {
+    // Pull-request previews (src/store/previews-repo.ts). Ports live in port_allocations with
+    // workload_kind 'preview' and workload_id '<preview id>.<generation>'.
+    version: 5,
+    sql: `
+      CREATE TABLE previews (
+        id             TEXT PRIMARY KEY,
+        repo           TEXT NOT NULL,
+        pr             INTEGER NOT NULL,
+        sha            TEXT NOT NULL,
+        ref            TEXT,
+        clone_url      TEXT NOT NULL,
+        private        INTEGER NOT NULL DEFAULT 0,
+        state          TEXT NOT NULL,
+        reason         TEXT,
+        url            TEXT,
+        generation     INTEGER NOT NULL DEFAULT 0,
+        services       TEXT NOT NULL DEFAULT '[]',
+        routes         TEXT NOT NULL DEFAULT '[]',
+        database_name  TEXT,
+        -- Kept so every generation of a preview connects with the same credentials.
+        database_password TEXT,
+        ttl_ms         INTEGER,
+        build_log      TEXT,
+        created_at     TEXT NOT NULL,
+        updated_at     TEXT NOT NULL,
+        UNIQUE (repo, pr)
+      );
+    `,
+  },
+  {
+    // A delete records its intent first, so a crash between "workload removed" and "row deleted"
+    // is finished by the reconciler instead of leaving a failed record holding its ports.
+    version: 6,
+    sql: `ALTER TABLE workspaces ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;`,
   },
 ];

@@ -162,6 +162,16 @@ export class WorkspacesRepo {
     return ws;
   }
 
+  /** Records (or clears) the intent to delete, before the workload is removed. */
+  setDeleting(id: string, deleting: boolean): void {
+    this.db.prepare('UPDATE workspaces SET deleting = ? WHERE id = ?').run(deleting ? 1 : 0, id);
+  }
+
+  /** Rows whose delete was started but not finished (a crash in between). */
+  deletingIds(): string[] {
+    return (this.db.prepare('SELECT id FROM workspaces WHERE deleting = 1').all() as { id: string }[]).map((r) => r.id);
+  }
+
   /** Deletes the row and releases its ports in one transaction. */
   delete(id: string): void {
     this.db.transaction(() => {
