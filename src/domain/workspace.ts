@@ -2,6 +2,22 @@
 
 export type WorkspaceState = 'creating' | 'running' | 'stopped' | 'failed';
 
+/** What happens when the workload exits on its own: nothing, restart after a failure, or always. */
+export type RestartPolicy = 'no' | 'on-failure' | 'always';
+
+/**
+ * Backoff before the n-th consecutive restart (n ≥ 1): 1 s, 2 s, 4 s … capped at 5 minutes, so
+ * a workload that crashes at once does not spin.
+ */
+export function restartDelayMs(n: number): number {
+  return Math.min(300_000, 1000 * 2 ** Math.max(0, n - 1));
+}
+
+/** Whether a workload that exited with `exitCode` should be restarted under `policy`. */
+export function shouldRestart(policy: RestartPolicy, exitCode: number | null): boolean {
+  return policy === 'always' || (policy === 'on-failure' && exitCode !== 0);
+}
+
 /** `private`: only the owner's or an admin's Berth session reaches its hosted apps. `public`: anyone (the seeds' behaviour). */
 export type Visibility = 'private' | 'public';
 
@@ -39,6 +55,9 @@ export interface Workspace {
   /** User id of the owner (null for workspaces made before accounts existed: admins only). */
   ownerId: string | null;
   visibility: Visibility;
+  restartPolicy: RestartPolicy;
+  /** Restarts by the policy since the workspace was last started by hand. */
+  restartCount: number;
   createdAt: string;
   updatedAt: string;
 }

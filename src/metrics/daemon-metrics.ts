@@ -50,6 +50,7 @@ export function createDaemonMetrics(src: MetricsSources) {
       passes.inc();
       if (r.abandonedCreates.length) reconciles.inc({ action: 'abandoned_create_removed' }, r.abandonedCreates.length);
       if (r.finishedDeletes.length) reconciles.inc({ action: 'interrupted_delete_finished' }, r.finishedDeletes.length);
+      if (r.restarted.length) reconciles.inc({ action: 'restarted' }, r.restarted.length);
       if (r.crashed.length) reconciles.inc({ action: 'crash_recorded' }, r.crashed.length);
       if (r.orphansRemoved.length) reconciles.inc({ action: 'orphan_removed' }, r.orphansRemoved.length);
     },

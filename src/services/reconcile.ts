@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { restartDelayMs, shouldRestart } from '../domain/workspace.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { WorkspacesRepo } from '../store/workspaces-repo.js';
 
@@ -10,6 +11,8 @@ export interface ReconcileReport {
   finishedDeletes: string[];
   /** Records whose workload exited or vanished: now `failed` with the reason. */
   crashed: string[];
+  /** Workloads restarted by their restart policy this pass. */
+  restarted: string[];
   /** Labelled workloads with no record, removed after the grace period. */
   orphansRemoved: string[];
   /** Orphans seen for the first time (removed on a later pass if still unclaimed). */
@@ -46,7 +49,7 @@ export function createReconciler(deps: ReconcilerDeps) {
   };
 
   async function pass(opts: { startup?: boolean }): Promise<ReconcileReport> {
-    const report: ReconcileReport = { abandonedCreates: [], finishedDeletes: [], crashed: [], orphansRemoved: [], orphansPending: [] };
+    const report: ReconcileReport = { abandonedCreates: [], finishedDeletes: [], crashed: [], restarted: [], orphansRemoved: [], orphansPending: [] };
     const { repo, runtime, log } = deps;
     const busy = deps.busy();
     const workloads = await runtime.list({ [LABEL_KIND]: 'workspace' });
@@ -72,13 +75,34 @@ export function createReconciler(deps: ReconcilerDeps) {
         report.abandonedCreates.push(ws.id);
         continue;
       }
+      if (ws.state === 'failed' && w) {
+        const due = repo.nextRestartAt(ws.id);
+        if (due !== null && due <= Date.now()) {
+          try {
+            await runtime.start(w.ref);
+            const status = await runtime.inspect(w.ref);
+            repo.update(ws.id, { state: 'running', reason: null, upstreamHost: status.upstreamHost, nextRestartAt: null, restartCount: ws.restartCount + 1 });
+            report.restarted.push(ws.id);
+          } catch (err) {
+            log.warn({ err, id: ws.id }, 'reconcile: restart failed');
+            repo.update(ws.id, { nextRestartAt: Date.now() + restartDelayMs(ws.restartCount + 2) });
+          }
+        }
+        continue;
+      }
       if (ws.state !== 'running') continue;
       if (!w || w.state !== 'running') {
         const status = w ? await runtime.inspect(w.ref).catch(() => null) : null;
-        const reason = !w
-          ? 'the workload disappeared from the runtime'
-          : `the workload exited with code ${status?.exitCode ?? '?'}`;
-        repo.update(ws.id, { state: 'failed', reason, exitCode: status?.exitCode ?? null });
+        const exitCode = status?.exitCode ?? null;
+        let reason = !w ? 'the workload disappeared from the runtime' : `the workload exited with code ${exitCode ?? '?'}`;
+        let nextRestartAt: number | null = null;
+        if (w && shouldRestart(ws.restartPolicy, exitCode)) {
+          const delay = restartDelayMs(ws.restartCount + 1);
+          nextRestartAt = Date.now() + delay;
+          reason += `; restart ${ws.restartCount + 1} (policy ${ws.restartPolicy}) in ${Math.round(delay / 1000)} s`;
+        }
+        repo.update(ws.id, { state: 'failed', reason, exitCode, nextRestartAt });
+        log.warn({ workspaceId: ws.id, name: ws.name, exitCode, reason }, 'workload crashed');
         report.crashed.push(ws.id);
       }
     }
@@ -103,7 +127,12 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
 
     const changed =
-      report.abandonedCreates.length + report.finishedDeletes.length + report.crashed.length + report.orphansRemoved.length > 0;
+      report.abandonedCreates.length +
+        report.finishedDeletes.length +
+        report.crashed.length +
+        report.restarted.length +
+        report.orphansRemoved.length >
+      0;
     if (changed || report.orphansPending.length) log.info(report, 'reconcile');
     if (changed) deps.onChange();
     deps.onReport?.(report);

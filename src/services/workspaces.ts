@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { BerthConfig } from '../config/schema.js';
 import { BerthError, isBerthError } from '../errors.js';
 import { newId } from '../domain/ids.js';
-import { checkWorkspaceName, injectedEnv, type HostingInfo, type Visibility, type Workspace } from '../domain/workspace.js';
+import { checkWorkspaceName, injectedEnv, type HostingInfo, type RestartPolicy, type Visibility, type Workspace } from '../domain/workspace.js';
 import type { Logger } from '../log.js';
 import { LABEL_ID, LABEL_KIND, type ExecOptions, type ExecResult, type ExecSession, type Runtime } from '../runtime/runtime.js';
 import type { WorkspacesRepo } from '../store/workspaces-repo.js';
@@ -14,6 +14,7 @@ export interface CreateWorkspaceInput {
   command?: string[] | undefined;
   env?: Record<string, string> | undefined;
   visibility?: Visibility | undefined;
+  restart?: RestartPolicy | undefined;
 }
 
 export interface WorkspaceServiceDeps {
@@ -91,6 +92,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
         hosting,
         ownerId,
         visibility: input.visibility ?? 'private',
+        restartPolicy: input.restart ?? 'no',
       },
       {
         rangeStart: config.portRangeStart,
@@ -164,6 +166,9 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
           reason: null,
           exitCode: null,
           upstreamHost: status.upstreamHost,
+          // Started by hand: the policy's backoff starts over.
+          restartCount: 0,
+          nextRestartAt: null,
         });
         this.emit('changed');
         return running;

@@ -1,6 +1,6 @@
 import { BerthError } from '../errors.js';
 import { pickFreePorts } from '../domain/ports.js';
-import type { HostingInfo, PortMapping, Visibility, Workspace, WorkspaceState } from '../domain/workspace.js';
+import type { HostingInfo, PortMapping, RestartPolicy, Visibility, Workspace, WorkspaceState } from '../domain/workspace.js';
 import type { Db } from './db.js';
 
 interface WorkspaceRow {
@@ -17,6 +17,9 @@ interface WorkspaceRow {
   exit_code: number | null;
   owner_id: string | null;
   visibility: Visibility;
+  restart_policy: RestartPolicy;
+  restart_count: number;
+  next_restart_at: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -31,6 +34,7 @@ export interface NewWorkspace {
   hosting: HostingInfo;
   ownerId: string | null;
   visibility: Visibility;
+  restartPolicy?: RestartPolicy;
 }
 
 export interface PortPolicy {
@@ -44,7 +48,11 @@ export interface PortPolicy {
   containerPortFor(i: number, hostPort: number): number;
 }
 
-export type WorkspacePatch = Partial<Pick<Workspace, 'state' | 'reason' | 'runtimeRef' | 'upstreamHost' | 'exitCode' | 'visibility'>>;
+export type WorkspacePatch = Partial<
+  Pick<Workspace, 'state' | 'reason' | 'runtimeRef' | 'upstreamHost' | 'exitCode' | 'visibility' | 'restartCount'> & {
+    nextRestartAt: number | null;
+  }
+>;
 
 /** Table access for workspaces and their port allocations. Synchronous (better-sqlite3). */
 export class WorkspacesRepo {
@@ -92,8 +100,8 @@ export class WorkspacesRepo {
       this.db
         .prepare(
           `INSERT INTO workspaces (id, name, state, reason, image, command, env, hosting, runtime_ref,
-             upstream_host, exit_code, owner_id, visibility, created_at, updated_at)
-           VALUES (?, ?, 'creating', NULL, ?, ?, ?, ?, NULL, '127.0.0.1', NULL, ?, ?, ?, ?)`,
+             upstream_host, exit_code, owner_id, visibility, restart_policy, created_at, updated_at)
+           VALUES (?, ?, 'creating', NULL, ?, ?, ?, ?, NULL, '127.0.0.1', NULL, ?, ?, ?, ?, ?)`,
         )
         .run(
           ws.id,
@@ -104,6 +112,7 @@ export class WorkspacesRepo {
           JSON.stringify(ws.hosting),
           ws.ownerId,
           ws.visibility,
+          ws.restartPolicy ?? 'no',
           now,
           now,
         );
@@ -147,6 +156,8 @@ export class WorkspacesRepo {
       upstreamHost: 'upstream_host',
       exitCode: 'exit_code',
       visibility: 'visibility',
+      restartCount: 'restart_count',
+      nextRestartAt: 'next_restart_at',
     };
     for (const [key, col] of Object.entries(cols) as [keyof WorkspacePatch, string][]) {
       if (key in patch) {
@@ -165,6 +176,11 @@ export class WorkspacesRepo {
   /** Records (or clears) the intent to delete, before the workload is removed. */
   setDeleting(id: string, deleting: boolean): void {
     this.db.prepare('UPDATE workspaces SET deleting = ? WHERE id = ?').run(deleting ? 1 : 0, id);
+  }
+
+  /** When the next policy restart of a workspace is due (epoch ms), if one is scheduled. */
+  nextRestartAt(id: string): number | null {
+    return (this.db.prepare('SELECT next_restart_at AS t FROM workspaces WHERE id = ?').get(id) as { t: number | null } | undefined)?.t ?? null;
   }
 
   /** Rows whose delete was started but not finished (a crash in between). */
@@ -202,6 +218,8 @@ export class WorkspacesRepo {
       exitCode: row.exit_code,
       ownerId: row.owner_id,
       visibility: row.visibility,
+      restartPolicy: row.restart_policy,
+      restartCount: row.restart_count,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };

@@ -143,3 +143,38 @@ describe('restart safety (process runtime)', () => {
     }
   });
 });
+
+describe('restart policy', () => {
+  it('restarts an on-failure workload after a backoff, counts restarts, and leaves clean exits alone', async () => {
+    const t = await startTestDaemon({ reconcileInterval: 3600 });
+    try {
+      const crash = [process.execPath, '-e', 'setTimeout(() => process.exit(3), 300)'];
+      const clean = [process.execPath, '-e', 'setTimeout(() => process.exit(0), 300)'];
+      const a = (await t.api('POST', '/api/workspaces', { name: 'flaky', restart: 'on-failure', command: crash })).body;
+      const b = (await t.api('POST', '/api/workspaces', { name: 'done', restart: 'on-failure', command: clean })).body;
+      assert.equal(a.restart, 'on-failure');
+      await new Promise((r) => setTimeout(r, 700));
+      const first = await t.daemon.reconcile();
+      assert.deepEqual(first.crashed.sort(), [a.id, b.id].sort());
+      const failed = (await t.api('GET', `/api/workspaces/${a.id}`)).body;
+      assert.equal(failed.state, 'failed');
+      assert.match(failed.reason, /exited with code 3; restart 1 \(policy on-failure\) in 1 s/);
+      assert.equal((await t.daemon.reconcile()).restarted.length, 0, 'restarted before its backoff');
+      await new Promise((r) => setTimeout(r, 1100));
+      const second = await t.daemon.reconcile();
+      assert.deepEqual(second.restarted, [a.id]);
+      const again = (await t.api('GET', `/api/workspaces/${a.id}`)).body;
+      assert.equal(again.state, 'running');
+      assert.equal(again.restartCount, 1);
+      const doneWs = (await t.api('GET', `/api/workspaces/${b.id}`)).body;
+      assert.equal(doneWs.state, 'failed', 'a clean exit under on-failure must not restart');
+      assert.equal(doneWs.exitCode, 0);
+      // It crashes again: the next backoff doubles.
+      await new Promise((r) => setTimeout(r, 700));
+      await t.daemon.reconcile();
+      assert.match((await t.api('GET', `/api/workspaces/${a.id}`)).body.reason, /restart 2 \(policy on-failure\) in 2 s/);
+    } finally {
+      await t.stop();
+    }
+  });
+});

@@ -19,6 +19,7 @@ export const workspaceCreateBody = z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'env names are letters, digits and _'), z.string().max(65536))
       .optional(),
     visibility: z.enum(['private', 'public']).optional(),
+    restart: z.enum(['no', 'on-failure', 'always']).optional(),
   })
   .strict();
 
@@ -33,6 +34,8 @@ export function presentWorkspace(ws: Workspace, owner: string | null = null) {
     state: ws.state,
     visibility: ws.visibility,
     owner,
+    restart: ws.restartPolicy,
+    restartCount: ws.restartCount,
     reason: ws.reason,
     image: ws.image,
     command: ws.command,

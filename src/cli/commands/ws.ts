@@ -101,6 +101,8 @@ interface CreateOpts {
   env?: Record<string, string>;
   json?: boolean;
   wait: boolean;
+  restart?: string;
+  public?: boolean;
 }
 
 async function create(name: string, command: string[], opts: CreateOpts, cmd: Command): Promise<void> {
@@ -109,6 +111,8 @@ async function create(name: string, command: string[], opts: CreateOpts, cmd: Co
   if (opts.image) body.image = opts.image;
   if (command.length) body.command = command;
   if (opts.env && Object.keys(opts.env).length) body.env = opts.env;
+  if (opts.restart) body.restart = opts.restart;
+  if (opts.public) body.visibility = 'public';
   const ws = await withProgress(`creating workspace ${name}`, async (p) => {
     const created = await client.json<ApiWorkspace>('POST', '/api/workspaces', { body });
     if (!opts.wait || created.state !== 'creating') return created;
@@ -157,6 +161,8 @@ export function registerWs(program: Command): void {
     .argument('[command...]', 'command to run (put it after --)')
     .option('--image <image>', 'container image (default: the daemon’s BERTH_DEFAULT_IMAGE)')
     .option('-e, --env <K=V>', 'environment variable for the workspace (repeatable)', collectEnv)
+    .option('--restart <policy>', 'restart policy when the workload exits: no | on-failure | always')
+    .option('--public', 'hosted apps reachable without a Berth login (default: private)')
     .option('--no-wait', 'return as soon as the daemon accepted the workspace')
     .option('--json', 'print the workspace as JSON')
     .action(create);
