@@ -189,4 +189,13 @@ export const migrations: { version: number; sql: string }[] = [
     version: 6,
     sql: `ALTER TABLE workspaces ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;`,
   },
+  {
+    // Restart policy of a workspace and how often it was restarted since its last healthy start.
+    version: 7,
+    sql: `
+      ALTER TABLE workspaces ADD COLUMN restart_policy TEXT NOT NULL DEFAULT 'no';
+      ALTER TABLE workspaces ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE workspaces ADD COLUMN next_restart_at INTEGER;
+    `,
+  },
 ];
