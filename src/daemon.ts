@@ -32,7 +32,9 @@ import { AppsRepo } from './store/apps-repo.js';
 import { AppService } from './services/apps.js';
 import { createPostgresInfra } from './infra/postgres.js';
 import { appRoutableWorkloads } from './services/app-routes.js';
+import type { RoutableWorkload } from './domain/route.js';
 import { createReconciler, type ReconcileReport } from './services/reconcile.js';
+import { createPreviewStack, type PreviewStack } from './services/previews-setup.js';
 import { BERTH_URL_SCRIPT } from './workload/berth-url.js';
 
 /** A running daemon. `close()` stops the listener and the store; workloads keep running. */
@@ -50,6 +52,8 @@ export interface Daemon {
   auth: AuthService;
   /** The API app (for tests that enumerate its routes). */
   api: { routes: { method: string; path: string }[] };
+  /** Pull-request previews: service, job queue, deliveries log. */
+  previews: PreviewStack;
   /** Runs one reconcile pass now (also runs at start and every BERTH_RECONCILE_INTERVAL s). */
   reconcile(): Promise<ReconcileReport>;
   close(): Promise<void>;
@@ -105,6 +109,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       ? createPostgresInfra({ adminUrl: config.postgresUrl, appHost: config.infraHost, log: log.child({ component: 'postgres' }) })
       : undefined,
   });
+  const previews = createPreviewStack({ config, log, db, runtime });
   const version = berthVersion();
   const auth = new AuthService({ repo: new AuthRepo(db), config, log: log.child({ component: 'auth' }), localToken: token });
   const { setupToken } = await auth.bootstrap();
@@ -126,6 +131,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     apps,
     hostingFor,
     startedAt,
+    previews: previews.api,
   });
 
   const apiListener = getRequestListener(api.fetch);
@@ -174,9 +180,9 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   edgeRef = edge;
   edgeForStats = edge;
   const refreshRoutes = (): void => {
-    edge.setRoutes(
+    edge.setRoutes(previews.withRoutes(
       buildRouteTable(
-        workspaces.list().map((ws) => ({
+        workspaces.list().map((ws): RoutableWorkload => ({
           kind: 'workspace' as const,
           id: ws.id,
           name: ws.name,
@@ -191,10 +197,11 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
         })).concat(appRoutableWorkloads(apps)),
         config.appsDomain ? { appsDomain: config.appsDomain } : {},
       ),
-    );
+    ));
   };
   workspaces.on('changed', refreshRoutes);
   apps.on('changed', refreshRoutes);
+  previews.service.on('changed', refreshRoutes);
   const reconcile = createReconciler({
     repo,
     runtime,
@@ -234,6 +241,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     { url, dataDir: config.dataDir, version, workspaces: workspaces.list().length, reconciled: startupReport },
     `Berth ${version} listening on ${url}`,
   );
+  previews.start();
   const setupUrl = setupToken ? `${config.publicUrl ?? url}/#/setup?token=${setupToken}` : null;
   if (setupUrl) log.warn({ setupUrl }, `the admin account has no password yet: set it once at ${setupUrl}`);
 
@@ -249,6 +257,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     apps,
     auth,
     api,
+    previews,
     reconcile: () => reconcile(),
     async close() {
       if (closed) return;
@@ -257,6 +266,9 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       workspaces.off('changed', refreshRoutes);
       apps.off('changed', refreshRoutes);
       await edge.close();
+      // The worker writes to the store: stopped before it closes.
+      await previews.stop();
+      previews.service.off('changed', refreshRoutes);
       db.close();
       log.info('Berth stopped (workloads keep running)');
     },

@@ -26,8 +26,10 @@ export type ErrorCode =
   | 'E_INFRA_UNAVAILABLE'
   | 'E_INFRA_CONFLICT'
   | 'E_REDIS_DBS_EXHAUSTED'
+  | 'E_APP_UNHEALTHY'
   | 'E_GITHUB'
-  | 'E_PREVIEW_CONFIG_INVALID';
+  | 'E_PREVIEW_CONFIG_INVALID'
+  | 'E_PREVIEW_BUILD';
 
 const defaultStatus: Record<ErrorCode, number> = {
   E_BAD_REQUEST: 400,
@@ -57,10 +59,14 @@ const defaultStatus: Record<ErrorCode, number> = {
   // A database or role of that name exists but Berth did not create it.
   E_INFRA_CONFLICT: 409,
   E_REDIS_DBS_EXHAUSTED: 409,
+  // An app's health check never passed (or it exited) during install; it is left `failed`.
+  E_APP_UNHEALTHY: 502,
   // GitHub answered with an error or could not be reached: an upstream failure.
   E_GITHUB: 502,
   // The repository's berth.preview.yaml does not validate.
   E_PREVIEW_CONFIG_INVALID: 422,
+  // Cloning, building, starting or health-checking a preview failed.
+  E_PREVIEW_BUILD: 502,
 };
 
 export interface BerthErrorOptions {

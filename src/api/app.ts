@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { BerthConfig } from '../config/schema.js';
@@ -8,6 +9,9 @@ import type { Logger } from '../log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { AuthService } from '../services/auth.js';
 import type { WorkspaceService } from '../services/workspaces.js';
+import type { AppService } from '../services/apps.js';
+import { appRoutes } from './routes/apps.js';
+import { githubWebhookRoutes, previewApiRoutes, type PreviewApiDeps } from './routes/previews.js';
 import { authenticate } from './authn.js';
 import type { ApiEnv } from './env.js';
 import type { HandoffStore } from '../auth/app-handoff.js';
@@ -25,11 +29,14 @@ export interface ApiDeps {
   runtime: Runtime;
   runtimeReason: string;
   workspaces: WorkspaceService;
+  apps: AppService;
   auth: AuthService;
   hostingFor: (req: IncomingMessage) => HostingInfo;
   clientIpOf: (req: IncomingMessage) => string;
   handoff: { store: HandoffStore; hostRoute: (hostname: string) => Route | undefined };
   startedAt: number;
+  /** Pull-request previews: /api/previews, /api/webhooks/deliveries and POST /webhooks/github. */
+  previews?: PreviewApiDeps;
 }
 
 /** Routes reachable without credentials. Everything else under /api needs a token or a session. */
@@ -44,7 +51,20 @@ export const OPEN_ROUTES: ReadonlySet<string> = new Set([
 /** Builds the Hono app serving /api. Mounted in-process behind the edge. */
 export function createApiApp(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
-  app.onError((err, c) => errorResponse(c, err, deps.log));
+  app.onError((err, c) => errorResponse(c, err, deps.log.child({ reqId: c.get('reqId') })));
+  // Every API answer carries a request id, and every log line about it names the same id.
+  app.use('*', async (c, next) => {
+    const given = c.req.header('x-request-id');
+    const reqId = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+    c.set('reqId', reqId);
+    const started = performance.now();
+    await next();
+    c.res.headers.set('x-request-id', reqId);
+    deps.log.debug(
+      { reqId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
+      'api request',
+    );
+  });
   app.notFound((c) =>
     errorResponse(c, new BerthError('E_NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), deps.log),
   );
@@ -84,5 +104,10 @@ export function createApiApp(deps: ApiDeps) {
   app.route('/api/workspaces', workspaceRoutes(deps.workspaces, deps.auth, deps.hostingFor));
   app.route('/api/events', eventRoutes(deps.workspaces, deps.auth));
   app.route('/api', adminRoutes(deps.auth));
+  app.route('/api', appRoutes(deps.apps, deps.auth, deps.hostingFor));
+  if (deps.previews) {
+    app.route('/api', previewApiRoutes(deps.previews));
+    app.route('/webhooks', githubWebhookRoutes(deps.previews));
+  }
   return app;
 }

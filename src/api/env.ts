@@ -4,5 +4,5 @@ import type { Principal } from '../services/auth.js';
 /** Hono environment of every API route: node bindings + the authenticated principal. */
 export interface ApiEnv {
   Bindings: HttpBindings;
-  Variables: { principal: Principal; clientIp: string };
+  Variables: { principal: Principal; clientIp: string; reqId: string };
 }

@@ -11,7 +11,8 @@ import { cookieValue } from './upgrade-auth.js';
  * The edge's access hooks for private hosted apps. Path routes share the dashboard's origin, so
  * the dashboard session cookie counts there; host routes (subdomain mode) only accept the
  * host-bound app session obtained through the one-time hand-off. A Berth bearer token works on
- * both (for scripts). The owner and admins are allowed; everyone else is refused.
+ * both (for scripts). The owner and admins are allowed, and any logged-in user on routes marked
+ * `anyUser` (catalog apps); everyone else is refused.
  */
 export function createHostedAccess(auth: AuthService, handoffs: HandoffStore) {
   const principalOf = (req: IncomingMessage, route: Route): Principal | null => {
@@ -24,7 +25,7 @@ export function createHostedAccess(auth: AuthService, handoffs: HandoffStore) {
   return {
     authorize(req: IncomingMessage, route: Route): boolean {
       const p = principalOf(req, route);
-      return p !== null && (p.role === 'admin' || p.userId === route.access?.ownerId);
+      return p !== null && (p.role === 'admin' || route.access?.anyUser === true || p.userId === route.access?.ownerId);
     },
     redeemHandoff(ticket: string, route: Route): string | null {
       return route.via === 'host' ? handoffs.redeem(ticket, hostKey(route)) : null;

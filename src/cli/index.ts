@@ -12,6 +12,8 @@ import { registerStatus } from './commands/status.js';
 import { registerUp } from './commands/up.js';
 import { registerWs } from './commands/ws.js';
 import { registerAdmin } from './commands/admin.js';
+import { registerApps } from './commands/apps.js';
+import { registerPreviews } from './commands/previews.js';
 import { formatError } from './output.js';
 
 /** Version from package.json (two levels up from both src/cli and dist/cli). */
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerWs(program);
   registerAdmin(program);
+  registerApps(program);
+  registerPreviews(program);
   return program;
 }
 

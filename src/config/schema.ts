@@ -53,9 +53,33 @@ export const configSchema = z.object({
   sessionIdleMinutes: z.coerce.number().int().min(1).default(720),
   /** …and after this long in any case. */
   sessionMaxHours: z.coerce.number().int().min(1).default(168),
+  /** Extra catalog directories (BERTH_CATALOG_DIRS, comma-separated), read after the built-in `<repo>/catalog`; later ones override apps of the same name. */
+  catalogDirs: csv.default([]),
+  /** Shared PostgreSQL for apps: an admin URL whose role may create databases and roles. */
+  postgresUrl: z.string().regex(/^postgres(?:ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  /** Shared Redis for apps: `redis://[:password@]host:port`. */
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  /** Host workloads use to reach the shared Postgres/Redis (e.g. `host.containers.internal`); default: the host of each URL. */
+  infraHost: z.string().min(1).optional(),
   /** podman/docker binaries (absolute or on PATH). */
   podmanBin: z.string().default('podman'),
   dockerBin: z.string().default('docker'),
+  // ---- pull-request previews (issue 5) ----
+  /** HMAC secret of GitHub deliveries; unset turns POST /webhooks/github off (never accept-all). */
+  githubWebhookSecret: z.string().optional(),
+  /** Repositories (`owner/name`, `*` = any) whose pull requests get previews. */
+  previewRepos: csv.default([]),
+  /** `author_association` values that get a preview. */
+  previewAuthorAssociations: csv.default(['OWNER', 'MEMBER', 'COLLABORATOR']),
+  /** Previews of pull requests from forks (they run foreign code). */
+  previewAllowForks: z.union([z.boolean(), z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true')]).default(false),
+  /** Token for cloning private repositories and reporting statuses/comments. */
+  githubToken: z.string().optional(),
+  githubApiUrl: z.string().url().transform((s) => s.replace(/\/+$/, '')).default('https://api.github.com'),
+  /** Allows `file://` clone URLs (tests and local demos only). */
+  allowFileRepos: z.union([z.boolean(), z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true')]).default(false),
+  /** Seconds between preview reaper passes (closed PRs, ttl, orphans). */
+  previewReapInterval: z.coerce.number().int().min(1).default(300),
 });
 
 export type BerthConfig = Readonly<z.infer<typeof configSchema>>;

@@ -4,8 +4,8 @@
  */
 import type { PortMapping, WorkspaceState } from './workspace.js';
 
-/** Kinds of workload the edge can route to. Grows with 'app' | 'preview'. */
-export type RoutableKind = 'workspace';
+/** Kinds of workload the edge can route to. */
+export type RoutableKind = 'workspace' | 'app' | 'preview';
 
 /** Lifecycle states a routed workload can be in; only 'running' is ever dialled. */
 export type RoutableState = WorkspaceState;
@@ -33,6 +33,8 @@ export interface RouteAccess {
   readonly visibility: 'public' | 'private';
   readonly ownerId: string | null;
   readonly dashboardUrl: string;
+  /** Any logged-in Berth user may pass (catalog apps), not only the owner and admins. */
+  readonly anyUser?: boolean;
 }
 
 export interface RoutableWorkload {
@@ -43,6 +45,11 @@ export interface RoutableWorkload {
   state: RoutableState;
   upstreamHost: string;
   ports: RoutablePort[];
+  /**
+   * Apps only (kind 'app'): the first port is served at `/embed/{id}/` (`via: 'path'`) or, for apps
+   * that need an origin of their own, at `{id}.{appsDomain}` (`via: 'host'`). Never under /hosted/.
+   */
+  appVia?: 'path' | 'host';
 }
 
 /** Where a route's traffic goes. `origin` is the undici pool key (`http://host:port`). */
@@ -73,6 +80,11 @@ export interface Route {
   readonly via: 'path' | 'host';
   /** null = public (no check). */
   readonly access: RouteAccess | null;
+  /**
+   * Previews: one host serves several services by path prefix (longest first, `/` last). The
+   * edge picks the longest prefix matching the request path; the route itself serves `/`.
+   */
+  readonly prefixRoutes?: readonly { readonly prefix: string; readonly route: Route }[];
 }
 
 /** A workload row the builder refused, with the reason (logged by whoever swaps the table in). */
@@ -86,15 +98,17 @@ export interface RejectedRoute {
  * assignment), so a request never sees half of an update.
  */
 export interface RouteTable {
-  /** Key: `/hosted/{id}/{hostPort}/`. */
+  /** Key: `/hosted/{id}/{hostPort}/`, or `/embed/{app}/` for apps. */
   readonly pathRoutes: ReadonlyMap<string, Route>;
-  /** Key: `{hostPort}--{id}.{appsDomain}`, lowercase, without a port. */
+  /** Key: `{hostPort}--{id}.{appsDomain}` (`{app}.{appsDomain}` for apps), lowercase, without a port. */
   readonly hostRoutes: ReadonlyMap<string, Route>;
   /**
    * `.{appsDomain}` (lowercase, no port) when subdomain routing is on, else null. A Host under
    * this suffix that matches no route is answered 404 by the edge instead of reaching the API.
    */
   readonly hostSuffix: string | null;
+  /** `.{previewDomain}` when previews are on: an unknown host under it is a 404, never the API. */
+  readonly previewSuffix?: string | null;
   /** Rows left out (invalid id or port, or a key claimed twice). */
   readonly rejected: readonly RejectedRoute[];
 }

@@ -119,6 +119,8 @@ export function hostnameOf(hostHeader: string): string {
 /** `/hosted`, `//hosted/…`: a path that is meant for hosted routing, well-formed or not. */
 const HOSTED_RE = /^\/+hosted(?:\/|$)/;
 const LLM_RE = /^\/+llm(?:\/|$)/;
+/** `/embed`, `//embed/…`: a path meant for a catalog app. */
+const EMBED_RE = /^\/+embed(?:\/|$)/;
 const PORT_RE = /^[1-9][0-9]{0,4}$/;
 
 function matchHosted(table: RouteTable, path: string, query: string): MatchResult {
@@ -141,6 +143,29 @@ function matchHosted(table: RouteTable, path: string, query: string): MatchResul
   return { type: 'route', route, key, path: path.slice(route.stripPrefix.length) + query };
 }
 
+/** `/embed/{app}/…` → the app's route; `/embed/{app}` → redirect to the slash form. */
+function matchEmbed(table: RouteTable, path: string, query: string): MatchResult {
+  if (!path.startsWith('/embed/') || path.charCodeAt(7) === SLASH) return notFound('double slash in route prefix');
+  const nameEnd = path.indexOf('/', 7);
+  if (nameEnd === -1) {
+    const name = path.slice(7);
+    return table.pathRoutes.has(path + '/') ? { type: 'redirect', location: `${name}/${query}` } : notFound('unknown app');
+  }
+  const key = path.slice(0, nameEnd + 1);
+  const route = table.pathRoutes.get(key);
+  if (!route) return notFound('unknown app');
+  if (route.state !== 'running') return { type: 'unavailable', route };
+  return { type: 'route', route, key, path: path.slice(route.stripPrefix.length) + query };
+}
+
+/** Longest prefix (whole segments) of a preview host that matches `path`; list is longest first. */
+function pickPrefix(list: NonNullable<Route['prefixRoutes']>, path: string): Route | undefined {
+  for (const { prefix, route } of list) {
+    if (prefix === '/' || path === prefix || path.startsWith(prefix + '/')) return route;
+  }
+  return undefined;
+}
+
 /**
  * Matches a request target (`req.url`) and Host header against the table. Host routes win over
  * path routes because a subdomain is the app's own origin. Paths that are malformed in a way
@@ -158,20 +183,23 @@ export function matchRequest(table: RouteTable, url: string, hostHeader: string 
   const query = q === -1 ? '' : url.slice(q);
   const path = normalizePath(rawPath);
 
-  if (table.hostSuffix !== null && hostHeader) {
+  if ((table.hostSuffix !== null || table.previewSuffix) && hostHeader) {
     const hostname = hostnameOf(hostHeader);
-    const route = table.hostRoutes.get(hostname);
-    if (route) {
+    const found = table.hostRoutes.get(hostname);
+    if (found) {
       if (path === null) return notFound('malformed path');
+      const route = found.prefixRoutes ? pickPrefix(found.prefixRoutes, path) ?? found : found;
       if (route.state !== 'running') return { type: 'unavailable', route };
       // Subdomain mode: the app owns the whole origin, so the target goes through untouched.
       return { type: 'route', route, key: hostname, path: url };
     }
-    if (hostname.endsWith(table.hostSuffix)) return notFound('unknown app host');
+    if (table.hostSuffix !== null && hostname.endsWith(table.hostSuffix)) return notFound('unknown app host');
+    if (table.previewSuffix && hostname.endsWith(table.previewSuffix)) return notFound('unknown preview host');
   }
 
   if (path === null) return notFound('malformed path');
   if (HOSTED_RE.test(path)) return matchHosted(table, path, query);
+  if (EMBED_RE.test(path)) return matchEmbed(table, path, query);
   if (LLM_RE.test(path)) {
     if (!path.startsWith('/llm') || path.startsWith('/llm//')) return notFound('double slash in route prefix');
     return { type: 'llm', path: path.slice(4) + query };

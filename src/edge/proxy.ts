@@ -78,6 +78,9 @@ function upstreamError(err: unknown, target: Route | string): EdgeError {
   return { status: 502, code: 'E_UPSTREAM_UNREACHABLE', message: `${label} is not reachable (${code ?? 'connection failed'})${hint}` };
 }
 
+/** Added to every response of an app route (a second CSP header only narrows the app's own). */
+export const APP_FRAME_ANCESTORS = "frame-ancestors 'self'";
+
 const RELAY = Symbol('berth.relay');
 type RelayedResponse = ServerResponse & { [RELAY]?: ResponseRelay };
 
@@ -130,6 +133,8 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true; // 1xx interim answers are not relayed
     this.resumeUpstream = resume;
     const { headers, contentType } = clientResponseHeaders(rawHeaders);
+    // Catalog apps may be framed by the Berth dashboard (same origin) and by nothing else.
+    if (typeof this.target !== 'string' && this.target.kind === 'app') headers.push('Content-Security-Policy', APP_FRAME_ANCESTORS);
     this.res.writeHead(statusCode, headers);
     // An event stream may stay quiet for a while; the client must see the headers now.
     if (contentType !== undefined && contentType.startsWith('text/event-stream')) this.res.flushHeaders();
@@ -288,6 +293,7 @@ export function createProxy(opts: ProxyOptions): Proxy {
   function onTableSwap(table: RouteTable): void {
     const live = new Set<string>();
     for (const r of table.pathRoutes.values()) if (r.state === 'running') live.add(r.upstream.origin);
+    for (const r of table.hostRoutes.values()) if (r.state === 'running') live.add(r.upstream.origin);
     for (const [origin, pool] of pools) {
       if (live.has(origin)) continue;
       pools.delete(origin);

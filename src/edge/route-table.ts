@@ -26,6 +26,11 @@ export function pathRouteKey(id: string, hostPort: number): string {
   return `/hosted/${id}/${hostPort}/`;
 }
 
+/** Path-route key of a catalog app: apps are served only under `/embed/{app}/`. */
+export function embedRouteKey(app: string): string {
+  return `/embed/${app}/`;
+}
+
 /** Host-route key of a workload port (`suffix` is `.{appsDomain}`). */
 export function hostRouteKey(id: string, hostPort: number, suffix: string): string {
   return `${hostPort}--${id}${suffix}`;
@@ -58,7 +63,7 @@ export function buildRouteTable(workloads: readonly RoutableWorkload[], opts: Bu
   const idCount = new Map<string, number>();
   const originOwners = new Map<string, Set<string>>();
   for (const w of workloads) {
-    idCount.set(w.id, (idCount.get(w.id) ?? 0) + 1);
+    idCount.set(`${w.kind}:${w.id}`, (idCount.get(`${w.kind}:${w.id}`) ?? 0) + 1);
     for (const p of w.ports) {
       if (!isPort(p.hostPort)) continue;
       const origin = upstreamOrigin(w.upstreamHost, p.hostPort);
@@ -75,7 +80,7 @@ export function buildRouteTable(workloads: readonly RoutableWorkload[], opts: Bu
       rejected.push({ workloadId: w.id, reason: 'id is not DNS-label safe' });
       continue;
     }
-    if ((idCount.get(w.id) ?? 0) > 1) {
+    if ((idCount.get(`${w.kind}:${w.id}`) ?? 0) > 1) {
       rejected.push({ workloadId: w.id, reason: 'id appears more than once' });
       continue;
     }
@@ -83,7 +88,8 @@ export function buildRouteTable(workloads: readonly RoutableWorkload[], opts: Bu
       rejected.push({ workloadId: w.id, reason: `invalid upstream host ${JSON.stringify(w.upstreamHost)}` });
       continue;
     }
-    for (const p of w.ports) {
+    // Apps: one route for their served (first) port, under /embed/{app}/ or on their own host.
+    for (const p of w.kind === 'app' ? w.ports.slice(0, 1) : w.ports) {
       if (!isPort(p.hostPort) || !isPort(p.containerPort)) {
         rejected.push({ workloadId: w.id, reason: `invalid port mapping ${p.containerPort}:${p.hostPort}` });
         continue;
@@ -94,7 +100,7 @@ export function buildRouteTable(workloads: readonly RoutableWorkload[], opts: Bu
         rejected.push({ workloadId: w.id, reason: `upstream ${origin} is claimed by ${[...owners].sort().join(', ')}` });
         continue;
       }
-      const pathKey = pathRouteKey(w.id, p.hostPort);
+      const pathKey = w.kind === 'app' ? embedRouteKey(w.id) : pathRouteKey(w.id, p.hostPort);
       if (pathRoutes.has(pathKey)) continue; // the same mapping listed twice: first one wins
       const upstream: Upstream = Object.freeze({ host: w.upstreamHost, port: p.hostPort, origin });
       const base = {
@@ -107,6 +113,12 @@ export function buildRouteTable(workloads: readonly RoutableWorkload[], opts: Bu
         containerPort: p.containerPort,
         access: w.access && w.access.visibility === 'private' ? w.access : null,
       };
+      if (w.kind === 'app') {
+        if (w.appVia === 'host') {
+          if (suffix) hostRoutes.set(`${w.id}${suffix}`, Object.freeze({ ...base, stripPrefix: '', via: 'host' as const }));
+        } else pathRoutes.set(pathKey, Object.freeze({ ...base, stripPrefix: p.keepPrefix ? '' : pathKey.slice(0, -1), via: 'path' as const }));
+        continue;
+      }
       pathRoutes.set(pathKey, Object.freeze({ ...base, stripPrefix: p.keepPrefix ? '' : pathKey.slice(0, -1), via: 'path' as const }));
       if (suffix) {
         hostRoutes.set(hostRouteKey(w.id, p.hostPort, suffix), Object.freeze({ ...base, stripPrefix: '', via: 'host' as const }));

@@ -206,7 +206,7 @@ export function createEdge(opts: EdgeOptions): Edge {
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const t = table; // one read: the whole request sees one table
-    const m = matchRequest(t, req.url ?? '/', t.hostSuffix === null ? undefined : rawHost(req.rawHeaders));
+    const m = matchRequest(t, req.url ?? '/', t.hostSuffix === null && !t.previewSuffix ? undefined : rawHost(req.rawHeaders));
     if (onResponse) {
       const tagged = res as Tagged;
       tagged[STARTED] = performance.now();
@@ -265,7 +265,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     // An error on a socket nobody listens to would crash the daemon.
     socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
     const t = table;
-    const m = matchRequest(t, req.url ?? '/', t.hostSuffix === null ? undefined : rawHost(req.rawHeaders));
+    const m = matchRequest(t, req.url ?? '/', t.hostSuffix === null && !t.previewSuffix ? undefined : rawHost(req.rawHeaders));
     const accept = req.headers.accept;
     switch (m.type) {
       case 'route':

@@ -42,6 +42,8 @@ export interface Runtime {
    * engine's build output. Present only when `capabilities.build` is true.
    */
   build?(contextDir: string, containerfile: string, tag: string): Promise<string>;
+  /** Removes an image `build` made; no-op when it is gone. Present with `build`. */
+  removeImage?(tag: string): Promise<void>;
 }
 
 export type RuntimeName = 'process' | 'podman' | 'docker';
@@ -86,6 +88,11 @@ export interface WorkloadSpec {
   dnsServers?: string[];
   /** Host files mounted read-only into the workload (containers) — e.g. the berth-url helper. */
   files?: { hostPath: string; containerPath: string }[];
+  /**
+   * Host directory the command runs in, for drivers without images (process: the checkout of a
+   * preview). Container drivers ignore it: the image's working directory applies.
+   */
+  workdir?: string;
 }
 
 export type WorkloadState = 'created' | 'running' | 'exited' | 'missing';

@@ -159,3 +159,20 @@ describe('access control', () => {
     assert.ok(login.ip, 'audit entries say where from');
   });
 });
+
+describe('request ids', () => {
+  it('answers every API call with an X-Request-Id, keeping a well-formed one the client sent', async () => {
+    const t = await startTestDaemon();
+    try {
+      const a = await t.api('GET', '/api/health', undefined, { token: null });
+      assert.match(a.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+      const b = await t.api('GET', '/api/nope', undefined, { headers: { 'x-request-id': 'trace-123' } });
+      assert.equal(b.status, 404);
+      assert.equal(b.headers.get('x-request-id'), 'trace-123');
+      const c = await t.api('GET', '/api/health', undefined, { token: null, headers: { 'x-request-id': 'bad id\u00e9' } });
+      assert.notEqual(c.headers.get('x-request-id'), 'bad idé');
+    } finally {
+      await t.stop();
+    }
+  });
+});

@@ -67,6 +67,8 @@ export async function startTestDaemon(overrides: Partial<Record<keyof BerthConfi
     async stop() {
       // Remove every workload this daemon made, then the daemon and its data.
       for (const ws of daemon.workspaces.list()) await daemon.workspaces.remove(ws.id).catch(() => {});
+      // Apps: dependents were installed after their dependencies, so remove newest first.
+      for (const app of daemon.apps.list().reverse()) await daemon.apps.uninstall(app.name, { purge: false }).catch(() => {});
       await daemon.close();
       if (!overrides.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },

@@ -283,6 +283,15 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
       }
       return `${res.stdout}${res.stderr}`;
     },
+
+    async removeImage(tag) {
+      // No --force: that would also remove containers using the image, and two tags of one
+      // build may share an image id. With another tag left, rmi only untags. Missing is fine.
+      const res = await run(['rmi', tag]);
+      if (res.code !== 0 && !/image not known|No such image|not found/i.test(res.stderr)) {
+        throw new BerthError('E_RUNTIME', `${bin} rmi ${tag} failed: ${res.stderr.trim()}`);
+      }
+    },
   };
   return runtime;
 }

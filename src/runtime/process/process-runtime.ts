@@ -44,6 +44,8 @@ interface StoredSpec {
   /** Full environment of the workload (host PATH/HOME + spec env). */
   env: Record<string, string>;
   ports: WorkloadSpec['ports'];
+  /** Directory the command runs in (default: the workload directory). */
+  workdir?: string;
 }
 
 /** What the supervisor records (see supervisor.ts). */
@@ -152,6 +154,7 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
         ...(spec.command ? { command: [...spec.command] } : {}),
         env: { ...hostEnv, ...spec.env },
         ports: spec.ports,
+        ...(spec.workdir ? { workdir: path.resolve(spec.workdir) } : {}),
       };
       // The env may hold secrets: owner-only.
       await writeFile(path.join(dir, 'spec.json'), JSON.stringify(stored, null, 2), { mode: 0o600 });

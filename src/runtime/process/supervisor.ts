@@ -83,7 +83,7 @@ for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
 
 const command = Array.isArray(spec.command) ? spec.command : [];
 if (command.length > 0) {
-  child = spawn(command[0], command.slice(1), { cwd: dir, env: spec.env, stdio: ['ignore', logFd, logFd] });
+  child = spawn(command[0], command.slice(1), { cwd: typeof spec.workdir === 'string' ? spec.workdir : dir, env: spec.env, stdio: ['ignore', logFd, logFd] });
   state.pid = child.pid ?? null;
   child.on('error', (err) => {
     writeSync(logFd, 'berth: cannot start ' + command[0] + ': ' + err.message + '\\n');

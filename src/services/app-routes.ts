@@ -1,0 +1,37 @@
+/**
+ * Installed apps as the edge sees them: one route per app, `/embed/{app}/` (or `{app}.{appsDomain}`
+ * for apps that cannot live under a sub-path). Failed apps have no workload and get no route.
+ * Any logged-in Berth user may open an app; anonymous requests are sent to the login page.
+ */
+import type { RoutableWorkload } from '../domain/route.js';
+import type { InstalledApp } from '../store/apps-repo.js';
+
+/** Maps installed apps to route-table rows (pure). */
+export function appWorkloads(apps: readonly InstalledApp[]): RoutableWorkload[] {
+  const out: RoutableWorkload[] = [];
+  for (const a of apps) {
+    const http = a.ports.find((p) => p.name === 'http');
+    if (a.state === 'failed' || !http) continue;
+    out.push({
+      kind: 'app',
+      id: a.name,
+      name: a.name,
+      state: a.state === 'running' ? 'running' : 'creating',
+      upstreamHost: a.upstreamHost,
+      ports: [{ containerPort: http.containerPort, hostPort: http.hostPort, keepPrefix: !a.embed.stripPrefix }],
+      appVia: a.embed.subpath ? 'path' : 'host',
+      access: {
+        visibility: 'private',
+        ownerId: null,
+        anyUser: true,
+        dashboardUrl: `${a.hosting.proto}://${a.hosting.host}${a.hosting.basePath}`,
+      },
+    });
+  }
+  return out;
+}
+
+/** Route rows of every app a service knows (the daemon's refreshRoutes calls this). */
+export function appRoutableWorkloads(svc: { list(): InstalledApp[] }): RoutableWorkload[] {
+  return appWorkloads(svc.list());
+}
