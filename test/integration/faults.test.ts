@@ -1,33 +1,18 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { ensureTestImage } from '../support/test-image.js';
+import { spawnDaemon } from '../support/daemon-process.js';
 import { randomPortRange } from '../support/daemon.js';
 
 const run = promisify(execFile);
-const root = path.resolve(import.meta.dirname, '../..');
 const podmanMissing = await run('podman', ['--version']).then(() => false, () => true);
 if (podmanMissing) console.error('SKIPPED fault suite: podman is not installed (scripts/install-deps --test installs it)');
 
-function spawnDaemon(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/support/daemon-main.ts')], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      const m = /^READY (\S+)/.exec(l);
-      if (m) resolve({ child, url: m[1]! });
-    });
-    child.once('exit', (c) => reject(new Error(`daemon exited early with ${c}`)));
-  });
-}
 
 const kill9 = async (child: ChildProcess): Promise<void> => {
   const gone = new Promise((r) => child.once('exit', r));

@@ -1,10 +1,9 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
+import { spawnDaemon } from '../support/daemon-process.js';
 import { randomPortRange, startTestDaemon } from '../support/daemon.js';
 import { createProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { silentLogger } from '../../src/log.js';
@@ -12,23 +11,7 @@ import { openDb } from '../../src/store/db.js';
 import { WorkspacesRepo } from '../../src/store/workspaces-repo.js';
 import { ECHO_SERVER } from '../support/workloads.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
 
-function spawnDaemon(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/support/daemon-main.ts')], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.on('line', (line) => {
-      const m = /^READY (\S+)/.exec(line);
-      if (m) resolve({ child, url: m[1]! });
-    });
-    child.once('exit', (code) => reject(new Error(`daemon exited early with ${code}`)));
-  });
-}
 
 async function get(url: string): Promise<number> {
   return fetch(url).then((r) => r.status, () => 0);
