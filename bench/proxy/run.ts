@@ -163,17 +163,19 @@ function processTree(pid: number): number[] {
   return out;
 }
 
-/** User+system CPU time (ms) consumed so far by `pid` and its descendants. */
-function cpuMs(pid: number): number {
-  let ticks = 0;
+/** User and system CPU time (ms) consumed so far by `pid` and its descendants. */
+function cpuMs(pid: number): { user: number; sys: number } {
+  let user = 0;
+  let sys = 0;
   for (const p of processTree(pid)) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
+      user += Number(fields[11]); // utime (field 14)
+      sys += Number(fields[12]); // stime (field 15)
     } catch {}
   }
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  return { user: user * 10, sys: sys * 10 }; // USER_HZ is 100 on Linux: 10 ms per tick
 }
 
 async function check(url: string): Promise<void> {
@@ -205,18 +207,20 @@ async function main(): Promise<void> {
     for (const t of targets) await check(t.http);
 
     console.log(`machine: ${cpus().length} cores, ${process.version}; wrk -t1 -c${CONNECTIONS} -d${DURATION}s --latency; ${ECHOES} sequential WS echoes; ${ROUNDS} interleaved rounds; berth workers: ${WORKERS}`);
-    type Row = WrkResult & { wsMedian: number; wsP99: number; cpuUs: number };
+    type Row = WrkResult & { wsMedian: number; wsP99: number; cpuUs: number; sysUs: number };
     const rounds: Record<string, Row[]> = {};
     for (const t of targets) await wrk(t.http, 2); // warm-up: JIT, keep-alive pools
     for (let round = 1; round <= ROUNDS; round++) {
       for (const t of targets) {
         const cpu0 = cpuMs(t.pid);
         const r = await wrk(t.http, DURATION);
-        const cpuUs = ((cpuMs(t.pid) - cpu0) * 1000) / r.requests;
+        const cpu1 = cpuMs(t.pid);
+        const cpuUs = ((cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) * 1000) / r.requests;
+        const sysUs = ((cpu1.sys - cpu0.sys) * 1000) / r.requests;
         const ws = await wsRtt(t.ws, ECHOES);
-        (rounds[t.name] ??= []).push({ ...r, wsMedian: ws.median, wsP99: ws.p99, cpuUs });
+        (rounds[t.name] ??= []).push({ ...r, wsMedian: ws.median, wsP99: ws.p99, cpuUs, sysUs });
         console.log(
-          `  round ${round} ${t.name.padEnd(6)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  ${cpuUs.toFixed(1)} µs CPU/req  WS ${ws.median.toFixed(0)} µs`,
+          `  round ${round} ${t.name.padEnd(6)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  ${cpuUs.toFixed(1)} µs CPU/req (${sysUs.toFixed(1)} kernel)  WS ${ws.median.toFixed(0)} µs`,
         );
       }
     }
@@ -226,6 +230,7 @@ async function main(): Promise<void> {
       results[name] = {
         requests: median(rs.map((r) => r.requests)),
         cpuUs: median(rs.map((r) => r.cpuUs)),
+        sysUs: median(rs.map((r) => r.sysUs)),
         rps: median(rs.map((r) => r.rps)),
         p50: median(rs.map((r) => r.p50)),
         p99: median(rs.map((r) => r.p99)),
@@ -246,7 +251,9 @@ async function main(): Promise<void> {
     const n = results.nginx!;
     const d = results.direct!;
     console.log(`\nBerth/nginx  req/s ${(b.rps / n.rps).toFixed(2)}×   p99 ${(b.p99 / n.p99).toFixed(2)}×   WS RTT ${(b.wsMedian / n.wsMedian).toFixed(2)}×`);
-    console.log(`CPU per request of the hop: Berth ${b.cpuUs.toFixed(1)} µs vs nginx ${n.cpuUs.toFixed(1)} µs (direct = the upstream's own ${d.cpuUs.toFixed(1)} µs)`);
+    console.log(
+      `CPU per request of the hop: Berth ${b.cpuUs.toFixed(1)} µs (kernel ${b.sysUs.toFixed(1)}) vs nginx ${n.cpuUs.toFixed(1)} µs (kernel ${n.sysUs.toFixed(1)}); direct = the upstream's own ${d.cpuUs.toFixed(1)} µs`,
+    );
     console.log(`Berth/direct req/s ${(b.rps / d.rps).toFixed(2)}×   p99 ${(b.p99 / d.p99).toFixed(2)}×   WS RTT ${(b.wsMedian / d.wsMedian).toFixed(2)}×`);
     console.log(`target Berth ≥ 0.6× nginx req/s: ${b.rps / n.rps >= 0.6 ? 'met' : 'NOT met'}`);
   } finally {

@@ -52,7 +52,7 @@ export interface RoutableWorkload {
   appVia?: 'path' | 'host';
 }
 
-/** Where a route's traffic goes. `origin` is the undici pool key (`http://host:port`). */
+/** Where a route's traffic goes. `origin` is the upstream pool key (`http://host:port`). */
 export interface Upstream {
   readonly host: string;
   readonly port: number;

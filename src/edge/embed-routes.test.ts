@@ -19,6 +19,11 @@ function app(name: string, hostPort: number, over: Partial<InstalledApp> = {}): 
       { name: 'http', containerPort: 8080, hostPort },
       { name: 'ssh', containerPort: 22, hostPort: hostPort + 1 },
     ],
+    volumes: [],
+    restartPolicy: 'always',
+    restartCount: 0,
+    nextRestartAt: null,
+    exitCode: null,
     createdAt: '',
     updatedAt: '',
     ...over,
@@ -31,7 +36,9 @@ const table = buildRouteTable(
       app('gitea', 9100),
       app('miniflux', 9110, { embed: { subpath: true, stripPrefix: false } }),
       app('slow', 9120, { state: 'installing' }),
-      app('broken', 9130, { state: 'failed' }),
+      // A failed install keeps no ports; a crash after it ran keeps them (the app may be restarted).
+      app('broken', 9130, { state: 'failed', runtimeRef: null, ports: [] }),
+      app('crashed', 9150, { state: 'failed', exitCode: 137 }),
       app('kuma', 9140, { embed: { subpath: false, stripPrefix: true } }),
     ]),
     // A workspace may share an app's name: their routes never collide.
@@ -49,7 +56,7 @@ function summary(m: MatchResult): string {
 
 describe('app routes: /embed/{app}/ only', () => {
   it('builds one route per app for its http port, with the access rule for any logged-in user', () => {
-    assert.deepEqual([...table.pathRoutes.keys()].sort(), ['/embed/gitea/', '/embed/miniflux/', '/embed/slow/', '/hosted/gitea/9200/']);
+    assert.deepEqual([...table.pathRoutes.keys()].sort(), ['/embed/crashed/', '/embed/gitea/', '/embed/miniflux/', '/embed/slow/', '/hosted/gitea/9200/']);
     assert.deepEqual([...table.hostRoutes.keys()].sort(), ['9200--gitea.apps.example.com', 'kuma.apps.example.com']);
     const r = table.pathRoutes.get('/embed/gitea/')!;
     assert.equal(r.kind, 'app');
@@ -65,6 +72,7 @@ describe('app routes: /embed/{app}/ only', () => {
     ['/embed/miniflux/feeds', 'route app:9110 /embed/miniflux/feeds strip='],
     ['/embed/slow/', 'unavailable slow'],
     ['/embed/broken/', 'not-found'],
+    ['/embed/crashed/', 'unavailable crashed'],
     ['/embed/nobody/', 'not-found'],
     ['/embed/nobody', 'not-found'],
     ['/embed//gitea/', 'not-found'],

@@ -47,7 +47,7 @@ const KNOWN: Record<string, H> = {
   'keep-alive': H.Drop,
   te: H.Drop,
   trailer: H.Drop,
-  // undici refuses Expect; Node already answered `100 Continue` to the client.
+  // Node already answered `100 Continue` to the client; the upstream must not wait for one.
   expect: H.Drop,
   forwarded: H.Spoofable,
   'x-real-ip': H.Spoofable,
@@ -243,17 +243,17 @@ export function upstreamRequestHeaders(raw: readonly string[], policy: HeaderPol
 }
 
 /**
- * Filters an upstream response's raw headers (undici hands Buffers) for the client: hop-by-hop
+ * Filters an upstream response's raw headers for the client: hop-by-hop
  * and Connection-named headers out, and no Set-Cookie for Berth's session cookie (on a shared
  * origin an app could otherwise plant one). Returns `[name, value, …]` and the content type.
  */
-export function clientResponseHeaders(raw: readonly (Buffer | string)[]): { headers: string[]; contentType: string | undefined } {
+export function clientResponseHeaders(raw: readonly string[]): { headers: string[]; contentType: string | undefined } {
   const out: string[] = [];
   let contentType: string | undefined;
   let connectionExtra: string[] | null = null;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    const value = raw[i + 1]!.toString('latin1');
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
     switch (classify(name)) {
       case H.Drop:
       case H.Upgrade:

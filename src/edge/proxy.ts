@@ -1,6 +1,7 @@
 /**
- * HTTP forwarding (undici, one keep-alive Pool per upstream origin) and WebSocket tunnels (raw
- * socket pipe). Responses stream through as they arrive: no buffering, backpressure honoured.
+ * HTTP forwarding (Berth's own HTTP/1.1 client, src/edge/upstream: one keep-alive pool per
+ * upstream origin) and WebSocket tunnels (raw socket pipe). Responses stream through as they
+ * arrive: no buffering, backpressure honoured.
  *
  * Lifecycle: `createProxy()` → `forward()` / `tunnel()` per request → `onTableSwap()` on every
  * route change (drops pools and tunnels whose upstream is gone) → `close()` (ends everything).
@@ -8,7 +9,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import { UpstreamPool } from './upstream/pool.js';
+import { exchange, type ExchangeControl, type ExchangeHandler } from './upstream/exchange.js';
 import type { Logger } from '../log.js';
 import type { Route, RouteTable } from '../domain/route.js';
 import { routeUnchanged } from './route-table.js';
@@ -67,12 +69,15 @@ function targetLabel(target: Route | string): string {
   return `${kind} "${target.workloadName}" (port ${target.hostPort})`;
 }
 
-/** Maps an undici / socket error to the edge answer. */
+/** Maps an upstream client / socket error to the edge answer. */
 function upstreamError(err: unknown, target: Route | string): EdgeError {
   const code = (err as { code?: string }).code;
   const label = targetLabel(target);
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') {
+  if (code === 'E_HEADERS_TIMEOUT' || code === 'E_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') {
     return { status: 504, code: 'E_UPSTREAM_TIMEOUT', message: `${label} did not answer in time.` };
+  }
+  if (code === 'E_UPSTREAM_PROTOCOL') {
+    return { status: 502, code: 'E_UPSTREAM_PROTOCOL', message: `${label} sent an invalid HTTP response (${(err as Error).message}).` };
   }
   const hint = typeof target === 'string' ? '' : '; is the app listening on that port?';
   return { status: 502, code: 'E_UPSTREAM_UNREACHABLE', message: `${label} is not reachable (${code ?? 'connection failed'})${hint}` };
@@ -92,13 +97,9 @@ function onResponseDrain(this: RelayedResponse): void {
   this[RELAY]?.resume();
 }
 
-/**
- * Relays one upstream response into a ServerResponse. Uses undici's native handler interface
- * (what its core speaks, so no adapter sits on the hot path); one object per request.
- */
-class ResponseRelay implements Dispatcher.DispatchHandler {
-  private abortUpstream: ((err?: Error) => void) | null = null;
-  private resumeUpstream: (() => void) | null = null;
+/** Relays one upstream response into a ServerResponse; one object per request. */
+class ResponseRelay implements ExchangeHandler {
+  control: ExchangeControl | null = null;
   private finished = false;
 
   constructor(
@@ -116,38 +117,30 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   clientClosed(): void {
     if (!this.finished) {
       this.finished = true;
-      this.abortUpstream?.();
+      this.control?.abort();
     }
   }
 
   resume(): void {
-    this.resumeUpstream?.();
+    this.control?.resume();
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortUpstream = abort;
-    if (this.finished) abort();
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true; // 1xx interim answers are not relayed
-    this.resumeUpstream = resume;
+  onHead(statusCode: number, rawHeaders: string[]): void {
     const { headers, contentType } = clientResponseHeaders(rawHeaders);
     // Catalog apps may be framed by the Berth dashboard (same origin) and by nothing else.
     if (typeof this.target !== 'string' && this.target.kind === 'app') headers.push('Content-Security-Policy', APP_FRAME_ANCESTORS);
     this.res.writeHead(statusCode, headers);
     // An event stream may stay quiet for a while; the client must see the headers now.
     if (contentType !== undefined && contentType.startsWith('text/event-stream')) this.res.flushHeaders();
-    return true;
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.res.write(chunk)) return true;
+  onBody(chunk: Buffer): void {
+    if (this.res.write(chunk)) return;
+    this.control?.pause();
     this.res.once('drain', onResponseDrain);
-    return false;
   }
 
-  onComplete(): void {
+  onEnd(): void {
     this.finished = true;
     this.res.end();
   }
@@ -176,22 +169,14 @@ interface Tunnel {
 
 /** Creates the proxy. Pools are made lazily, on the first request to an upstream. */
 export function createProxy(opts: ProxyOptions): Proxy {
-  const pools = new Map<string, Pool>();
+  const pools = new Map<string, UpstreamPool>();
   const tunnels = new Set<Tunnel>();
   const log = opts.log;
 
-  function poolFor(origin: string): Pool {
+  function poolFor(origin: string): UpstreamPool {
     let pool = pools.get(origin);
     if (pool === undefined) {
-      pool = new Pool(origin, {
-        connections: opts.connectionsPerUpstream,
-        pipelining: 1,
-        keepAliveTimeout: 4_000,
-        headersTimeout: opts.upstreamTimeoutMs,
-        // Event streams and long polls may idle for minutes; only the headers wait is bounded.
-        bodyTimeout: 0,
-        connectTimeout: opts.connectTimeoutMs,
-      });
+      pool = new UpstreamPool(origin, { connections: opts.connectionsPerUpstream, connectTimeoutMs: opts.connectTimeoutMs, keepAliveMs: 4_000 });
       pools.set(origin, pool);
     }
     return pool;
@@ -216,7 +201,8 @@ export function createProxy(opts: ProxyOptions): Proxy {
       extraHeaders,
     );
     const relay = new ResponseRelay(req, res, label, log);
-    poolFor(origin).dispatch({ path, method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null }, relay);
+    // Event streams and long polls may idle for minutes once answered; only the wait for the head is bounded.
+    relay.control = exchange(poolFor(origin), { method: req.method ?? 'GET', path, headers, body: hasBody ? req : null, headersTimeoutMs: opts.upstreamTimeoutMs }, relay);
   }
 
   function forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): void {
@@ -298,9 +284,9 @@ export function createProxy(opts: ProxyOptions): Proxy {
       if (live.has(origin)) continue;
       pools.delete(origin);
       // Let in-flight requests finish (bounded), then cut whatever is still streaming.
-      const timer = setTimeout(() => void pool.destroy().catch(() => {}), opts.drainMs);
+      const timer = setTimeout(() => pool.destroy(), opts.drainMs);
       timer.unref();
-      pool.close().then(() => clearTimeout(timer), () => {});
+      void pool.close().then(() => clearTimeout(timer));
     }
     for (const t of tunnels) {
       if (!routeUnchanged(table, t.key, t.route)) {
@@ -323,7 +309,7 @@ export function createProxy(opts: ProxyOptions): Proxy {
     closeTunnels();
     const all = [...pools.values()];
     pools.clear();
-    await Promise.all(all.map((p) => p.destroy().catch(() => {})));
+    for (const p of all) p.destroy();
   }
 
   return { forward, forwardRoute, tunnel, onTableSwap, tunnelCount: () => tunnels.size, closeTunnels, close };
