@@ -1,5 +1,6 @@
-// Unit tests of the dashboard's pure helpers (web/src/lib): command splitting, env lines, and
-// the shell pane's output cleanup. They have no DOM, so node runs them directly.
+// Unit tests of the dashboard's pure helpers (web/src/lib): command splitting, env lines, the
+// shell pane's output cleanup and the NDJSON reader of app installs. They have no DOM, so node
+// runs them directly.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -7,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { joinArgs, parseEnv, splitArgs } from '../../web/src/lib/args.js';
 import { appendOutput, stripEscapes } from '../../web/src/lib/term.js';
+import { NdjsonDecoder, readNdjson } from '../../web/src/lib/ndjson.js';
 
 describe('splitArgs', () => {
   const cases: [string, string[]][] = [
@@ -60,6 +62,34 @@ describe('shell pane output', () => {
     const out = appendOutput('', 'line one\nline two\nline three\n', 20);
     assert.ok(out.length <= 20);
     assert.equal(out, 'line three\n');
+  });
+});
+
+describe('NDJSON reader', () => {
+  it('holds back a line cut in the middle, and a UTF-8 character cut in two', () => {
+    const bytes = new TextEncoder().encode('{"step":"pulling","message":"ünïcode"}\n\n{"name":"a","state":"running"}');
+    const dec = new NdjsonDecoder();
+    const cut = bytes.indexOf(0xc3) + 1; // inside the two bytes of "ü"
+    assert.deepEqual(dec.push(bytes.slice(0, cut)), []);
+    assert.deepEqual(dec.push(bytes.slice(cut)), [{ step: 'pulling', message: 'ünïcode' }]);
+    assert.deepEqual(dec.end(), [{ name: 'a', state: 'running' }]);
+    assert.deepEqual(dec.end(), []);
+  });
+  it('names the line that is not JSON', () => {
+    const dec = new NdjsonDecoder();
+    assert.throws(() => dec.push('{"ok":1}\n<html>oops</html>\n'), /line 2 of the answer is not JSON: <html>/);
+  });
+  it('reads a byte stream value by value as lines complete', async () => {
+    const chunks = ['{"a":', '1}\n{"b"', ':2}\n', '{"c":3}'].map((c) => new TextEncoder().encode(c));
+    const stream = new ReadableStream<Uint8Array>({
+      start(ctl) {
+        for (const c of chunks) ctl.enqueue(c);
+        ctl.close();
+      },
+    });
+    const seen: unknown[] = [];
+    await readNdjson(stream, (v) => seen.push(v));
+    assert.deepEqual(seen, [{ a: 1 }, { b: 2 }, { c: 3 }]);
   });
 });
 

@@ -5,7 +5,10 @@ import { navigate, useRoute } from './router.js';
 import { LoginPage, SetupPage } from './pages/login.js';
 import { WorkspacesPage } from './pages/workspaces.js';
 import { SettingsPage } from './pages/settings.js';
-import { PlaceholderPage } from './pages/placeholder.js';
+import { AppsPage } from './pages/apps.js';
+import { AppFramePage } from './pages/app-frame.js';
+import { PreviewsPage } from './pages/previews.js';
+import { PreviewDetailPage } from './pages/preview-detail.js';
 
 interface Features {
   apps: boolean;
@@ -26,7 +29,8 @@ export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [bootError, setBootError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [features, setFeatures] = useState<Features>({ apps: false, previews: false });
+  /** null while probing: a reload on #/apps must not flash the workspaces page first. */
+  const [features, setFeatures] = useState<Features | null>(null);
   const mainRef = useRef<HTMLElement>(null);
   const firstPage = useRef(true);
 
@@ -44,6 +48,7 @@ export function App() {
 
   useEffect(() => {
     if (!session) return;
+    setFeatures(null);
     // Apps and previews come with later Berth versions: show them only where the API has them.
     void Promise.all([available('api/catalog'), available('api/previews')]).then(([apps, previews]) => setFeatures({ apps, previews }));
   }, [session]);
@@ -57,7 +62,7 @@ export function App() {
       return;
     }
     mainRef.current?.querySelector<HTMLElement>('h1')?.focus();
-  }, [route.page, session === undefined ? undefined : Boolean(session)]);
+  }, [route.page, route.rest.join('/'), session === undefined ? undefined : Boolean(session)]);
 
   const onLogin = (s: Session): void => {
     setSession(s);
@@ -82,10 +87,14 @@ export function App() {
     page = <LoginPage onLogin={onLogin} notice={notice} bootError={bootError} />;
   } else if (current === 'settings') {
     page = <SettingsPage user={session.user} />;
-  } else if (current === 'apps' && features.apps) {
-    page = <PlaceholderPage title="Apps" path="api/catalog" />;
-  } else if (current === 'previews' && features.previews) {
-    page = <PlaceholderPage title="Previews" path="api/previews" />;
+  } else if ((current === 'apps' || current === 'previews') && features === null) {
+    page = <p class="muted">Loading…</p>;
+  } else if (current === 'apps' && features?.apps) {
+    const name = route.rest[0];
+    page = name ? <AppFramePage name={name} /> : <AppsPage user={session.user} />;
+  } else if (current === 'previews' && features?.previews) {
+    const id = route.rest[0];
+    page = id ? <PreviewDetailPage id={id} user={session.user} /> : <PreviewsPage user={session.user} />;
   } else {
     current = 'workspaces';
     page = <WorkspacesPage user={session.user} />;
@@ -102,8 +111,8 @@ export function App() {
           <>
             <nav aria-label="Main">
               <NavLink page="workspaces" current={current} label="Workspaces" />
-              {features.apps && <NavLink page="apps" current={current} label="Apps" />}
-              {features.previews && <NavLink page="previews" current={current} label="Previews" />}
+              {features?.apps && <NavLink page="apps" current={current} label="Apps" />}
+              {features?.previews && <NavLink page="previews" current={current} label="Previews" />}
               <NavLink page="settings" current={current} label="Settings" />
             </nav>
             <div class="who">
@@ -118,7 +127,8 @@ export function App() {
           </>
         )}
       </header>
-      <main id="main" class="page" tabIndex={-1} ref={mainRef}>
+      {/* An app in its frame gets the whole width; every other page keeps a readable measure. */}
+      <main id="main" class={current === 'apps' && route.rest.length > 0 ? 'page wide' : 'page'} tabIndex={-1} ref={mainRef}>
         {page}
       </main>
     </>

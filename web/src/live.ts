@@ -2,7 +2,11 @@
  * Live workspace states: server-sent events from `api/events`, or — when that endpoint does not
  * exist (or keeps failing) — a poll of `api/workspaces` every 3 s. Either way the caller gets
  * whole-list snapshots and single updates through the same two callbacks.
+ *
+ * Apps and previews have no events (the stream carries workspaces only): their pages poll with
+ * `usePolled`, every 3 s while the page is visible.
  */
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, apiUrl, type Workspace } from './api.js';
 
 export interface LiveHandlers {
@@ -99,4 +103,78 @@ export function subscribeWorkspaces(h: LiveHandlers): () => void {
     es?.close();
     if (timer) clearTimeout(timer);
   };
+}
+
+/**
+ * Calls `load` now, then every `ms` while the page is visible, and at once when it becomes
+ * visible again (there are no events for apps and previews, so this is how their pages stay
+ * current). Runs never overlap. The returned function stops it.
+ */
+export function pollWhileVisible(load: () => Promise<void>, ms = POLL_MS): () => void {
+  let stopped = false;
+  let running = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tick = async (): Promise<void> => {
+    clearTimeout(timer);
+    if (stopped || running) return;
+    if (!document.hidden) {
+      running = true;
+      await load().catch(() => undefined);
+      running = false;
+    }
+    if (!stopped) timer = setTimeout(() => void tick(), ms);
+  };
+  const onVisible = (): void => {
+    if (!document.hidden) void tick();
+  };
+  document.addEventListener('visibilitychange', onVisible);
+  void tick();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    document.removeEventListener('visibilitychange', onVisible);
+  };
+}
+
+/**
+ * `GET path`, kept current by pollWhileVisible. A failed refresh keeps the last answer and sets
+ * `error` (cleared by the next success); `reload()` asks again at once. `ms: null` = no polling.
+ */
+export function usePolled<T>(path: string | null, ms: number | null = POLL_MS): { data: T | null; error: unknown; reload: () => void } {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [nudge, setNudge] = useState(0);
+  const latest = useRef(0);
+  useEffect(() => {
+    setData(null);
+    setError(null);
+  }, [path]);
+  useEffect(() => {
+    if (path === null) return;
+    const load = async (): Promise<void> => {
+      // Answers can overtake each other (a reload during a poll): only the newest request counts.
+      const mine = ++latest.current;
+      try {
+        const body = await api<T>('GET', path);
+        if (mine === latest.current) {
+          setData(body);
+          setError(null);
+        }
+      } catch (err) {
+        if (mine === latest.current) setError(err);
+      }
+    };
+    if (ms === null) {
+      void load();
+      return () => {
+        latest.current++;
+      };
+    }
+    const stop = pollWhileVisible(load, ms);
+    return () => {
+      stop();
+      latest.current++;
+    };
+  }, [path, ms, nudge]);
+  return { data, error, reload: () => setNudge((n) => n + 1) };
 }
