@@ -10,7 +10,9 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { AuthService } from '../services/auth.js';
 import type { WorkspaceService } from '../services/workspaces.js';
 import type { AppService } from '../services/apps.js';
+import type { InfraService } from '../infra/managed.js';
 import { appRoutes } from './routes/apps.js';
+import { infraRoutes } from './routes/infra.js';
 import { githubWebhookRoutes, previewApiRoutes, type PreviewApiDeps } from './routes/previews.js';
 import { authenticate } from './authn.js';
 import type { ApiEnv } from './env.js';
@@ -37,6 +39,8 @@ export interface ApiDeps {
   startedAt: number;
   /** Pull-request previews: /api/previews, /api/webhooks/deliveries and POST /webhooks/github. */
   previews?: PreviewApiDeps;
+  /** Berth's shared PostgreSQL/Redis: /api/infra. */
+  infra?: InfraService;
 }
 
 /** Routes reachable without credentials. Everything else under /api needs a token or a session. */
@@ -105,6 +109,7 @@ export function createApiApp(deps: ApiDeps) {
   app.route('/api/events', eventRoutes(deps.workspaces, deps.auth));
   app.route('/api', adminRoutes(deps.auth));
   app.route('/api', appRoutes(deps.apps, deps.auth, deps.hostingFor));
+  if (deps.infra) app.route('/api/infra', infraRoutes(deps.infra, deps.auth));
   if (deps.previews) {
     app.route('/api', previewApiRoutes(deps.previews));
     app.route('/webhooks', githubWebhookRoutes(deps.previews));

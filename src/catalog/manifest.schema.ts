@@ -16,11 +16,14 @@
  *   BASE_URL: ${app.url}/
  *   ADMIN_PASSWORD: ${secret:admin_password}
  * healthcheck: { http: "${app.basePath}/healthcheck", interval: 5s, timeout: 3s, retries: 60 }
+ * volumes: { data: /var/lib/miniflux }   # named, persistent; $BERTH_VOLUME_DATA names the path
+ * restart: always                  # no | on-failure | always (default always)
  * embed: { subpath: true, stripPrefix: false }
  * ```
  */
 import { z } from 'zod';
 import { APP_NAME_MAX, APP_NAME_RE, INFRA_KINDS, type InfraKind } from '../domain/app.js';
+import type { RestartPolicy } from '../domain/workspace.js';
 import { scanTemplate } from './template.js';
 
 /**
@@ -59,8 +62,16 @@ export interface AppManifest {
   /** Other catalog apps that must be installed and healthy first. */
   dependsOn: string[];
   healthcheck: AppHealthcheck;
-  /** Persistent named volumes: name → absolute container path. Kept on uninstall unless purged. */
+  /**
+   * Persistent named volumes: name → absolute container path. Kept on uninstall unless purged.
+   * The app gets each path in `BERTH_VOLUME_<NAME>` (see `volumeEnvName`).
+   */
   volumes: Record<string, string>;
+  /**
+   * What the reconciler does when the app's workload exits on its own. Default `always`: an app is
+   * a server that Berth never stops except to uninstall it, so any exit (even code 0) is an outage.
+   */
+  restart: RestartPolicy;
   resources?: { cpus?: number | undefined; memoryMb?: number | undefined } | undefined;
   embed: {
     /** The app works under a path prefix (`/embed/{app}/`); false = it needs a host of its own. */
@@ -168,6 +179,14 @@ const envValue = z.union([templated, z.number().transform(String), z.boolean().t
 });
 
 const VOLUME_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** The env variable that tells an app where volume `name` is: `BERTH_VOLUME_<NAME>` (`-` → `_`). */
+export function volumeEnvName(name: string): string {
+  return `BERTH_VOLUME_${name.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** Default restart policy of apps (see AppManifest.restart). */
+export const DEFAULT_APP_RESTART: RestartPolicy = 'always';
 const containerPath = z
   .string()
   .regex(/^\/[^:,]*$/, 'must be an absolute container path (no ":" or ",")')
@@ -195,6 +214,7 @@ export const manifestInputSchema = z
     healthcheck: healthcheckSchema,
     volumes: z.record(z.string().regex(VOLUME_NAME_RE, 'volume names are lowercase letters, digits, "_" and "-"'), containerPath).optional(),
     resources: z.strictObject({ cpus: z.number().positive().max(1024).optional(), memory: memory.optional() }).optional(),
+    restart: z.enum(['no', 'on-failure', 'always'], { error: 'must be one of no, on-failure, always' }).optional(),
     embed: z.strictObject({ subpath: z.boolean().optional(), stripPrefix: z.boolean().optional() }).optional(),
   })
   .superRefine((m, ctx) => {
@@ -205,6 +225,8 @@ export const manifestInputSchema = z
     });
     duplicates(Object.values(m.ports), ['ports'], ctx, Object.keys(m.ports));
     duplicates(Object.values(m.volumes ?? {}), ['volumes'], ctx, Object.keys(m.volumes ?? {}));
+    // `a-b` and `a_b` would both be BERTH_VOLUME_A_B.
+    duplicates(Object.keys(m.volumes ?? {}).map(volumeEnvName), ['volumes'], ctx, Object.keys(m.volumes ?? {}));
 
     // Every `${postgres.*}` / `${redis.*}` needs the service in `requires`, or nothing would provide it.
     const requires = new Set(m.requires ?? []);
@@ -278,6 +300,7 @@ export function normalizeManifest(m: ManifestInput, source: string): AppManifest
     dependsOn: m.dependsOn ?? [],
     healthcheck: h.http !== undefined ? { kind: 'http', path: h.http, ...timing } : { kind: 'command', argv: h.command ?? [], ...timing },
     volumes: m.volumes ?? {},
+    restart: m.restart ?? DEFAULT_APP_RESTART,
     ...(m.resources ? { resources: { cpus: m.resources.cpus, memoryMb: m.resources.memory } } : {}),
     embed: { subpath: m.embed?.subpath ?? true, stripPrefix: m.embed?.stripPrefix ?? true },
     source,

@@ -54,6 +54,8 @@ test('a valid manifest parses and is normalized', () => {
   assert.deepEqual(manifest.resources, { cpus: 1.5, memoryMb: 1024 });
   assert.deepEqual(manifest.embed, { subpath: true, stripPrefix: false });
   assert.deepEqual(manifest.requires, ['postgres', 'redis']);
+  assert.deepEqual(manifest.volumes, { data: '/var/lib/demo' });
+  assert.equal(parseManifest(VALID.replace('embed:\n', 'restart: on-failure\nembed:\n'), FILE).manifest?.restart, 'on-failure');
   assert.equal(manifest.source, FILE);
 });
 
@@ -67,6 +69,7 @@ test('defaults: no env, no requires, default health timing, embed under a prefix
   assert.deepEqual(manifest.requires, []);
   assert.deepEqual(manifest.dependsOn, []);
   assert.deepEqual(manifest.volumes, {});
+  assert.equal(manifest.restart, 'always', 'apps restart after any exit unless the manifest says otherwise');
   assert.deepEqual(manifest.healthcheck, { kind: 'command', argv: ['/bin/true'], intervalMs: 5000, timeoutMs: 3000, retries: 60, startPeriodMs: 0 });
   assert.deepEqual(manifest.embed, { subpath: true, stripPrefix: true });
   assert.equal(manifest.resources, undefined);
@@ -204,6 +207,18 @@ const cases: { name: string; from: string; to: string; want: string[] }[] = [
     from: '  data: /var/lib/demo',
     to: '  data: var/lib/demo',
     want: [`${FILE}:24:9: volumes.data: must be an absolute container path (no ":" or ",")`],
+  },
+  {
+    name: 'two volume names that map to one env variable',
+    from: '  data: /var/lib/demo',
+    to: '  my-data: /var/lib/demo\n  my_data: /var/lib/other',
+    want: [`${FILE}:25:12: volumes.my_data: duplicates "my-data" (BERTH_VOLUME_MY_DATA)`],
+  },
+  {
+    name: 'unknown restart policy',
+    from: 'embed:\n',
+    to: 'restart: sometimes\nembed:\n',
+    want: [`${FILE}:28:10: restart: must be one of no, on-failure, always`],
   },
   {
     name: 'memory below the engines\' minimum',

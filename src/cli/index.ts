@@ -14,6 +14,7 @@ import { registerWs } from './commands/ws.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerApps } from './commands/apps.js';
 import { registerPreviews } from './commands/previews.js';
+import { registerInfra } from './commands/infra.js';
 import { formatError } from './output.js';
 
 /** Version from package.json (two levels up from both src/cli and dist/cli). */
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerAdmin(program);
   registerApps(program);
   registerPreviews(program);
+  registerInfra(program);
   return program;
 }
 

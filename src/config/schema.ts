@@ -61,6 +61,9 @@ export const configSchema = z.object({
   redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
   /** Host workloads use to reach the shared Postgres/Redis (e.g. `host.containers.internal`); default: the host of each URL. */
   infraHost: z.string().min(1).optional(),
+  /** Images of Berth's own PostgreSQL / Redis (`berth infra up`) on container runtimes; one that is neither local nor pullable is a clear error. */
+  infraPostgresImage: z.string().min(1).default('docker.io/library/postgres:16'),
+  infraRedisImage: z.string().min(1).default('docker.io/library/redis:7'),
   /** podman/docker binaries (absolute or on PATH). */
   podmanBin: z.string().default('podman'),
   dockerBin: z.string().default('docker'),
@@ -80,6 +83,8 @@ export const configSchema = z.object({
   allowFileRepos: z.union([z.boolean(), z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true')]).default(false),
   /** Seconds between preview reaper passes (closed PRs, ttl, orphans). */
   previewReapInterval: z.coerce.number().int().min(1).default(300),
+  /** Image of the dedicated PostgreSQL of `database: container` previews on podman/docker (must be present locally when no registry is reachable). */
+  previewPostgresImage: z.string().min(1).default('docker.io/library/postgres:16'),
 });
 
 export type BerthConfig = Readonly<z.infer<typeof configSchema>>;

@@ -80,8 +80,10 @@ export function runtimeConformanceSuite(name: string, makeRuntime: MakeRuntime, 
       return res.text();
     };
 
+    const volumes = new Set<string>();
     after(async () => {
       for (const ref of created) await rt.remove(ref).catch(() => undefined);
+      for (const v of volumes) await rt.removeVolume?.(v).catch(() => undefined);
     });
 
     it('probe answers', async () => {
@@ -227,6 +229,47 @@ export function runtimeConformanceSuite(name: string, makeRuntime: MakeRuntime, 
       await rejectsWith(rt.start(unknown), 'E_NOT_FOUND');
       await rejectsWith(rt.logs(unknown), 'E_NOT_FOUND');
       await rejectsWith(rt.exec(unknown, ['true']), 'E_NOT_FOUND');
+    });
+
+    const noVolumes = !rt.removeVolume && 'driver does not implement removeVolume (no named volumes)';
+    it('a named volume keeps its data across remove + create, until removeVolume', { skip: noVolumes }, async () => {
+      const volume = `berth-conf-${runId}-data`;
+      const target = '/berth-conf-data';
+      volumes.add(volume);
+      // The workload finds the volume through its env: the mount path, or (process) the host directory.
+      const withVolume = (suffix: string): WorkloadSpec => spec(suffix, fixtures.ticker, { env: { VOL: target }, volumes: [{ name: volume, target }] });
+      const sh = async (ref: string, script: string): Promise<ExecResult> => asResult(await rt.exec(ref, ['sh', '-c', script]));
+
+      const first = await createStarted(withVolume('vol1'));
+      assert.equal((await sh(first, `echo kept-${runId} > "$VOL/kept.txt"`)).exitCode, 0);
+      if (rt.capabilities.volumes) {
+        assert.equal((await sh(first, `cat ${target}/kept.txt`)).stdout, `kept-${runId}\n`, 'mounted at its target');
+      } else {
+        assert.notEqual((await sh(first, 'echo "$VOL"')).stdout.trim(), target, 'the target path is substituted by a host directory');
+      }
+      await rt.remove(first);
+      created.delete(first);
+
+      const second = await createStarted(withVolume('vol2'));
+      assert.equal((await sh(second, 'cat "$VOL/kept.txt"')).stdout, `kept-${runId}\n`, 'data survived remove + create');
+      await rejectsWith(rt.removeVolume!(volume), 'E_INVALID_STATE');
+      await rt.remove(second);
+      created.delete(second);
+
+      await rt.removeVolume!(volume);
+      await rt.removeVolume!(volume); // idempotent
+      const third = await createStarted(withVolume('vol3'));
+      const gone = await sh(third, 'cat "$VOL/kept.txt"');
+      assert.notEqual(gone.exitCode, 0, `removeVolume left the data: ${gone.stdout}`);
+      await rt.remove(third);
+      created.delete(third);
+      await rt.removeVolume!(volume);
+    });
+
+    it('create refuses invalid volumes', { skip: noVolumes }, async () => {
+      await rejectsWith(rt.create(spec('badvol1', ['true'], { volumes: [{ name: '../escape', target: '/data' }] })), 'E_BAD_REQUEST');
+      await rejectsWith(rt.create(spec('badvol2', ['true'], { volumes: [{ name: `berth-conf-${runId}-x`, target: 'relative' }] })), 'E_BAD_REQUEST');
+      await rejectsWith(rt.create(spec('badvol3', ['true'], { volumes: [{ name: `berth-conf-${runId}-x`, target: '/a/../etc' }] })), 'E_BAD_REQUEST');
     });
 
     const noImages = !rt.capabilities.images && 'driver ignores images (capabilities.images = false)';

@@ -44,6 +44,12 @@ export interface Runtime {
   build?(contextDir: string, containerfile: string, tag: string): Promise<string>;
   /** Removes an image `build` made; no-op when it is gone. Present with `build`. */
   removeImage?(tag: string): Promise<void>;
+  /**
+   * Deletes the named volume (see `WorkloadSpec.volumes`) and everything in it; a no-op when it does
+   * not exist (idempotent). Refuses with E_INVALID_STATE while a workload that mounts it still
+   * exists (remove the workload first). Present on every driver that honours `spec.volumes`.
+   */
+  removeVolume?(name: string): Promise<void>;
 }
 
 export type RuntimeName = 'process' | 'podman' | 'docker';
@@ -55,6 +61,12 @@ export interface RuntimeCapabilities {
   images: boolean;
   /** Can build images from a context directory. */
   build: boolean;
+  /**
+   * `spec.volumes` are mounted at their `target` inside the workload. False (process): the driver
+   * cannot mount; each volume is a host directory instead and the target path is substituted in
+   * the workload's env and command (see `WorkloadSpec.volumes`). Persistence and `removeVolume`
+   * work the same either way.
+   */
   volumes: boolean;
   /** Honours `spec.resources`. */
   resources: boolean;
@@ -67,6 +79,29 @@ export interface RuntimeCapabilities {
 
 /** The engine's identifier of a workload: container id, or the process driver's directory name. */
 export type WorkloadRef = string;
+
+/**
+ * Volume names: what both engines and a directory name accept (no separators, no dot-dirs).
+ * Berth names them `berth-<kind>-<id>-<name>` so one workload's volumes are recognizable.
+ */
+export const VOLUME_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+
+/** Volume targets: absolute, no `..`, not `/`, nothing the engines' `-v a:b:opts` syntax would split on. */
+export const VOLUME_TARGET_RE = /^\/[^:,]*[^/:,]$/;
+
+/** Why `spec.volumes` cannot be used (bad name or target, a target used twice), or null. Drivers refuse with E_BAD_REQUEST. */
+export function volumeProblem(volumes: readonly { name: string; target: string }[]): string | null {
+  const targets = new Set<string>();
+  for (const v of volumes) {
+    if (!VOLUME_NAME_RE.test(v.name)) return `invalid volume name ${JSON.stringify(v.name)}: letters, digits, "_", "." and "-"`;
+    if (!VOLUME_TARGET_RE.test(v.target) || v.target.split('/').includes('..')) {
+      return `invalid volume target ${JSON.stringify(v.target)}: an absolute path other than "/", without "..", ":" or ","`;
+    }
+    if (targets.has(v.target)) return `two volumes mount at ${v.target}`;
+    targets.add(v.target);
+  }
+  return null;
+}
 
 /** Labels every workload carries so the reconciler can find it. */
 export const LABEL_KIND = 'berth.kind';
@@ -86,6 +121,16 @@ export interface WorkloadSpec {
   labels: Record<string, string>;
   resources?: { cpus?: number; memoryMb?: number };
   dnsServers?: string[];
+  /**
+   * Named, persistent volumes: data written under `target` outlives `remove` and is there again
+   * for the next workload created with the same volume `name` (until `removeVolume(name)`).
+   * Container drivers mount the engine volume `name` at `target` (`-v name:target`; the engine
+   * creates it on first use). The process driver cannot mount (`capabilities.volumes` false): a
+   * volume is the host directory `<dataDir>/volumes/<name>/`, and every env value and command
+   * argument that is `target` or starts with `target/` is rewritten to that directory — so a
+   * workload that reads its data path from its env (e.g. `DATA_DIR=/data`) works on both.
+   */
+  volumes?: { name: string; target: string }[];
   /** Host files mounted read-only into the workload (containers) — e.g. the berth-url helper. */
   files?: { hostPath: string; containerPath: string }[];
   /**
@@ -102,6 +147,12 @@ export interface WorkloadStatus {
   exitCode: number | null;
   /** Host the edge dials for this workload's published ports (loopback for single-host drivers). */
   upstreamHost: string;
+  /**
+   * Address other workloads of the same runtime reach this one at on its own (container) ports,
+   * e.g. the container's IP on the engine's network; absent or null when they use `upstreamHost`
+   * and the published ports (process runtime) or when it is not running.
+   */
+  networkAddress?: string | null;
   startedAt: string | null;
   finishedAt: string | null;
 }

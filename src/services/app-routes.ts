@@ -1,7 +1,9 @@
 /**
  * Installed apps as the edge sees them: one route per app, `/embed/{app}/` (or `{app}.{appsDomain}`
- * for apps that cannot live under a sub-path). Failed apps have no workload and get no route.
- * Any logged-in Berth user may open an app; anonymous requests are sent to the login page.
+ * for apps that cannot live under a sub-path). A failed install has no ports and gets no route
+ * (404); an app that crashed keeps its ports and its route answers 503 until the reconciler has
+ * restarted it. Any logged-in Berth user may open an app; anonymous requests are sent to the
+ * login page.
  */
 import type { RoutableWorkload } from '../domain/route.js';
 import type { InstalledApp } from '../store/apps-repo.js';
@@ -11,12 +13,12 @@ export function appWorkloads(apps: readonly InstalledApp[]): RoutableWorkload[] 
   const out: RoutableWorkload[] = [];
   for (const a of apps) {
     const http = a.ports.find((p) => p.name === 'http');
-    if (a.state === 'failed' || !http) continue;
+    if (!http) continue;
     out.push({
       kind: 'app',
       id: a.name,
       name: a.name,
-      state: a.state === 'running' ? 'running' : 'creating',
+      state: a.state === 'installing' ? 'creating' : a.state,
       upstreamHost: a.upstreamHost,
       ports: [{ containerPort: http.containerPort, hostPort: http.hostPort, keepPrefix: !a.embed.stripPrefix }],
       appVia: a.embed.subpath ? 'path' : 'host',

@@ -7,8 +7,14 @@
  *
  * Failure rule: an app whose step fails (provisioning, create, start or a health check that never
  * passes) has its workload removed and its ports released; its row stays `failed` with the reason
- * (the last check output). Its database, Redis index and secrets are kept (so a retry finds them),
- * and are only dropped by `uninstall --purge`. Installs and uninstalls run one at a time.
+ * (the last check output). Its database, Redis index, volumes and secrets are kept (so a retry
+ * finds them), and are only dropped by `uninstall --purge`. Installs and uninstalls run one at a
+ * time. Once installed, an app that exits is the reconciler's (reconcile-apps.ts): it is marked
+ * failed and restarted by its manifest's restart policy (default `always`).
+ *
+ * Volumes: each manifest volume `<vol>` is the runtime volume `berth-app-<app>-<vol>`, mounted at
+ * its path; the app also gets that path in `BERTH_VOLUME_<VOL>` (on the process runtime, which
+ * cannot mount, the path is a host directory — see WorkloadSpec.volumes).
  */
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
@@ -20,13 +26,15 @@ import { checkUninstall, planInstall, type InstallPlan } from '../domain/app-gra
 import type { HostingInfo } from '../domain/workspace.js';
 import { BerthError, isBerthError } from '../errors.js';
 import { loadCatalog, type ManifestError } from '../catalog/load.js';
-import type { AppManifest } from '../catalog/manifest.schema.js';
+import { volumeEnvName, type AppManifest } from '../catalog/manifest.schema.js';
 import { generateSecret, renderCommand, renderEnv, renderHealthcheck, type TemplateContext } from '../catalog/template.js';
-import { databaseNameFor, type PostgresInfra } from '../infra/postgres.js';
+import type { InfraKind } from '../domain/app.js';
+import type { SharedInfra } from '../infra/managed.js';
+import { databaseNameFor } from '../infra/postgres.js';
 import { allocateRedisDb, flushAppKeys, redisBinding, redisDatabases } from '../infra/redis.js';
 import type { Logger } from '../log.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
-import type { AppsRepo, InstalledApp } from '../store/apps-repo.js';
+import type { AppsRepo, AppVolume, InstalledApp } from '../store/apps-repo.js';
 import { runHealthcheck } from './app-health.js';
 
 /** The built-in catalog: `<repo>/catalog` (same path from src/services and dist/services). */
@@ -47,8 +55,8 @@ export interface AppServiceDeps {
   log: Logger;
   repo: AppsRepo;
   runtime: Runtime;
-  /** Shared Postgres provisioner; absent when BERTH_POSTGRES_URL is unset. */
-  postgres?: PostgresInfra | undefined;
+  /** The shared Postgres and Redis as they are now (BERTH_*_URL, or Berth's own after `berth infra up`). */
+  shared: SharedInfra;
   /** Catalog directories, built-in first (default: BUILTIN_CATALOG_DIR + config.catalogDirs). */
   catalogDirs?: string[] | undefined;
 }
@@ -56,10 +64,23 @@ export interface AppServiceDeps {
 /** Engine-visible name of an app's workload. */
 export const appWorkloadName = (name: string): string => `berth-app-${name}`;
 
+/** Runtime volume name of an app's manifest volume `volume`. */
+export const appVolumeName = (app: string, volume: string): string => `berth-app-${app}-${volume}`;
+
+/** What an uninstall removed and what it kept (human-readable items: `volume x`, `database y`, …). */
+export interface UninstallReport {
+  name: string;
+  purged: boolean;
+  removed: string[];
+  kept: string[];
+}
+
 /** Orchestrates app installs and uninstalls. */
 export class AppService extends EventEmitter<{ changed: [] }> {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly dirs: string[];
+  /** Apps with an install or uninstall step in flight (the reconciler leaves them alone). */
+  private readonly inFlight = new Set<string>();
 
   constructor(private readonly deps: AppServiceDeps) {
     super();
@@ -90,6 +111,22 @@ export class AppService extends EventEmitter<{ changed: [] }> {
     }
   }
 
+  /** Apps an operation is working on right now. */
+  busyNames(): ReadonlySet<string> {
+    return this.inFlight;
+  }
+
+  /** Installed apps that have a database (postgres) or a Redis index (redis) on the shared service. */
+  usersOf(kind: InfraKind): string[] {
+    const { repo } = this.deps;
+    const redis = repo.redisAssignments();
+    return repo
+      .list()
+      .filter((a) => a.state !== 'failed' || a.runtimeRef !== null)
+      .map((a) => a.name)
+      .filter((n) => (kind === 'postgres' ? repo.postgresPassword(n) !== undefined : redis.has(n)));
+  }
+
   /** Names that count as installed for the dependency graph (running or being installed). */
   private installedSet(): Set<string> {
     return new Set(this.deps.repo.list().filter((a) => a.state !== 'failed').map((a) => a.name));
@@ -108,13 +145,15 @@ export class AppService extends EventEmitter<{ changed: [] }> {
       const m = apps.get(step.app)!;
       appLocation(m.name, m.embed, hosting, this.deps.config.appsDomain);
     }
-    if (plan.infra.includes('postgres') && !this.deps.postgres) {
+    if (plan.infra.includes('postgres') && !this.deps.shared.postgres()) {
       throw new BerthError('E_INFRA_UNAVAILABLE', `"${name}" needs the shared PostgreSQL, which is not configured`, {
-        hint: 'set BERTH_POSTGRES_URL to a role that may create databases and roles',
+        hint: 'run `berth infra up` to start Berth\'s own, or set BERTH_POSTGRES_URL to a role that may create databases and roles',
       });
     }
-    if (plan.infra.includes('redis') && !this.deps.config.redisUrl) {
-      throw new BerthError('E_INFRA_UNAVAILABLE', `"${name}" needs the shared Redis, which is not configured`, { hint: 'set BERTH_REDIS_URL' });
+    if (plan.infra.includes('redis') && !this.deps.shared.redis()) {
+      throw new BerthError('E_INFRA_UNAVAILABLE', `"${name}" needs the shared Redis, which is not configured`, {
+        hint: 'run `berth infra up` to start Berth\'s own, or set BERTH_REDIS_URL',
+      });
     }
     return { plan, catalog: apps };
   }
@@ -128,36 +167,72 @@ export class AppService extends EventEmitter<{ changed: [] }> {
     return this.serialized(async () => {
       const { plan, catalog } = await this.plan(name, hosting);
       for (const step of plan.steps) {
-        await this.installOne(catalog.get(step.app)!, step.app === name ? settings : {}, hosting, onProgress);
+        await this.tracked(step.app, () => this.installOne(catalog.get(step.app)!, step.app === name ? settings : {}, hosting, onProgress));
       }
       return this.get(name);
     });
   }
 
-  /** Removes the app's workload and route; with `purge` also its database, role, Redis keys and secrets. */
-  uninstall(name: string, opts: { purge: boolean }): Promise<void> {
-    return this.serialized(async () => {
-      const { repo, runtime, log } = this.deps;
-      const app = this.get(name);
-      const { apps } = await this.catalog();
-      checkUninstall(name, apps, this.installedSet());
-      await this.removeWorkloads(name, app.runtimeRef);
-      if (opts.purge) {
+  /**
+   * Removes the app's workload and route; its volumes, database, Redis keys and secrets stay for a
+   * reinstall. With `purge` those go too (volumes after the workload that mounts them).
+   */
+  uninstall(name: string, opts: { purge: boolean }): Promise<UninstallReport> {
+    return this.serialized(() =>
+      this.tracked(name, async () => {
+        const { repo, runtime, log } = this.deps;
+        const app = this.get(name);
+        const { apps } = await this.catalog();
+        checkUninstall(name, apps, this.installedSet());
+        await this.removeWorkloads(name, app.runtimeRef);
+        // What was mounted, and what the manifest names now (a reinstall would mount those).
+        const volumes = [...new Set([...app.volumes.map((v) => v.name), ...this.volumesOf(apps.get(name)).map((v) => v.name)])];
         const pgRow = repo.postgresPassword(name);
-        if (pgRow && this.deps.postgres) await this.deps.postgres.dropDatabase(pgRow.database);
         const redisDb = repo.redisAssignments().get(name);
-        if (redisDb !== undefined && this.deps.config.redisUrl) await flushAppKeys(this.deps.config.redisUrl, redisDb);
-      }
-      repo.delete(name, opts.purge);
-      log.info({ app: name, purge: opts.purge }, 'app uninstalled');
-      this.emit('changed');
-    });
+        const report: UninstallReport = { name, purged: opts.purge, removed: [`workload ${appWorkloadName(name)}`], kept: [] };
+        const items = [
+          ...volumes.map((v) => `volume ${v}`),
+          ...(pgRow ? [`database ${pgRow.database}`] : []),
+          ...(redisDb !== undefined ? [`redis db ${redisDb}`] : []),
+        ];
+        if (!opts.purge) report.kept.push(...items, 'secrets');
+        else {
+          for (const v of volumes) {
+            if (!runtime.removeVolume) throw new BerthError('E_RUNTIME', `the ${runtime.name} runtime cannot remove volume ${v}`);
+            await runtime.removeVolume(v);
+          }
+          const postgres = this.deps.shared.postgres();
+          if (pgRow && postgres) await postgres.dropDatabase(pgRow.database);
+          const redis = this.deps.shared.redis();
+          if (redisDb !== undefined && redis) await flushAppKeys(redis.url, redisDb);
+          report.removed.push(...items, 'secrets');
+        }
+        repo.delete(name, opts.purge);
+        log.info({ app: name, ...report }, 'app uninstalled');
+        this.emit('changed');
+        return report;
+      }),
+    );
+  }
+
+  /** The runtime volumes a manifest asks for. */
+  private volumesOf(m: AppManifest | undefined): AppVolume[] {
+    return Object.entries(m?.volumes ?? {}).map(([volume, target]) => ({ name: appVolumeName(m!.name, volume), target }));
   }
 
   async logs(name: string, opts: { follow: boolean; tail?: number | undefined }): Promise<Readable> {
     const app = this.get(name);
     if (!app.runtimeRef) throw new BerthError('E_INVALID_STATE', `app "${name}" has no workload (${app.state})`);
     return this.deps.runtime.logs(app.runtimeRef, { follow: opts.follow, ...(opts.tail !== undefined ? { tail: opts.tail } : {}) });
+  }
+
+  private async tracked<T>(name: string, op: () => Promise<T>): Promise<T> {
+    this.inFlight.add(name);
+    try {
+      return await op();
+    } finally {
+      this.inFlight.delete(name);
+    }
   }
 
   private serialized<T>(op: () => Promise<T>): Promise<T> {
@@ -182,8 +257,9 @@ export class AppService extends EventEmitter<{ changed: [] }> {
     const portMapping = runtime.capabilities.portMapping;
     const named = Object.entries(m.ports).sort(([a], [b]) => (a === 'http' ? -1 : b === 'http' ? 1 : a.localeCompare(b)));
     await this.removeWorkloads(m.name, null);
+    const volumes = this.volumesOf(m);
     let app = repo.insertWithPorts(
-      { name: m.name, settings, hosting, embed: m.embed },
+      { name: m.name, settings, hosting, embed: m.embed, restartPolicy: m.restart },
       named,
       { start: config.portRangeStart, end: config.portRangeEnd },
       (cp, hp) => (portMapping ? cp : hp),
@@ -206,9 +282,11 @@ export class AppService extends EventEmitter<{ changed: [] }> {
         BERTH_APP_NAME: m.name,
         BERTH_APP_URL: location.url,
         BERTH_APP_BASE_PATH: location.basePath,
+        ...Object.fromEntries(Object.entries(m.volumes).map(([volume, target]) => [volumeEnvName(volume), target])),
       };
       const command = renderCommand(m, ctx);
-      say('pulling', runtime.capabilities.images ? `creating the workload from ${m.image}` : 'creating the workload (this runtime ignores images)');
+      const mounts = volumes.length ? `; volumes ${volumes.map((v) => `${v.name} → ${v.target}`).join(', ')}` : '';
+      say('pulling', `${runtime.capabilities.images ? `creating the workload from ${m.image}` : 'creating the workload (this runtime ignores images)'}${mounts}`);
       ref = await runtime.create({
         name: appWorkloadName(m.name),
         image: m.image,
@@ -216,10 +294,11 @@ export class AppService extends EventEmitter<{ changed: [] }> {
         env,
         ports: app.ports.map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort })),
         labels: { [LABEL_KIND]: 'app', [LABEL_ID]: m.name },
+        ...(volumes.length ? { volumes } : {}),
         ...(m.resources ? { resources: pickDefined(m.resources) } : {}),
         ...(config.dnsServers.length ? { dnsServers: config.dnsServers } : {}),
       });
-      app = repo.update(m.name, { runtimeRef: ref });
+      app = repo.update(m.name, { runtimeRef: ref, volumes });
       say('starting', `starting ${appWorkloadName(m.name)}`);
       await runtime.start(ref);
       const status = await runtime.inspect(ref);
@@ -245,7 +324,8 @@ export class AppService extends EventEmitter<{ changed: [] }> {
 
   private async provisionPostgres(name: string): Promise<PostgresCredentials> {
     const { repo } = this.deps;
-    const pg = this.deps.postgres!;
+    const pg = this.deps.shared.postgres();
+    if (!pg) throw new BerthError('E_INFRA_UNAVAILABLE', 'the shared PostgreSQL is not configured', { hint: 'run `berth infra up`, or set BERTH_POSTGRES_URL' });
     const stored = repo.postgresPassword(name);
     const creds = await pg.provisionDatabase(stored?.database ?? databaseNameFor(name), { password: stored?.password });
     repo.savePostgres(name, creds.database, creds.password);
@@ -253,10 +333,11 @@ export class AppService extends EventEmitter<{ changed: [] }> {
   }
 
   private async provisionRedis(name: string): Promise<RedisBinding> {
-    const url = this.deps.config.redisUrl!;
-    const db = allocateRedisDb(name, this.deps.repo.redisAssignments(), await redisDatabases(url));
+    const redis = this.deps.shared.redis();
+    if (!redis) throw new BerthError('E_INFRA_UNAVAILABLE', 'the shared Redis is not configured', { hint: 'run `berth infra up`, or set BERTH_REDIS_URL' });
+    const db = allocateRedisDb(name, this.deps.repo.redisAssignments(), await redisDatabases(redis.url));
     this.deps.repo.saveRedis(name, db);
-    return redisBinding(url, db, { appHost: this.deps.config.infraHost });
+    return redisBinding(redis.url, db, { appHost: redis.appHost, appPort: redis.appPort });
   }
 }
 

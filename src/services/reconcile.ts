@@ -1,7 +1,14 @@
+/**
+ * The reconciler: compares the store with what the runtime reports (by labels) and converges them,
+ * on every daemon start and then periodically. One pass handles workspaces (here), then apps
+ * (reconcile-apps.ts), then makes sure Berth's own shared services are up (infra/managed.ts).
+ */
 import type { Logger } from '../log.js';
 import { restartDelayMs, shouldRestart } from '../domain/workspace.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
+import type { AppsRepo } from '../store/apps-repo.js';
 import type { WorkspacesRepo } from '../store/workspaces-repo.js';
+import { appReportChanged, createAppReconciler, emptyAppReport, type AppReconcileReport } from './reconcile-apps.js';
 
 /** What one reconcile pass did; logged and returned for tests and metrics. */
 export interface ReconcileReport {
@@ -17,6 +24,10 @@ export interface ReconcileReport {
   orphansRemoved: string[];
   /** Orphans seen for the first time (removed on a later pass if still unclaimed). */
   orphansPending: string[];
+  /** The same for catalog apps (by app name; orphans by workload ref). */
+  apps: AppReconcileReport;
+  /** Berth's own shared services started again because they should be up and were not. */
+  infraStarted: string[];
 }
 
 export interface ReconcilerDeps {
@@ -30,6 +41,10 @@ export interface ReconcilerDeps {
   onChange: () => void;
   /** Every pass's report (metrics). */
   onReport?: (report: ReconcileReport) => void;
+  /** Catalog apps: their rows and the names with an install/uninstall in flight. */
+  apps?: { repo: AppsRepo; busy: () => ReadonlySet<string> } | undefined;
+  /** Berth's own shared services (`berth infra up`): started again when they should run and do not. */
+  infra?: { ensureUp(): Promise<string[]> } | undefined;
 }
 
 /**
@@ -40,6 +55,9 @@ export interface ReconcilerDeps {
 export function createReconciler(deps: ReconcilerDeps) {
   const firstSeenOrphan = new Map<string, number>();
   let last: Promise<unknown> = Promise.resolve();
+  const reconcileApps = deps.apps
+    ? createAppReconciler({ repo: deps.apps.repo, busy: deps.apps.busy, runtime: deps.runtime, log: deps.log, orphanGraceMs: deps.orphanGraceMs })
+    : null;
 
   // Passes never overlap: a call made while one runs waits for it, then runs its own.
   return function reconcile(opts: { startup?: boolean } = {}): Promise<ReconcileReport> {
@@ -49,7 +67,16 @@ export function createReconciler(deps: ReconcilerDeps) {
   };
 
   async function pass(opts: { startup?: boolean }): Promise<ReconcileReport> {
-    const report: ReconcileReport = { abandonedCreates: [], finishedDeletes: [], crashed: [], restarted: [], orphansRemoved: [], orphansPending: [] };
+    const report: ReconcileReport = {
+      abandonedCreates: [],
+      finishedDeletes: [],
+      crashed: [],
+      restarted: [],
+      orphansRemoved: [],
+      orphansPending: [],
+      apps: emptyAppReport(),
+      infraStarted: [],
+    };
     const { repo, runtime, log } = deps;
     const busy = deps.busy();
     const workloads = await runtime.list({ [LABEL_KIND]: 'workspace' });
@@ -126,14 +153,18 @@ export function createReconciler(deps: ReconcilerDeps) {
       }
     }
 
+    // Shared services first: a restarted app may need its database.
+    if (deps.infra) report.infraStarted = await deps.infra.ensureUp().catch((err: unknown) => (log.warn({ err }, 'reconcile: shared services'), []));
+    if (reconcileApps) report.apps = await reconcileApps(opts);
+
     const changed =
       report.abandonedCreates.length +
         report.finishedDeletes.length +
         report.crashed.length +
         report.restarted.length +
         report.orphansRemoved.length >
-      0;
-    if (changed || report.orphansPending.length) log.info(report, 'reconcile');
+        0 || appReportChanged(report.apps);
+    if (changed || report.orphansPending.length || report.apps.orphansPending.length || report.infraStarted.length) log.info(report, 'reconcile');
     if (changed) deps.onChange();
     deps.onReport?.(report);
     return report;

@@ -5,11 +5,20 @@
  */
 import { BerthError } from '../errors.js';
 import { pickFreePorts } from '../domain/ports.js';
-import type { HostingInfo, PortMapping } from '../domain/workspace.js';
+import type { HostingInfo, PortMapping, RestartPolicy } from '../domain/workspace.js';
 import type { Db } from './db.js';
 
-/** Lifecycle of an installed app. `failed` rows keep no workload and no ports. */
+/**
+ * Lifecycle of an installed app. A `failed` install keeps no workload and no ports; an app that
+ * crashed after it ran keeps both (its logs stay readable, its restart policy may start it again).
+ */
 export type AppState = 'installing' | 'running' | 'failed';
+
+/** A named volume an app mounts: the engine's volume name and where it is mounted. */
+export interface AppVolume {
+  name: string;
+  target: string;
+}
 
 /** One installed (or failed) app. */
 export interface InstalledApp {
@@ -26,6 +35,15 @@ export interface InstalledApp {
   upstreamHost: string;
   /** Host ports by manifest port name; `http` is the one the edge serves. */
   ports: (PortMapping & { name: string })[];
+  /** Volumes mounted at install time (what `--purge` removes). */
+  volumes: AppVolume[];
+  restartPolicy: RestartPolicy;
+  /** Restarts by the policy since the install. */
+  restartCount: number;
+  /** When the reconciler restarts a crashed app (epoch ms), else null. */
+  nextRestartAt: number | null;
+  /** Exit code of the crashed workload, else null. */
+  exitCode: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -40,6 +58,11 @@ interface AppRow {
   upstream_host: string;
   port_names: string;
   embed: string;
+  volumes: string;
+  restart_policy: RestartPolicy;
+  restart_count: number;
+  next_restart_at: number | null;
+  exit_code: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -50,7 +73,9 @@ interface PortRow {
   container_port: number;
 }
 
-export type AppPatch = Partial<Pick<InstalledApp, 'state' | 'reason' | 'runtimeRef' | 'upstreamHost'>>;
+export type AppPatch = Partial<
+  Pick<InstalledApp, 'state' | 'reason' | 'runtimeRef' | 'upstreamHost' | 'volumes' | 'restartCount' | 'nextRestartAt' | 'exitCode'>
+>;
 
 /** Installed apps and what they keep across reinstalls. */
 export class AppsRepo {
@@ -63,7 +88,7 @@ export class AppsRepo {
    * runtime has no port mapping). Port names are kept in port order (`http` first).
    */
   insertWithPorts(
-    app: { name: string; settings: Record<string, string>; hosting: HostingInfo; embed: InstalledApp['embed'] },
+    app: { name: string; settings: Record<string, string>; hosting: HostingInfo; embed: InstalledApp['embed']; restartPolicy?: RestartPolicy },
     containerPorts: [string, number][],
     range: { start: number; end: number },
     containerPortFor: (containerPort: number, hostPort: number) => number,
@@ -85,12 +110,13 @@ export class AppsRepo {
         }
         this.db
           .prepare(
-            `INSERT INTO apps (name, state, reason, settings, hosting, embed, runtime_ref, upstream_host, created_at, updated_at)
-             VALUES (?, 'installing', NULL, ?, ?, ?, NULL, '127.0.0.1', ?, ?)
+            `INSERT INTO apps (name, state, reason, settings, hosting, embed, runtime_ref, upstream_host, restart_policy, created_at, updated_at)
+             VALUES (?, 'installing', NULL, ?, ?, ?, NULL, '127.0.0.1', ?, ?, ?)
              ON CONFLICT (name) DO UPDATE SET state = 'installing', reason = NULL, settings = excluded.settings,
-               hosting = excluded.hosting, embed = excluded.embed, runtime_ref = NULL, updated_at = excluded.updated_at`,
+               hosting = excluded.hosting, embed = excluded.embed, runtime_ref = NULL, restart_policy = excluded.restart_policy,
+               restart_count = 0, next_restart_at = NULL, exit_code = NULL, volumes = '[]', updated_at = excluded.updated_at`,
           )
-          .run(app.name, JSON.stringify(app.settings), JSON.stringify(app.hosting), JSON.stringify(app.embed), now, now);
+          .run(app.name, JSON.stringify(app.settings), JSON.stringify(app.hosting), JSON.stringify(app.embed), app.restartPolicy ?? 'always', now, now);
         const insert = this.db.prepare(
           `INSERT INTO port_allocations (host_port, workload_kind, workload_id, container_port) VALUES (?, 'app', ?, ?)`,
         );
@@ -112,13 +138,22 @@ export class AppsRepo {
   }
 
   update(name: string, patch: AppPatch): InstalledApp {
-    const cols: Record<keyof AppPatch, string> = { state: 'state', reason: 'reason', runtimeRef: 'runtime_ref', upstreamHost: 'upstream_host' };
+    const cols: Record<keyof AppPatch, string> = {
+      state: 'state',
+      reason: 'reason',
+      runtimeRef: 'runtime_ref',
+      upstreamHost: 'upstream_host',
+      volumes: 'volumes',
+      restartCount: 'restart_count',
+      nextRestartAt: 'next_restart_at',
+      exitCode: 'exit_code',
+    };
     const sets: string[] = [];
     const values: unknown[] = [];
     for (const [key, col] of Object.entries(cols) as [keyof AppPatch, string][]) {
       if (key in patch) {
         sets.push(`${col} = ?`);
-        values.push(patch[key] ?? null);
+        values.push(key === 'volumes' ? JSON.stringify(patch.volumes ?? []) : (patch[key] ?? null));
       }
     }
     sets.push('updated_at = ?');
@@ -133,7 +168,9 @@ export class AppsRepo {
   markFailed(name: string, reason: string): InstalledApp {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM port_allocations WHERE workload_id = ? AND workload_kind = ?').run(name, 'app');
-      this.db.prepare(`UPDATE apps SET state = 'failed', reason = ?, runtime_ref = NULL, updated_at = ? WHERE name = ?`).run(reason, new Date().toISOString(), name);
+      this.db
+        .prepare(`UPDATE apps SET state = 'failed', reason = ?, runtime_ref = NULL, next_restart_at = NULL, updated_at = ? WHERE name = ?`)
+        .run(reason, new Date().toISOString(), name);
     })();
     return this.get(name)!;
   }
@@ -194,6 +231,11 @@ export class AppsRepo {
       runtimeRef: row.runtime_ref,
       upstreamHost: row.upstream_host,
       ports: named.map(([name, hp]) => ({ name, containerPort: byHostPort.get(hp)!.container_port, hostPort: hp })),
+      volumes: JSON.parse(row.volumes) as AppVolume[],
+      restartPolicy: row.restart_policy,
+      restartCount: row.restart_count,
+      nextRestartAt: row.next_restart_at,
+      exitCode: row.exit_code,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };

@@ -198,4 +198,16 @@ export const migrations: { version: number; sql: string }[] = [
       ALTER TABLE workspaces ADD COLUMN next_restart_at INTEGER;
     `,
   },
+  {
+    // Apps: the volumes they mount (so --purge removes exactly those), and a restart policy with
+    // the same bookkeeping as workspaces (the reconciler restarts crashed apps).
+    version: 8,
+    sql: `
+      ALTER TABLE apps ADD COLUMN volumes TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE apps ADD COLUMN restart_policy TEXT NOT NULL DEFAULT 'always';
+      ALTER TABLE apps ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE apps ADD COLUMN next_restart_at INTEGER;
+      ALTER TABLE apps ADD COLUMN exit_code INTEGER;
+    `,
+  },
 ];

@@ -249,7 +249,9 @@ describe('catalog apps on shared Postgres and Redis (process runtime)', { skip }
     await conn.command(['SET', 'pa-key', 'v']);
     await conn.close();
 
-    assert.equal((await t.api('DELETE', '/api/apps/pa')).status, 204);
+    const kept = await t.api('DELETE', '/api/apps/pa');
+    assert.equal(kept.status, 200);
+    assert.deepEqual(kept.body.kept, ['database app_pa', 'redis db 1', 'secrets']);
     assert.equal((await fetch(`${t.daemon.url}/embed/pa/`, { headers: { authorization: `Bearer ${t.daemon.token}` } })).status, 404);
     assert.equal((await t.api('GET', '/api/apps/pa')).status, 404);
 
@@ -260,7 +262,9 @@ describe('catalog apps on shared Postgres and Redis (process runtime)', { skip }
     const rows = await withClient(again.databaseUrl, async (c) => (await c.query('SELECT body FROM notes')).rows);
     assert.deepEqual(rows, [{ body: 'kept' }]);
 
-    assert.equal((await t.api('DELETE', '/api/apps/pa?purge=1')).status, 204);
+    const purged = await t.api('DELETE', '/api/apps/pa?purge=1');
+    assert.equal(purged.status, 200);
+    assert.deepEqual(purged.body.removed, ['workload berth-app-pa', 'database app_pa', 'redis db 1', 'secrets']);
     const left = await withClient(pgs.superuserUrl, async (c) => ({
       db: (await c.query(`SELECT 1 FROM pg_database WHERE datname = 'app_pa'`)).rowCount,
       role: (await c.query(`SELECT 1 FROM pg_roles WHERE rolname = 'app_pa'`)).rowCount,
@@ -305,7 +309,7 @@ describe('catalog apps on shared Postgres and Redis (process runtime)', { skip }
     assert.deepEqual(await runtime.list({ 'berth.kind': 'app', 'berth.id': 'fb' }), []);
     assert.equal((await runtime.list({ 'berth.kind': 'app', 'berth.id': 'fa' })).length, 1, 'the listing sees running apps');
     // A failed app can be removed (and reinstalled later).
-    assert.equal((await t.api('DELETE', '/api/apps/fb')).status, 204);
+    assert.equal((await t.api('DELETE', '/api/apps/fb')).status, 200);
   });
 
   test('installs and uninstalls are admin-only and audited', async () => {
@@ -350,5 +354,6 @@ describe('catalog apps on shared Postgres and Redis (process runtime)', { skip }
     const rm = await cli('app', 'uninstall', 'cli-app', '--purge');
     assert.equal(rm.code, 0, rm.stderr);
     assert.match(rm.stdout, /uninstalled and purged/);
+    assert.match(rm.stderr, /cli-app: removed database app_cli_app/);
   });
 });

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import path from 'node:path';
 import WebSocket from 'ws';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { installApp, writeCatalogApp } from '../support/catalog-app.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 /** HTTP echo of the request headers + a WebSocket echo, on $PORT. */
@@ -152,5 +155,49 @@ describe('private hosted apps', () => {
     const res = await t.api('PATCH', `/api/workspaces/${ws.id}`, { visibility: 'public' });
     assert.equal(res.status, 200);
     assert.equal((await raw(t, pathUrl)).status, 200);
+  });
+});
+
+describe('catalog app routes: any logged-in user', () => {
+  let t: TestDaemon;
+  let dir: string;
+  let carol: { cookie: string; csrf: string };
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'berth-member-apps-'));
+    await writeCatalogApp(dir, 'team-wiki');
+    t = await startTestDaemon({ catalogDirs: [dir] });
+    assert.equal((await t.api('POST', '/api/users', { username: 'carol', password: 'carol-password-123', role: 'member' })).status, 201);
+    carol = await login(t, 'carol', 'carol-password-123');
+    assert.equal((await installApp(t.daemon.url, t.daemon.token, 'team-wiki')).state, 'running');
+  });
+  after(async () => {
+    await t?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a member's session opens an /embed app route (members own no app: the route's anyUser rule lets them in)", async () => {
+    const res = await raw(t, '/embed/team-wiki/', { cookie: `theme=dark; ${carol.cookie}` });
+    assert.equal(res.status, 200, res.body);
+    assert.equal(JSON.parse(res.body).app, 'team-wiki');
+  });
+
+  it('anonymous requests are refused: 401 for API clients, the login page for browsers', async () => {
+    const api = await raw(t, '/embed/team-wiki/', { accept: 'application/json' });
+    assert.equal(api.status, 401);
+    assert.equal(JSON.parse(api.body).error.code, 'E_UNAUTHORIZED');
+    const page = await raw(t, '/embed/team-wiki/x', { accept: 'text/html' });
+    assert.equal(page.status, 302);
+    assert.equal(page.headers.location, `${t.daemon.url}/#/login?next=${encodeURIComponent('/embed/team-wiki/x')}`);
+    // A session that ended is anonymous too.
+    assert.equal((await raw(t, '/embed/team-wiki/', { cookie: 'berth_session=not-a-session', accept: 'application/json' })).status, 401);
+  });
+
+  it('a member may open apps but not install or uninstall them', async () => {
+    const headers = { cookie: carol.cookie, 'x-csrf-token': carol.csrf };
+    const install = await t.api('POST', '/api/apps', { name: 'team-wiki' }, { token: null, headers });
+    assert.equal(install.status, 403);
+    assert.equal((await t.api('DELETE', '/api/apps/team-wiki', undefined, { token: null, headers })).status, 403);
+    assert.equal((await raw(t, '/embed/team-wiki/', { cookie: carol.cookie })).status, 200);
   });
 });

@@ -10,6 +10,7 @@ import { silentLogger } from '../../src/log.js';
 import { openDb } from '../../src/store/db.js';
 import { WorkspacesRepo } from '../../src/store/workspaces-repo.js';
 import { ECHO_SERVER } from '../support/workloads.js';
+import { installApp, writeCatalogApp } from '../support/catalog-app.js';
 
 
 
@@ -158,6 +159,65 @@ describe('restart policy', () => {
       assert.match((await t.api('GET', `/api/workspaces/${a.id}`)).body.reason, /restart 2 \(policy on-failure\) in 2 s/);
     } finally {
       await t.stop();
+    }
+  });
+});
+
+describe('restart safety for catalog apps (process runtime)', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-restart-apps-'));
+  const catalog = mkdtempSync(path.join(tmpdir(), 'berth-restart-catalog-'));
+  const range = randomPortRange();
+  const env = {
+    BERTH_DATA_DIR: dataDir,
+    BERTH_PORT: '0',
+    BERTH_RUNTIME: 'process',
+    BERTH_PORT_RANGE_START: String(range.portRangeStart),
+    BERTH_PORT_RANGE_END: String(range.portRangeEnd),
+    BERTH_RECONCILE_INTERVAL: '1',
+    BERTH_CATALOG_DIRS: catalog,
+  };
+  after(async () => {
+    const t = await startTestDaemon({ dataDir, ...range, catalogDirs: [catalog] });
+    await t.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(catalog, { recursive: true, force: true });
+  });
+
+  it('after kill -9 of the daemon, every installed app is at /embed/{app}/ again — running ones re-adopted, dead ones restarted', async () => {
+    await writeCatalogApp(catalog, 'steady');
+    await writeCatalogApp(catalog, 'fragile');
+    const first = await spawnDaemon(env);
+    const token = (await import('node:fs')).readFileSync(path.join(dataDir, 'token'), 'utf8').trim();
+    const embed = async (base: string, name: string): Promise<{ status: number; body: any }> => {
+      const r = await fetch(`${base}/embed/${name}/`, { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
+      if (!r) return { status: 0, body: null };
+      return { status: r.status, body: r.status === 200 ? await r.json() : await r.text() };
+    };
+    for (const name of ['steady', 'fragile']) assert.equal((await installApp(first.url, token, name)).state, 'running');
+    const before = { steady: (await embed(first.url, 'steady')).body, fragile: (await embed(first.url, 'fragile')).body };
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    // While no daemon runs, one app dies too.
+    process.kill(before.fragile.pid, 'SIGKILL');
+
+    const second = await spawnDaemon(env);
+    try {
+      // Routes are in the table before the first request: the running app answers at once.
+      const steady = await embed(second.url, 'steady');
+      assert.equal(steady.status, 200);
+      assert.equal(steady.body.started, before.steady.started, 'the running app was re-adopted, not restarted');
+      let fragile = await embed(second.url, 'fragile');
+      for (let i = 0; i < 100 && fragile.status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        fragile = await embed(second.url, 'fragile');
+      }
+      assert.equal(fragile.status, 200, `the dead app was not restarted: ${JSON.stringify(fragile.body)}`);
+      assert.ok(fragile.body.started > before.fragile.started);
+      const apps = (await (await fetch(`${second.url}/api/apps`, { headers: { authorization: `Bearer ${token}` } })).json()) as any;
+      assert.deepEqual(apps.apps.map((a: any) => `${a.name}:${a.state}:${a.restartCount}`).sort(), ['fragile:running:1', 'steady:running:0']);
+    } finally {
+      second.child.kill('SIGTERM');
+      await new Promise((r) => second.child.once('exit', r));
     }
   });
 });

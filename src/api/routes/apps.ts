@@ -1,7 +1,8 @@
 /**
  * Routes for the app catalog (`/api/catalog`) and installed apps (`/api/apps`). Installs and
  * uninstalls are admin-only and audited; any logged-in user may read. `POST /api/apps` streams
- * NDJSON progress lines and ends with the app (or an `{"error":…}` line).
+ * NDJSON progress lines and ends with the app (or an `{"error":…}` line); `DELETE /api/apps/:name`
+ * answers what it removed and what it kept (`?purge=1` removes volumes, database, Redis keys too).
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
@@ -76,6 +77,10 @@ export function appRoutes(svc: AppService, auth: AuthService, hostingFor: (req: 
       via: loc?.via ?? null,
       settings: a.settings,
       ports: a.ports,
+      volumes: a.volumes,
+      restart: a.restartPolicy,
+      restartCount: a.restartCount,
+      exitCode: a.exitCode,
       requires: manifest?.requires ?? [],
       dependsOn: manifest?.dependsOn ?? [],
       createdAt: a.createdAt,
@@ -153,9 +158,9 @@ export function appRoutes(svc: AppService, auth: AuthService, hostingFor: (req: 
     requireAdmin(p);
     const name = c.req.param('name');
     const purge = ['1', 'true'].includes(c.req.query('purge') ?? '');
-    await svc.uninstall(name, { purge });
-    auth.audit(p, 'app.uninstall', name, c.get('clientIp'), { purge });
-    return c.body(null, 204);
+    const report = await svc.uninstall(name, { purge });
+    auth.audit(p, 'app.uninstall', name, c.get('clientIp'), { purge, removed: report.removed });
+    return c.json(report);
   });
 
   app.get('/apps/:name/logs', async (c) => {

@@ -29,6 +29,14 @@ export interface ApiApp {
   createdAt: string;
 }
 
+/** `DELETE /api/apps/:name`: what the uninstall removed and kept (`volume x`, `database y`, …). */
+export interface UninstallAnswer {
+  name: string;
+  purged: boolean;
+  removed: string[];
+  kept: string[];
+}
+
 /** One NDJSON line of `POST /api/apps`. */
 type InstallLine = { step: string; app: string; message: string } | { error: { code: string; message: string; hint?: string } } | ApiApp;
 
@@ -54,8 +62,8 @@ function clientFor(cmd: Command): BerthClient {
   return new BerthClient(clientOptions(cmd.optsWithGlobals<{ url?: string }>().url));
 }
 
-/** Reads NDJSON lines from a fetch body. */
-async function* ndjson(body: globalThis.ReadableStream<Uint8Array>): AsyncGenerator<InstallLine> {
+/** Reads NDJSON lines from a fetch body (install progress here, `infra up|down` progress too). */
+export async function* ndjson<Line = InstallLine>(body: globalThis.ReadableStream<Uint8Array>): AsyncGenerator<Line> {
   let buf = '';
   for await (const chunk of Readable.fromWeb(body as WebReadableStream<Uint8Array>)) {
     buf += String(chunk);
@@ -63,10 +71,10 @@ async function* ndjson(body: globalThis.ReadableStream<Uint8Array>): AsyncGenera
     while ((nl = buf.indexOf('\n')) !== -1) {
       const line = buf.slice(0, nl).trim();
       buf = buf.slice(nl + 1);
-      if (line) yield JSON.parse(line) as InstallLine;
+      if (line) yield JSON.parse(line) as Line;
     }
   }
-  if (buf.trim()) yield JSON.parse(buf) as InstallLine;
+  if (buf.trim()) yield JSON.parse(buf) as Line;
 }
 
 async function install(name: string, opts: { set?: Record<string, string>; json?: boolean }, cmd: Command): Promise<void> {
@@ -136,10 +144,14 @@ export function registerApps(program: Command): void {
     .alias('rm')
     .description('stop and remove an app and its route (its database and data are kept unless --purge)')
     .argument('<name>')
-    .option('--purge', 'also drop its database, role, Redis keys and secrets')
-    .action(async (name: string, opts: { purge?: boolean }, cmd: Command) => {
-      await clientFor(cmd).json<void>('DELETE', `/api/apps/${encodeURIComponent(name)}${opts.purge ? '?purge=1' : ''}`);
-      process.stdout.write(`app ${name} uninstalled${opts.purge ? ' and purged' : ' (data kept; --purge drops it)'}\n`);
+    .option('--purge', 'also delete its volumes, database, role, Redis keys and secrets')
+    .option('--json', 'print what was removed and kept as JSON')
+    .action(async (name: string, opts: { purge?: boolean; json?: boolean }, cmd: Command) => {
+      const report = await clientFor(cmd).json<UninstallAnswer>('DELETE', `/api/apps/${encodeURIComponent(name)}${opts.purge ? '?purge=1' : ''}`);
+      if (opts.json) return printJson(report);
+      for (const item of report.removed) process.stderr.write(`${name}: removed ${item}\n`);
+      for (const item of report.kept) process.stderr.write(`${name}: kept ${item}\n`);
+      process.stdout.write(`app ${name} uninstalled${opts.purge ? ' and purged' : ' (data kept; --purge deletes it)'}\n`);
     });
 
   app.command('logs')

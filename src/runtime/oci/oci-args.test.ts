@@ -12,6 +12,8 @@ import {
   parseInspect,
   parsePsOutput,
   psArgs,
+  classifyVolumeError,
+  volumeRmArgs,
 } from './oci-args.js';
 
 describe('createArgs', () => {
@@ -41,6 +43,15 @@ describe('createArgs', () => {
       'localhost/img:1',
       'sh', '-c', 'echo "$X"; exit 0',
     ]);
+  });
+
+  it('mounts named volumes as name:target, after the read-only files', () => {
+    const args = createArgs({
+      name: 'n', image: 'i', env: {}, ports: [], labels: { 'berth.kind': 'app', 'berth.id': 'a' },
+      files: [{ hostPath: '/h', containerPath: '/c' }],
+      volumes: [{ name: 'berth-app-a-data', target: '/data' }, { name: 'berth-app-a-cfg', target: '/etc/app' }],
+    });
+    assert.deepEqual(args.slice(-7), ['-v', '/h:/c:ro', '-v', 'berth-app-a-data:/data', '-v', 'berth-app-a-cfg:/etc/app', 'i']);
   });
 
   it('leaves the image default command alone when none is given', () => {
@@ -74,8 +85,14 @@ describe('parseInspect', () => {
   it('normalizes an exited container', () => {
     const json = JSON.stringify([{ State: { Status: 'exited', ExitCode: 3, StartedAt: '2026-01-01T00:00:00Z', FinishedAt: '2026-01-01T00:00:01Z' } }]);
     assert.deepEqual(parseInspect(json), {
-      state: 'exited', exitCode: 3, upstreamHost: '127.0.0.1', startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z',
+      state: 'exited', exitCode: 3, upstreamHost: '127.0.0.1', startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z', networkAddress: null,
     });
+  });
+  it('reports a running container’s address on its network (podman: per network; docker: top level)', () => {
+    const podman = [{ State: { Status: 'running' }, NetworkSettings: { IPAddress: '', Networks: { podman: { IPAddress: '10.88.0.7' } } } }];
+    assert.equal(parseInspect(JSON.stringify(podman)).networkAddress, '10.88.0.7');
+    const docker = [{ State: { Status: 'running' }, NetworkSettings: { IPAddress: '172.17.0.3', Networks: {} } }];
+    assert.equal(parseInspect(JSON.stringify(docker)).networkAddress, '172.17.0.3');
   });
   it('reports no exit code and null times for a created container (engines say 0 and year 1)', () => {
     const json = JSON.stringify([{ State: { Status: 'created', ExitCode: 0, StartedAt: '0001-01-01T00:00:00Z', FinishedAt: '0001-01-01T00:00:00Z' } }]);
@@ -128,6 +145,15 @@ describe('engine output', () => {
     assert.equal(classifyEngineError('Error: creating container storage: the container name "w" is already in use by 35…'), 'name-taken');
     assert.equal(classifyEngineError('Error: pinging container registry: no such host'), null);
   });
+  it('volume rm: no -f (podman would remove the containers using it); errors classified', () => {
+    assert.deepEqual(volumeRmArgs('v'), ['volume', 'rm', 'v']);
+    assert.equal(classifyVolumeError('Error: no volume with name "x" found: no such volume'), 'not-found');
+    assert.equal(classifyVolumeError('Error response from daemon: get x: no such volume'), 'not-found');
+    assert.equal(classifyVolumeError('Error: volume x is being used by the following container(s): abc: volume is being used'), 'in-use');
+    assert.equal(classifyVolumeError('Error response from daemon: remove x: volume is in use - [abc]'), 'in-use');
+    assert.equal(classifyVolumeError('Error: something else'), null);
+  });
+
   it('parseInfoVersion reads podman and docker info', () => {
     assert.equal(parseInfoVersion('{"version":{"Version":"4.3.1"}}'), '4.3.1');
     assert.equal(parseInfoVersion('{"ServerVersion":"28.2.2"}'), '28.2.2');

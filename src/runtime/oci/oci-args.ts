@@ -19,6 +19,8 @@ export function createArgs(spec: WorkloadSpec): string[] {
   if (spec.resources?.cpus !== undefined) args.push('--cpus', String(spec.resources.cpus));
   if (spec.resources?.memoryMb !== undefined) args.push('--memory', `${spec.resources.memoryMb}m`);
   for (const f of spec.files ?? []) args.push('-v', `${f.hostPath}:${f.containerPath}:ro`);
+  // A name (not a path) before the colon: the engine's named volume, created on first use.
+  for (const v of spec.volumes ?? []) args.push('-v', `${v.name}:${v.target}`);
   args.push(spec.image);
   if (spec.command) args.push(...spec.command);
   return args;
@@ -91,6 +93,7 @@ export function normalizeTime(raw: unknown): string | null {
 
 interface RawInspect {
   State?: { Status?: string; ExitCode?: number; StartedAt?: string; FinishedAt?: string };
+  NetworkSettings?: { IPAddress?: string; Networks?: Record<string, { IPAddress?: string }> | null };
 }
 
 /** `<bin> inspect` JSON (an array) → status; an empty array means the container is missing. */
@@ -106,7 +109,15 @@ export function parseInspect(stdout: string): WorkloadStatus {
     upstreamHost: UPSTREAM_HOST,
     startedAt: normalizeTime(first.State.StartedAt),
     finishedAt: state === 'exited' ? normalizeTime(first.State.FinishedAt) : null,
+    networkAddress: state === 'running' ? containerAddress(first.NetworkSettings) : null,
   };
+}
+
+/** The container's IP on its (first) network: top-level IPAddress, else the first network's. */
+function containerAddress(ns: RawInspect['NetworkSettings']): string | null {
+  if (ns?.IPAddress) return ns.IPAddress;
+  for (const net of Object.values(ns?.Networks ?? {})) if (net?.IPAddress) return net.IPAddress;
+  return null;
 }
 
 /** Status of a workload the engine does not know. */
@@ -175,6 +186,18 @@ export function engineMessage(stderr: string): string {
   const errors = lines.filter((l) => /^error/i.test(l));
   const text = (errors.length ? errors : lines).join('\n');
   return text.length > 2000 ? `…${text.slice(-2000)}` : text;
+}
+
+/** argv for `<bin> volume rm` (no `-f`: podman's would remove the containers using the volume). */
+export function volumeRmArgs(name: string): string[] {
+  return ['volume', 'rm', name];
+}
+
+/** Recognizes the engine's way of saying a volume does not exist, or is still used by a container. */
+export function classifyVolumeError(stderr: string): 'not-found' | 'in-use' | null {
+  if (/no such volume|no volume with name/i.test(stderr)) return 'not-found';
+  if (/volume is (being )?used|volume is in use|being used by/i.test(stderr)) return 'in-use';
+  return null;
 }
 
 /** Recognizes the engine's way of saying a container does not exist, is not running, or its name is taken. */

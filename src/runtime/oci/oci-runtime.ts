@@ -21,10 +21,13 @@ import {
   type RuntimeFactory,
   type RuntimeName,
   type WorkloadStatus,
+  VOLUME_NAME_RE,
+  volumeProblem,
 } from '../runtime.js';
 import {
   buildArgs,
   classifyEngineError,
+  classifyVolumeError,
   createArgs,
   engineMessage,
   execArgs,
@@ -35,6 +38,7 @@ import {
   parseInspect,
   parsePsOutput,
   psArgs,
+  volumeRmArgs,
 } from './oci-args.js';
 
 const execFileAsync = promisify(execFile);
@@ -210,6 +214,8 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
       if (!spec.labels[LABEL_KIND] || !spec.labels[LABEL_ID]) {
         throw new BerthError('E_BAD_REQUEST', `workload ${spec.name} must carry labels ${LABEL_KIND} and ${LABEL_ID}`);
       }
+      const badVolume = volumeProblem(spec.volumes ?? []);
+      if (badVolume) throw new BerthError('E_BAD_REQUEST', `${bin} create failed: ${badVolume}`);
       // A failed create (bad image, name taken) leaves nothing behind in either engine, and
       // removing by name here could delete the workload that already holds the name.
       const res = await must('create', createArgs(spec));
@@ -282,6 +288,20 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
         throw new BerthError('E_RUNTIME', `${bin} build failed: ${tail}`);
       }
       return `${res.stdout}${res.stderr}`;
+    },
+
+    async removeVolume(name) {
+      if (!VOLUME_NAME_RE.test(name)) throw new BerthError('E_BAD_REQUEST', `invalid volume name ${JSON.stringify(name)}`);
+      const res = await run(volumeRmArgs(name));
+      if (res.code === 0) return;
+      const kind = classifyVolumeError(res.stderr);
+      if (kind === 'not-found') return;
+      if (kind === 'in-use') {
+        throw new BerthError('E_INVALID_STATE', `${bin} volume rm ${name} failed: ${engineMessage(res.stderr)}`, {
+          hint: 'remove the workload that mounts it first',
+        });
+      }
+      throw failure(`volume rm ${name}`, res);
     },
 
     async removeImage(tag) {

@@ -6,6 +6,11 @@
  * `create`), `state.json` and `output.log` (written by the supervisor, see supervisor.ts). The
  * directory is the workload: `list` scans directories, `remove` deletes one, and a restarted daemon
  * finds running workloads again because supervisors run detached in their own session.
+ *
+ * Volumes: a process cannot be given a mount, so a named volume is the directory
+ * `<dataDir>/volumes/<name>/` (created by `create`, kept by `remove`, deleted by `removeVolume`),
+ * and env values and command arguments naming the volume's target path are rewritten to it (see
+ * `WorkloadSpec.volumes`).
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
@@ -25,8 +30,11 @@ import {
   type WorkloadSpec,
   type WorkloadStatus,
   type WorkloadSummary,
+  VOLUME_NAME_RE,
+  volumeProblem,
 } from '../runtime.js';
 import { SUPERVISOR_SOURCE } from './supervisor.js';
+import { substituteVolumes } from './volumes.js';
 
 /** Options of the process driver. */
 export interface ProcessRuntimeOptions {
@@ -46,6 +54,8 @@ interface StoredSpec {
   ports: WorkloadSpec['ports'];
   /** Directory the command runs in (default: the workload directory). */
   workdir?: string;
+  /** Named volumes as given; their directories are `<dataDir>/volumes/<name>`. */
+  volumes?: { name: string; target: string }[];
 }
 
 /** What the supervisor records (see supervisor.ts). */
@@ -69,6 +79,8 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
   const log = ctx.log.child({ runtime: 'process' });
   log.warn('process runtime: no isolation — workloads run as host processes with the daemon user\'s rights');
   const root = path.join(path.resolve(ctx.dataDir), 'process');
+  const volumesRoot = path.join(path.resolve(ctx.dataDir), 'volumes');
+  const volumeDir = (name: string): string => path.join(volumesRoot, name);
   const nodeBin = opts.nodeBin ?? process.execPath;
   const hostEnv: Record<string, string> = opts.hostEnv ?? pickDefined({ PATH: process.env.PATH, HOME: process.env.HOME });
   // Content-addressed, so an upgrade never rewrites the file a running supervisor was started from.
@@ -135,6 +147,8 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
       }
       const dir = dirOf(spec.name);
       if (!dir) throw new BerthError('E_BAD_REQUEST', `process runtime: invalid workload name ${JSON.stringify(spec.name)}`);
+      const badVolume = volumeProblem(spec.volumes ?? []);
+      if (badVolume) throw new BerthError('E_BAD_REQUEST', `process create failed: ${badVolume}`);
       const remapped = spec.ports.find((p) => p.containerPort !== p.hostPort);
       if (remapped) {
         throw new BerthError('E_BAD_REQUEST', `process runtime cannot remap ports (${remapped.containerPort} → ${remapped.hostPort}); pass containerPort === hostPort`);
@@ -148,13 +162,17 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
         }
         throw new BerthError('E_RUNTIME', `process create failed: ${(err as Error).message}`, { cause: err });
       }
+      const volumes = spec.volumes ?? [];
+      for (const v of volumes) await mkdir(volumeDir(v.name), { recursive: true, mode: 0o700 });
+      const onHost = (value: string): string => substituteVolumes(value, volumes, volumeDir);
       const stored: StoredSpec = {
         name: spec.name,
         labels: { ...spec.labels },
-        ...(spec.command ? { command: [...spec.command] } : {}),
-        env: { ...hostEnv, ...spec.env },
+        ...(spec.command ? { command: spec.command.map(onHost) } : {}),
+        env: { ...hostEnv, ...Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, onHost(v)])) },
         ports: spec.ports,
         ...(spec.workdir ? { workdir: path.resolve(spec.workdir) } : {}),
+        ...(volumes.length ? { volumes: volumes.map((v) => ({ ...v })) } : {}),
       };
       // The env may hold secrets: owner-only.
       await writeFile(path.join(dir, 'spec.json'), JSON.stringify(stored, null, 2), { mode: 0o600 });
@@ -254,24 +272,43 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
     },
 
     async list(labels) {
-      let names: string[];
-      try {
-        names = await readdir(root);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw err;
-      }
       const out: WorkloadSummary[] = [];
-      for (const name of names) {
-        const w = await load(name);
-        if (!w.spec) continue;
+      for (const w of await loadAll()) {
         const spec = w.spec;
         if (!Object.entries(labels).every(([k, v]) => spec.labels[k] === v)) continue;
-        out.push({ ref: name, name: spec.name, labels: spec.labels, state: toStatus(w).state });
+        out.push({ ref: path.basename(w.dir), name: spec.name, labels: spec.labels, state: toStatus(w).state });
       }
       return out;
     },
+
+    async removeVolume(name) {
+      if (!VOLUME_NAME_RE.test(name)) throw new BerthError('E_BAD_REQUEST', `invalid volume name ${JSON.stringify(name)}`);
+      const user = (await loadAll()).find((w) => w.spec.volumes?.some((v) => v.name === name));
+      if (user) {
+        throw new BerthError('E_INVALID_STATE', `process volume rm ${name} failed: workload ${user.spec.name} uses it`, {
+          hint: 'remove the workload that uses it first',
+        });
+      }
+      await rm(volumeDir(name), { recursive: true, force: true });
+    },
   };
+
+  /** Every existing workload (a directory with a spec). */
+  async function loadAll(): Promise<(Awaited<ReturnType<typeof load>> & { spec: StoredSpec })[]> {
+    let names: string[];
+    try {
+      names = await readdir(root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const out: (Awaited<ReturnType<typeof load>> & { spec: StoredSpec })[] = [];
+    for (const name of names) {
+      const w = await load(name);
+      if (w.spec) out.push(w as typeof w & { spec: StoredSpec });
+    }
+    return out;
+  }
   return runtime;
 };
 
