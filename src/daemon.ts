@@ -30,7 +30,7 @@ import { WorkspacesRepo } from './store/workspaces-repo.js';
 import { WorkspaceService } from './services/workspaces.js';
 import { AppsRepo } from './store/apps-repo.js';
 import { AppService } from './services/apps.js';
-import { createPostgresInfra } from './infra/postgres.js';
+import { InfraService } from './infra/managed.js';
 import { appRoutableWorkloads } from './services/app-routes.js';
 import type { RoutableWorkload } from './domain/route.js';
 import { createReconciler, type ReconcileReport } from './services/reconcile.js';
@@ -100,15 +100,10 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const db = openDb(path.join(config.dataDir, 'berth.db'));
   const repo = new WorkspacesRepo(db);
   const workspaces = new WorkspaceService({ config, log: log.child({ component: 'workspaces' }), repo, runtime, berthUrlHelper });
-  const apps = new AppService({
-    config,
-    log: log.child({ component: 'apps' }),
-    repo: new AppsRepo(db),
-    runtime,
-    postgres: config.postgresUrl
-      ? createPostgresInfra({ adminUrl: config.postgresUrl, appHost: config.infraHost, log: log.child({ component: 'postgres' }) })
-      : undefined,
-  });
+  const appsRepo = new AppsRepo(db);
+  // BERTH_POSTGRES_URL / BERTH_REDIS_URL, or Berth's own servers after `berth infra up`.
+  const infra = new InfraService({ config, runtime, log: log.child({ component: 'infra' }), usersOf: (kind) => apps.usersOf(kind) });
+  const apps = new AppService({ config, log: log.child({ component: 'apps' }), repo: appsRepo, runtime, shared: infra });
   const previews = createPreviewStack({ config, log, db, runtime });
   const version = berthVersion();
   const auth = new AuthService({ repo: new AuthRepo(db), config, log: log.child({ component: 'auth' }), localToken: token });
@@ -132,6 +127,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     hostingFor,
     startedAt,
     previews: previews.api,
+    infra,
   });
 
   const apiListener = getRequestListener(api.fetch);
@@ -159,6 +155,12 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     metrics.serve(req, res);
     return true;
   };
+  const execSockets = createExecUpgradeHandler({
+    principalOf: (req) =>
+      auth.tokenPrincipal(bearerToken(req.headers.authorization)) ?? sessionPrincipalForUpgrade(auth, req, hostingFor, SESSION_COOKIE),
+    workspaces,
+    log: log.child({ component: 'exec' }),
+  });
   const edge = createEdge({
     config,
     log: log.child({ component: 'edge' }),
@@ -170,12 +172,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     limits: { drainMs: config.drainSeconds * 1000 },
     authorize: hostedAccess.authorize,
     redeemHandoff: hostedAccess.redeemHandoff,
-    fallbackUpgrade: createExecUpgradeHandler({
-      principalOf: (req) =>
-        auth.tokenPrincipal(bearerToken(req.headers.authorization)) ?? sessionPrincipalForUpgrade(auth, req, hostingFor, SESSION_COOKIE),
-      workspaces,
-      log: log.child({ component: 'exec' }),
-    }),
+    fallbackUpgrade: execSockets.handle,
+    closeWebSockets: execSockets.closeAll,
   });
   edgeRef = edge;
   edgeForStats = edge;
@@ -210,6 +208,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     busy: () => workspaces.busyIds(),
     onChange: refreshRoutes,
     onReport: metrics.onReconcile,
+    apps: { repo: appsRepo, busy: () => apps.busyNames() },
+    infra,
   });
   // Before the listener opens: a crash mid-create is cleaned up and every running workload's
   // route is back in the table by the time the first request arrives.

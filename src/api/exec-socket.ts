@@ -38,7 +38,7 @@ export function createExecUpgradeHandler(deps: {
   log: Logger;
 }) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
-  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  const handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const url = new URL(req.url ?? '/', 'http://berth.invalid');
     const m = EXEC_PATH.exec(url.pathname);
     if (!m) return refuse(socket, 404, 'no WebSocket endpoint here');
@@ -57,6 +57,28 @@ export function createExecUpgradeHandler(deps: {
     const tty = url.searchParams.get('tty') === '1';
     wss.handleUpgrade(req, socket, head, (ws) => void runSession(ws, idOrName, argv.length ? argv : ['/bin/sh'], tty));
   };
+
+  /**
+   * Daemon shutdown: every session gets a close frame (1001) and a moment to answer it; the
+   * shells themselves keep running in their workloads only as long as the engine lets them.
+   */
+  async function closeAll(): Promise<void> {
+    const open = [...wss.clients];
+    await Promise.all(
+      open.map(
+        (ws) =>
+          new Promise<void>((resolve) => {
+            if (ws.readyState === ws.CLOSED) return resolve();
+            const timer = setTimeout(() => ws.terminate(), 1_000);
+            ws.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            ws.close(1001, 'Berth is shutting down');
+          }),
+      ),
+    );
+  }
 
   async function runSession(ws: WebSocket, idOrName: string, argv: string[], tty: boolean): Promise<void> {
     const log = deps.log.child({ exec: idOrName });
@@ -120,4 +142,6 @@ export function createExecUpgradeHandler(deps: {
       }
     }
   }
+
+  return { handle, closeAll };
 }

@@ -7,7 +7,6 @@
  * route change (drops pools and tunnels whose upstream is gone) → `close()` (ends everything).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { connect, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { UpstreamPool } from './upstream/pool.js';
 import { exchange, type ExchangeControl, type ExchangeHandler } from './upstream/exchange.js';
@@ -16,7 +15,8 @@ import type { Route, RouteTable } from '../domain/route.js';
 import { routeUnchanged } from './route-table.js';
 import type { TrustedProxies } from './forwarded.js';
 import { clientResponseHeaders, upstreamRequestHeaders, WORKLOAD_HTTP, WORKLOAD_WS, type HeaderPolicy } from './headers.js';
-import { sendError, sendSocketError, type EdgeError } from './pages.js';
+import { sendError, type EdgeError } from './pages.js';
+import { Tunnel, type TunnelOptions } from './tunnel.js';
 
 export interface ProxyOptions {
   log: Logger;
@@ -56,8 +56,8 @@ export interface Proxy {
   onTableSwap(table: RouteTable): void;
   /** Number of open WebSocket tunnels (for tests and metrics). */
   tunnelCount(): number;
-  /** Ends every WebSocket tunnel. */
-  closeTunnels(): void;
+  /** Ends every WebSocket tunnel with a close frame (1001) both ways; resolves when all are closed (≤ 1 s). */
+  closeTunnels(): Promise<void>;
   /** Ends tunnels and destroys every pool (in-flight requests fail). */
   close(): Promise<void>;
 }
@@ -76,7 +76,8 @@ function upstreamError(err: unknown, target: Route | string): EdgeError {
   if (code === 'E_HEADERS_TIMEOUT' || code === 'E_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') {
     return { status: 504, code: 'E_UPSTREAM_TIMEOUT', message: `${label} did not answer in time.` };
   }
-  if (code === 'E_UPSTREAM_PROTOCOL') {
+  // ERR_INVALID_*: the head parsed, but Node refused to relay it (a control character, a name that is not a token).
+  if (code === 'E_UPSTREAM_PROTOCOL' || code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN' || code === 'ERR_HTTP_INVALID_HEADER_VALUE') {
     return { status: 502, code: 'E_UPSTREAM_PROTOCOL', message: `${label} sent an invalid HTTP response (${(err as Error).message}).` };
   }
   const hint = typeof target === 'string' ? '' : '; is the app listening on that port?';
@@ -158,20 +159,18 @@ class ResponseRelay implements ExchangeHandler {
   }
 }
 
-const SWITCHED = /^HTTP\/1\.[01] 101\b/;
-
-interface Tunnel {
-  route: Route;
-  key: string;
-  client: Duplex;
-  upstream: Socket;
-}
 
 /** Creates the proxy. Pools are made lazily, on the first request to an upstream. */
 export function createProxy(opts: ProxyOptions): Proxy {
   const pools = new Map<string, UpstreamPool>();
   const tunnels = new Set<Tunnel>();
   const log = opts.log;
+  const tunnelOpts: TunnelOptions = {
+    log,
+    connectTimeoutMs: opts.connectTimeoutMs,
+    upstreamError,
+    onClosed: (t) => tunnels.delete(t),
+  };
 
   function poolFor(origin: string): UpstreamPool {
     let pool = pools.get(origin);
@@ -221,59 +220,10 @@ export function createProxy(opts: ProxyOptions): Proxy {
       trusted: opts.trusted,
       routePrefix: route.via === 'path' ? route.stripPrefix : null,
     });
-    let head1 = `${req.method ?? 'GET'} ${path} HTTP/1.1\r\n`;
-    for (let i = 0; i < headers.length; i += 2) head1 += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    head1 += '\r\n';
-
-    const upstream = connect({ host: route.upstream.host, port: route.upstream.port });
-    const t: Tunnel = { route, key, client, upstream };
-    tunnels.add(t);
-
-    upstream.setNoDelay(true);
-    upstream.setTimeout(opts.connectTimeoutMs, () => {
-      upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
-    });
-    upstream.once('connect', () => upstream.setTimeout(0));
-    upstream.write(head1);
-
-    upstream.on('error', (err) => {
-      log.debug({ err, route: route.workloadId }, 'websocket upstream error');
-      // Before the upstream said anything the client can still get a proper error answer.
-      if (upstream.bytesRead === 0 && !client.writableEnded) sendSocketError(client, upstreamError(err, route), req.headers.accept);
-    });
-    client.on('error', (err) => {
-      log.debug({ err, route: route.workloadId }, 'websocket client error');
-      upstream.destroy();
-    });
-    const cleanup = (): void => {
-      tunnels.delete(t);
-      if (!upstream.destroyed) upstream.destroy();
-      if (client.destroyed) return;
-      // An ended client socket may still be flushing a close frame or error page: give it a moment.
-      if (client.writableEnded) setTimeout(() => client.destroy(), 2_000).unref();
-      else client.destroy();
-    };
-    upstream.once('close', cleanup);
-    client.once('close', cleanup);
-
-    if (client instanceof Socket) client.setNoDelay(true);
-    // Client bytes flow upstream only once the upstream switched protocols (101). Otherwise the
-    // client could pipeline plain requests with paths the edge never normalized or authorized.
-    let prelude: Buffer | null = null;
-    const onFirstBytes = (chunk: Buffer): void => {
-      prelude = prelude === null ? chunk : Buffer.concat([prelude, chunk]);
-      if (prelude.length < 12 && prelude.indexOf(10) === -1) return; // status code not in yet
-      upstream.off('data', onFirstBytes);
-      upstream.pause();
-      const switched = SWITCHED.test(prelude.toString('latin1', 0, 12));
-      client.write(prelude);
-      upstream.pipe(client);
-      if (switched) {
-        if (head.length > 0) upstream.write(head);
-        client.pipe(upstream);
-      }
-    };
-    upstream.on('data', onFirstBytes);
+    let requestHead = `${req.method ?? 'GET'} ${path} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    requestHead += '\r\n';
+    tunnels.add(new Tunnel(route, key, client, req, requestHead, head, tunnelOpts));
   }
 
   function onTableSwap(table: RouteTable): void {
@@ -291,22 +241,17 @@ export function createProxy(opts: ProxyOptions): Proxy {
     for (const t of tunnels) {
       if (!routeUnchanged(table, t.key, t.route)) {
         log.debug({ route: t.route.workloadId, key: t.key }, 'closing websocket: route changed');
-        t.client.destroy();
-        t.upstream.destroy();
+        void t.goAway('route changed');
       }
     }
   }
 
-  function closeTunnels(): void {
-    for (const t of tunnels) {
-      t.client.destroy();
-      t.upstream.destroy();
-    }
-    tunnels.clear();
+  async function closeTunnels(): Promise<void> {
+    await Promise.all([...tunnels].map((t) => t.goAway('Berth is shutting down')));
   }
 
   async function close(): Promise<void> {
-    closeTunnels();
+    for (const t of tunnels) t.destroy();
     const all = [...pools.values()];
     pools.clear();
     for (const p of all) p.destroy();

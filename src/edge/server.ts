@@ -49,6 +49,8 @@ export interface EdgeOptions {
   fallback: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
   /** Receives upgrade requests that match no route; without it they get 404. */
   fallbackUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** At shutdown, ends the WebSockets `fallbackUpgrade` accepted, with close frames (bounded, ~1 s). */
+  closeWebSockets?: () => Promise<void>;
   limits?: Partial<EdgeLimits>;
   /** Decides who may use `/llm/` (the key is spent on their behalf); default: anyone who reaches the edge. */
   llmAllow?: (req: IncomingMessage) => boolean;
@@ -327,13 +329,15 @@ export function createEdge(opts: EdgeOptions): Edge {
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      proxy.closeTunnels(); // tunnels never "finish", so they get no drain period
+      // WebSockets never "finish", so they get no drain period: close frames now (≤ 1 s).
+      const webSockets = Promise.all([proxy.closeTunnels(), opts.closeWebSockets?.()]);
       // Keep-alive sockets whose last response finishes during the drain go idle afterwards;
       // close them as they do, or server.close() would wait out the whole drain period.
       const sweep = setInterval(() => server.closeIdleConnections(), 50);
       let timer: NodeJS.Timeout | undefined;
       const drained = new Promise<void>((resolve) => (timer = setTimeout(resolve, limits.drainMs)));
       await Promise.race([closed, drained]);
+      await Promise.race([webSockets, drained]);
       clearTimeout(timer);
       clearInterval(sweep);
       const gone = [...sockets].map((s) => new Promise<void>((resolve) => (s.closed ? resolve() : s.once('close', () => resolve()))));

@@ -5,6 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { once } from 'node:events';
+import WebSocket from 'ws';
 import { randomPortRange, startTestDaemon } from '../support/daemon.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -72,6 +74,31 @@ describe('graceful shutdown', () => {
     } finally {
       await t.stop();
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('closes exec shells with a close frame (1001) instead of cutting them', async () => {
+    const t = await startTestDaemon();
+    let stopped = false;
+    try {
+      const created = await t.api('POST', '/api/workspaces', { name: 'shelly', command: SLOW_APP });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const ws = new WebSocket(`${t.daemon.url.replace('http', 'ws')}/api/workspaces/shelly/exec?tty=1&cmd=/bin/sh`, {
+        headers: { authorization: `Bearer ${t.daemon.token}` },
+      });
+      await once(ws, 'open');
+      const closed = once(ws, 'close') as Promise<[number, Buffer]>;
+      // The shell answers: the session is live before the daemon stops.
+      const output = new Promise<string>((resolve) => ws.on('message', (d: Buffer, bin: boolean) => bin && d.toString().includes('alive') && resolve('alive')));
+      ws.send(Buffer.from('echo alive\n'));
+      assert.equal(await output, 'alive');
+      await t.stop();
+      stopped = true;
+      const [code, reason] = await closed;
+      assert.equal(code, 1001);
+      assert.equal(reason.toString(), 'Berth is shutting down');
+    } finally {
+      if (!stopped) await t.stop();
     }
   });
 });
