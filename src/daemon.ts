@@ -113,7 +113,9 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const handoffs = new HandoffStore(60_000, config.sessionIdleMinutes * 60_000);
   // The edge is created below; the hand-off route looks routes up in its current table.
   let edgeRef: Edge | null = null;
+  const shuttingDown = new AbortController();
   const api = createApiApp({
+    shutdown: shuttingDown.signal,
     handoff: { store: handoffs, hostRoute: (hostname) => edgeRef?.routes().hostRoutes.get(hostname) },
     config,
     log: log.child({ component: 'api' }),
@@ -265,6 +267,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       clearInterval(timer);
       workspaces.off('changed', refreshRoutes);
       apps.off('changed', refreshRoutes);
+      shuttingDown.abort();
       await edge.close();
       // The worker writes to the store: stopped before it closes.
       await previews.stop();

@@ -41,6 +41,8 @@ export interface ApiDeps {
   previews?: PreviewApiDeps;
   /** Berth's shared PostgreSQL/Redis: /api/infra. */
   infra?: InfraService;
+  /** Aborted when the daemon starts shutting down: long-lived streams (SSE) end at once. */
+  shutdown?: AbortSignal;
 }
 
 /** Routes reachable without credentials. Everything else under /api needs a token or a session. */
@@ -106,7 +108,7 @@ export function createApiApp(deps: ApiDeps) {
 
   app.route('/api/auth', authRoutes(deps.auth, deps.config, deps.hostingFor, deps.handoff));
   app.route('/api/workspaces', workspaceRoutes(deps.workspaces, deps.auth, deps.hostingFor));
-  app.route('/api/events', eventRoutes(deps.workspaces, deps.auth));
+  app.route('/api/events', eventRoutes(deps.workspaces, deps.auth, deps.shutdown));
   app.route('/api', adminRoutes(deps.auth));
   app.route('/api', appRoutes(deps.apps, deps.auth, deps.hostingFor));
   if (deps.infra) app.route('/api/infra', infraRoutes(deps.infra, deps.auth));

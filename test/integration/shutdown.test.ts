@@ -77,7 +77,7 @@ describe('graceful shutdown', () => {
     }
   });
 
-  it('closes exec shells with a close frame (1001) instead of cutting them', async () => {
+  it('closes exec shells with a close frame (1001) and ends event streams, without waiting out the drain', async () => {
     const t = await startTestDaemon();
     let stopped = false;
     try {
@@ -92,8 +92,19 @@ describe('graceful shutdown', () => {
       const output = new Promise<string>((resolve) => ws.on('message', (d: Buffer, bin: boolean) => bin && d.toString().includes('alive') && resolve('alive')));
       ws.send(Buffer.from('echo alive\n'));
       assert.equal(await output, 'alive');
+      // A live dashboard's event stream, open and delivering.
+      const events = await fetch(`${t.daemon.url}/api/events`, { headers: { authorization: `Bearer ${t.daemon.token}` } });
+      const reader = events.body!.getReader();
+      assert.match(new TextDecoder().decode((await reader.read()).value), /retry: 3000/);
+      const streamEnded = (async () => {
+        for (;;) if ((await reader.read()).done) return true;
+      })().catch(() => false);
+      const t0 = Date.now();
       await t.stop();
       stopped = true;
+      const took = Date.now() - t0;
+      assert.ok(took < 3_000, `stop took ${took} ms: a WebSocket or an event stream held the ${'drain'} period`);
+      assert.equal(await streamEnded, true, 'the event stream ended cleanly');
       const [code, reason] = await closed;
       assert.equal(code, 1001);
       assert.equal(reason.toString(), 'Berth is shutting down');

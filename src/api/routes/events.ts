@@ -10,9 +10,11 @@ import { canSee, presentWorkspace } from './workspaces.js';
  * `GET /api/events`: server-sent events for live dashboards. On connect the client gets every
  * workspace it may see as `workspace` events; then, after each change, only what changed:
  * `{"type":"workspace","workspace":{…}}` or `{"type":"workspace-removed","id"}`.
- * A comment line every 25 s keeps proxies from closing an idle stream.
+ * A comment line every 25 s keeps proxies from closing an idle stream. When the daemon shuts
+ * down the stream ends at once (EventSource reconnects after `retry`), instead of holding the
+ * drain period open.
  */
-export function eventRoutes(svc: WorkspaceService, auth: AuthService) {
+export function eventRoutes(svc: WorkspaceService, auth: AuthService, shutdown?: AbortSignal) {
   const app = new Hono<ApiEnv>();
   app.get('/', (c) => {
     const principal = c.get('principal');
@@ -46,8 +48,14 @@ export function eventRoutes(svc: WorkspaceService, auth: AuthService) {
       // Sent at once so the client sees the stream open even when it can see no workspace yet.
       await stream.write('retry: 3000\n\n');
       await diff();
-      // Hold the stream open until the client goes away.
-      await new Promise<void>((resolve) => stream.onAbort(resolve));
+      // Hold the stream open until the client goes away or the daemon stops.
+      await new Promise<void>((resolve) => {
+        stream.onAbort(resolve);
+        if (shutdown?.aborted) resolve();
+        shutdown?.addEventListener('abort', () => resolve(), { once: true });
+      });
+      svc.off('changed', onChange);
+      clearInterval(keepAlive);
     });
   });
   return app;
