@@ -102,4 +102,10 @@ describe('clientResponseHeaders', () => {
     assert.equal(contentType, 'text/event-stream');
     assert.deepEqual(headers, ['Content-Type', 'text/event-stream', 'Set-Cookie', 'app=1; Path=/', 'X-App', 'ok']);
   });
+
+  it('drops Content-Length when Transfer-Encoding came too (RFC 9112 §6.3), before or after it', () => {
+    assert.deepEqual(clientResponseHeaders(['Content-Length', '100', 'X-A', '1', 'Transfer-Encoding', 'chunked']).headers, ['X-A', '1']);
+    assert.deepEqual(clientResponseHeaders(['transfer-encoding', 'gzip', 'content-length', '5']).headers, []);
+    assert.deepEqual(clientResponseHeaders(['Content-Length', '5', 'X-A', '1']).headers, ['Content-Length', '5', 'X-A', '1']);
+  });
 });

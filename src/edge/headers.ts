@@ -251,13 +251,16 @@ export function clientResponseHeaders(raw: readonly string[]): { headers: string
   const out: string[] = [];
   let contentType: string | undefined;
   let connectionExtra: string[] | null = null;
+  let transferEncoded = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
     switch (classify(name)) {
       case H.Drop:
       case H.Upgrade:
+        continue;
       case H.TransferEncoding:
+        transferEncoded = true;
         continue;
       case H.Connection:
         connectionExtra = extraConnectionTokens(value) ?? connectionExtra;
@@ -278,6 +281,13 @@ export function clientResponseHeaders(raw: readonly string[]): { headers: string
   if (connectionExtra !== null) {
     for (let i = out.length - 2; i >= 0; i -= 2) {
       if (connectionExtra.includes(out[i]!.toLowerCase())) out.splice(i, 2);
+    }
+  }
+  // Transfer-Encoding overrides Content-Length, and a proxy must drop the length before relaying
+  // (RFC 9112 §6.3): the body is framed by the encoding, so the length would desync the client.
+  if (transferEncoded) {
+    for (let i = out.length - 2; i >= 0; i -= 2) {
+      if (classify(out[i]!) === H.ContentLength) out.splice(i, 2);
     }
   }
   return { headers: out, contentType };

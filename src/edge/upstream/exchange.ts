@@ -169,6 +169,8 @@ class Exchange implements SocketOwner, ExchangeControl, ResponseSink {
       const socket = this.socket;
       this.socket = null;
       if (socket !== null) this.pool.release(socket, false);
+      // An EOF went through finish(), which leaves the parser failed: the retry needs a fresh one.
+      this.parser = new ResponseParser(this, this.req.method === 'HEAD');
       this.pool.acquire(this);
       return;
     }

@@ -47,7 +47,7 @@ export class UpstreamProtocolError extends Error {
 }
 
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: |$)/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: |$)/;
 const HEX = /^[0-9a-fA-F]+$/;
 
 /**
@@ -109,7 +109,7 @@ export class ResponseParser {
         }
         case State.ChunkDataEnd:
           at = this.readLine(chunk, at, () => {
-            if (this.line !== '') throw new UpstreamProtocolError('chunk data not followed by CRLF');
+            if (this.line !== '') this.fail('chunk data not followed by CRLF');
             this.state = State.ChunkSize;
           });
           break;
