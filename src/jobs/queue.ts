@@ -317,7 +317,16 @@ export class JobQueue<M extends Record<string, unknown> = Record<string, unknown
       if (!job) break;
       this.launch(job);
     }
-    const next = this.db.prepare<[number], { t: number | null }>("SELECT MIN(run_after) AS t FROM jobs WHERE state = 'pending' AND run_after > ?").get(Date.now())?.t;
+    // Full: the next settlement pumps again.
+    if (this.active.size >= this.concurrency) return;
+    // The earliest job that could run once due (none of its key running: that one's settlement
+    // pumps). Not only future ones: a retry whose short backoff ran out between claim() and here
+    // is due already, and without a timer it would wait for an unrelated enqueue.
+    const next = this.db
+      .prepare<[], { t: number | null }>(
+        "SELECT MIN(j.run_after) AS t FROM jobs j WHERE j.state = 'pending' AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.key = j.key AND o.state = 'running')",
+      )
+      .get()?.t;
     if (next != null) this.timer = setTimeout(() => this.pump(), Math.min(Math.max(next - Date.now(), 5), 60_000));
   }
 

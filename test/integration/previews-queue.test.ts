@@ -215,6 +215,26 @@ describe('job queue', () => {
     db.close();
   });
 
+  it('a retry that falls due while the worker looks for work is not left waiting (regression: stalled on short backoffs)', async () => {
+    // A 1 ms backoff falls due between claim() and the timer's computation whenever the clock
+    // ticks in between; the worker used to set no timer then, and the job waited for an enqueue.
+    const db = openDb(freshFile());
+    const queue = new JobQueue<Types>(db, { ...fast, backoff: { baseMs: 1, maxMs: 1 }, maxAttempts: 40 });
+    let runs = 0;
+    queue.start({
+      up: async () => {
+        if (++runs < 40) throw new Error(`flake ${runs}`);
+      },
+      down: async () => {},
+      other: async () => {},
+    });
+    const job = queue.enqueue({ type: 'up', key: 'k', payload: { v: 1 } });
+    await waitFor(() => queue.get(job.id)?.state === 'done', `40 attempts (${runs} ran)`, 5000);
+    assert.equal(queue.get(job.id)!.attempts, 40);
+    await queue.stop();
+    db.close();
+  });
+
   it('keeps pending jobs across a restart', async () => {
     const file = freshFile();
     const db1 = openDb(file);
