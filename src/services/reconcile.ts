@@ -119,11 +119,16 @@ export function createReconciler(deps: ReconcilerDeps) {
       }
       if (ws.state !== 'running') continue;
       if (!w || w.state !== 'running') {
-        const status = w ? await runtime.inspect(w.ref).catch(() => null) : null;
+        // `workloads` was listed before the rows were read: a create that finished in between is
+        // running but missing from that list. Ask the runtime again before recording a crash.
+        const ref = w?.ref ?? ws.runtimeRef;
+        const status = ref ? await runtime.inspect(ref).catch(() => null) : null;
+        if (status?.state === 'running' || busy.has(ws.id)) continue;
+        const exists = w !== undefined || (status !== null && status.state !== 'missing');
         const exitCode = status?.exitCode ?? null;
-        let reason = !w ? 'the workload disappeared from the runtime' : `the workload exited with code ${exitCode ?? '?'}`;
+        let reason = !exists ? 'the workload disappeared from the runtime' : `the workload exited with code ${exitCode ?? '?'}`;
         let nextRestartAt: number | null = null;
-        if (w && shouldRestart(ws.restartPolicy, exitCode)) {
+        if (exists && shouldRestart(ws.restartPolicy, exitCode)) {
           const delay = restartDelayMs(ws.restartCount + 1);
           nextRestartAt = Date.now() + delay;
           reason += `; restart ${ws.restartCount + 1} (policy ${ws.restartPolicy}) in ${Math.round(delay / 1000)} s`;
