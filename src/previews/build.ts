@@ -53,6 +53,11 @@ export function checkCloneUrl(cloneUrl: string, allowFile: boolean): URL {
   });
 }
 
+/** A clone URL as messages and logs show it: without credentials or query. */
+function shownUrl(url: URL): string {
+  return url.protocol === 'file:' ? url.href : url.origin + url.pathname;
+}
+
 function gitEnv(url: URL, opts: GitOptions): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -91,7 +96,7 @@ export async function checkoutCommit(cloneUrl: string, sha: string, pr: number, 
   const env = gitEnv(url, opts);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  await log.line(`fetching ${sha} from ${url.protocol === 'file:' ? url.href : url.origin + url.pathname}`);
+  await log.line(`fetching ${sha} from ${shownUrl(url)}`);
   await git(['init', '--quiet', '--initial-branch=preview'], dir, env, log, opts.signal);
   await git(['remote', 'add', 'origin', cloneUrl], dir, env, log, opts.signal);
   const attempts = [['--depth=1', 'origin', sha], ['origin', `+refs/pull/${pr}/head:refs/remotes/origin/pr`], ['origin', '+refs/heads/*:refs/remotes/origin/*']];
@@ -115,13 +120,15 @@ export async function resolveRef(cloneUrl: string, ref: string, opts: GitOptions
   if (!/^[A-Za-z0-9._/-]+$/.test(ref) || ref.startsWith('-')) throw new BerthError('E_BAD_REQUEST', `not a branch name: ${ref}`);
   const url = checkCloneUrl(cloneUrl, opts.allowFile);
   const out = await new Promise<string>((resolve, reject) => {
-    execFile('git', ['ls-remote', '--', cloneUrl, ref], { env: gitEnv(url, opts), timeout: 60_000 }, (err, stdout, stderr) =>
-      err ? reject(new BerthError('E_BAD_REQUEST', `git ls-remote failed: ${stderr.trim() || err.message}`)) : resolve(stdout),
-    );
+    execFile('git', ['ls-remote', '--', cloneUrl, ref], { env: gitEnv(url, opts), timeout: 60_000 }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout);
+      const words = stderr.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 2).join(' ') || err.message;
+      reject(new BerthError('E_BAD_REQUEST', `git ls-remote ${shownUrl(url)} failed: ${words}`, { hint: 'check the repository and its clone URL: the daemon must be able to fetch it' }));
+    });
   });
   const lines = out.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]);
   const hit = lines.find(([, name]) => name === `refs/heads/${ref}`) ?? lines.find(([, name]) => name === ref || name === `refs/tags/${ref}`) ?? lines[0];
-  if (!hit || !GIT_SHA_RE.test(hit[0])) throw new BerthError('E_NOT_FOUND', `no branch or tag ${ref} in ${cloneUrl}`);
+  if (!hit || !GIT_SHA_RE.test(hit[0])) throw new BerthError('E_NOT_FOUND', `no branch or tag ${ref} in ${shownUrl(url)}`, { hint: 'push the branch first, or give a commit SHA' });
   return hit[0];
 }
 

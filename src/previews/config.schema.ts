@@ -21,7 +21,7 @@ import { BerthError } from '../errors.js';
  *     port: 4000
  * routes:
  *   /api: api          # path prefix → service; `/` → the first service unless given
- * database: host       # host | container | none
+ * database: host       # host (shared PostgreSQL) | container (a PostgreSQL of its own) | none
  * ttl: 7d
  * ```
  */

@@ -7,6 +7,7 @@ import { DeliveryLog } from '../jobs/deliveries.js';
 import { JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../log.js';
 import { GithubClient } from '../previews/github/client.js';
+import { createPreviewDatabases } from '../previews/preview-databases.js';
 import type { PreviewJobs } from '../previews/webhook.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Db } from '../store/db.js';
@@ -40,7 +41,8 @@ export function createPreviewStack(deps: { config: BerthConfig; log: Logger; db:
   const postgres = config.postgresUrl
     ? createPostgresInfra({ adminUrl: config.postgresUrl, appHost: config.infraHost, log: log.child({ component: 'postgres' }) })
     : null;
-  const service = new PreviewService({ config, log, repo: new PreviewsRepo(deps.db), runtime: deps.runtime, queue, postgres, github });
+  const databases = config.postgresUrl ? createPreviewDatabases({ adminUrl: config.postgresUrl }) : null;
+  const service = new PreviewService({ config, log, repo: new PreviewsRepo(deps.db), runtime: deps.runtime, queue, postgres, databases, github });
   const secret = config.githubWebhookSecret || undefined;
   if (!secret) log.warn('POST /webhooks/github is off: BERTH_GITHUB_WEBHOOK_SECRET is not set');
   else if (config.previewRepos.length === 0) log.warn('GitHub webhooks are on but BERTH_PREVIEW_REPOS is empty: every repository is refused');

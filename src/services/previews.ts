@@ -1,18 +1,20 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BerthConfig } from '../config/schema.js';
-import { newId } from '../domain/ids.js';
+import { ID_RE, newId } from '../domain/ids.js';
 import { BerthError, isBerthError } from '../errors.js';
 import type { PostgresInfra } from '../infra/postgres.js';
 import { JobAbort, type Job, type JobContext, type JobHandlers, type JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../log.js';
 import { BuildLog, checkoutCommit, readPreviewConfig, resolveRef, waitHealthy, writeEnvFile } from '../previews/build.js';
-import type { PreviewConfig } from '../previews/config.schema.js';
+import type { DatabaseMode, PreviewConfig } from '../previews/config.schema.js';
 import type { GithubClient } from '../previews/github/client.js';
 import { previewKey, type PreviewTarget } from '../previews/github/events.js';
+import { previewDatabaseName, type PreviewDatabases } from '../previews/preview-databases.js';
+import { createFresh, createPreviewPostgres, LABEL_DATABASE, type PreviewPostgres } from '../previews/preview-postgres.js';
 import type { PreviewJobs } from '../previews/webhook.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { PreviewRecord, PreviewServiceRecord, PreviewsRepo } from '../store/previews-repo.js';
@@ -26,6 +28,8 @@ export interface PreviewServiceDeps {
   queue: JobQueue<PreviewJobs>;
   /** Shared Postgres for `database: host`; null when BERTH_POSTGRES_URL is unset. */
   postgres: PostgresInfra | null;
+  /** Preview databases on the shared Postgres: listing for the reaper, repair after a crash; null (default) when BERTH_POSTGRES_URL is unset. */
+  databases?: PreviewDatabases | null;
   /** Reports statuses and the PR comment; null when BERTH_GITHUB_TOKEN is unset. */
   github: GithubClient | null;
 }
@@ -37,7 +41,29 @@ export const previewWorkloadName = (id: string, generation: number, service: str
 /** Tag of the image built for one service of one generation. */
 export const previewImageTag = (id: string, generation: number, service: string): string => `localhost/berth-preview-${id}:g${generation}-${service}`;
 /** Database and role of a preview in the shared Postgres. */
-export const previewDatabaseName = (id: string): string => `preview_${id}`;
+export { previewDatabaseName };
+/**
+ * "Generation" under which the host port of a `database: container` server is allocated: real
+ * generations start at 1, so its row (`<id>.0`) never mixes with a generation's ports.
+ */
+export const DATABASE_PORT_SLOT = 0;
+/**
+ * How long a preview database or directory must have been seen without a record before the reaper
+ * deletes it (a second safety besides the order of its reads; see `reap`).
+ */
+export const ORPHAN_GRACE_MS = 10 * 60_000;
+
+/** What one reaper pass did. */
+export interface ReapReport {
+  /** Previews past their ttl, whose teardown was queued. */
+  expired: string[];
+  /** Labelled preview workloads no record knows, removed. */
+  orphans: string[];
+  /** Preview databases (and roles) on the shared Postgres no record owns, dropped. */
+  databases: string[];
+  /** Preview directories (checkouts, logs, a container database's data) no record owns, deleted. */
+  directories: string[];
+}
 
 /** What the edge needs of a live preview (see src/edge/preview-routes.ts). */
 export interface PreviewRoutable {
@@ -51,7 +77,8 @@ export interface PreviewRoutable {
 /** Manual create (`POST /api/previews`). */
 export interface ManualPreviewInput {
   repo: string;
-  cloneUrl: string;
+  /** Default: the existing preview's clone URL, else `https://github.com/{repo}.git`. */
+  cloneUrl?: string | undefined;
   number: number;
   /** A commit SHA, or a branch/tag resolved with `git ls-remote`. */
   ref: string;
@@ -67,8 +94,19 @@ export interface ManualPreviewInput {
  * are the old workloads removed. A failed build removes only what it made.
  */
 export class PreviewService extends EventEmitter<{ changed: [] }> {
+  /** `database: container` servers. */
+  private readonly containerDb: PreviewPostgres;
+  /** Orphan candidates (`db:<name>`, `dir:<id>`) → when a reaper pass first saw them. */
+  private readonly orphanSince = new Map<string, number>();
+
   constructor(private readonly deps: PreviewServiceDeps) {
     super();
+    this.containerDb = createPreviewPostgres({
+      runtime: deps.runtime,
+      image: deps.config.previewPostgresImage,
+      dnsServers: deps.config.dnsServers,
+      keyFile: path.join(deps.config.dataDir, 'previews', '.postgres.key'),
+    });
   }
 
   list(): PreviewRecord[] {
@@ -98,14 +136,15 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
   /** Enqueues a build of a branch or commit (manual previews, `berth preview create|update`). */
   async requestUp(input: ManualPreviewInput): Promise<{ jobId: number; sha: string }> {
     const gitOpts = { allowFile: this.deps.config.allowFileRepos, token: this.deps.config.githubToken };
-    const sha = await resolveRef(input.cloneUrl, input.ref, gitOpts);
+    const cloneUrl = input.cloneUrl ?? this.deps.repo.find(input.repo, input.number)?.cloneUrl ?? `https://github.com/${input.repo}.git`;
+    const sha = await resolveRef(cloneUrl, input.ref, gitOpts);
     const target: PreviewTarget = {
       repo: input.repo,
       pr: input.number,
       action: 'synchronize',
       sha,
       ref: input.ref,
-      cloneUrl: input.cloneUrl,
+      cloneUrl,
       private: false,
       author: 'berth',
       fork: false,
@@ -170,7 +209,7 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
       await checkoutCommit(t.cloneUrl, t.sha, t.pr, checkout, log, { allowFile: this.deps.config.allowFileRepos, token: this.deps.config.githubToken, signal: ctx.signal });
       const cfg = await readPreviewConfig(checkout);
       await log.line(`${cfg.services.length} service(s), database: ${cfg.database}`);
-      const env = await this.baseEnv(p, t, cfg);
+      const env = await this.baseEnv(p, t, cfg, log, ctx.signal);
       const services = await this.startGeneration(p, generation, cfg, checkout, env, log, made, ctx.signal);
       // Flip: one UPDATE, then the edge table is rebuilt synchronously.
       p = repo.update(p.id, { generation, services, routes: cfg.routes, state: 'running', reason: null, sha: t.sha, ref: t.ref, ttlMs: cfg.ttlMs });
@@ -179,6 +218,7 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
       plog.info({ url: p.url }, 'preview live');
       await this.report(p, t.sha, { kind: 'live', sha: t.sha });
       if (old) await this.retire(p.id, old.generation, old.services, plog);
+      await this.dropUnusedDatabases(p.id, cfg.database, plog);
     } catch (err) {
       await this.removeWorkloads(made, plog);
       if (this.deps.runtime.removeImage) await this.removeImages(p.id, generation, made.map((m) => m.name), plog);
@@ -210,18 +250,24 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
     await this.report(p, p.sha, { kind: 'destroyed', sha: p.sha });
   }
 
-  /** Route first, then workloads (every generation, found by label), database, files, row. */
+  /**
+   * Route first, then the services (every generation, found by label), then the database (the
+   * preview's own server and its data, or the shared database), files, and the row last: until
+   * everything is gone, the row is what owns it (see `reap`).
+   */
   private async destroy(p: PreviewRecord, log: Logger): Promise<void> {
     this.deps.repo.update(p.id, { state: 'destroying', services: [] });
     this.emit('changed');
     const all = await this.deps.runtime.list({ [LABEL_KIND]: 'preview', [LABEL_ID]: p.id });
-    await this.removeWorkloads(all, log);
+    await this.removeWorkloads(all.filter((w) => !isDatabaseWorkload(w)), log);
     await this.removeWorkloads(p.services, log);
     for (const w of all) {
       const gen = Number(w.labels[LABEL_GENERATION]);
       if (Number.isInteger(gen) && w.labels['berth.service']) await this.removeImages(p.id, gen, [w.labels['berth.service']], log);
     }
     await this.removeImages(p.id, p.generation, p.services.map((s) => s.name), log);
+    const servers = await this.containerDb.remove(p.id, this.dirOf(p.id));
+    if (servers.length) log.info({ previewId: p.id, removed: servers }, "preview's PostgreSQL removed with its data");
     if (p.databaseName && this.deps.postgres) await this.deps.postgres.dropDatabase(p.databaseName);
     await rm(this.dirOf(p.id), { recursive: true, force: true });
     this.deps.repo.delete(p.id);
@@ -231,20 +277,79 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
 
   // ---- building ---------------------------------------------------------------------------------
 
-  private async baseEnv(p: PreviewRecord, t: PreviewTarget, cfg: PreviewConfig): Promise<Record<string, string>> {
+  private async baseEnv(p: PreviewRecord, t: PreviewTarget, cfg: PreviewConfig, log: BuildLog, signal: AbortSignal): Promise<Record<string, string>> {
     const env: Record<string, string> = { PREVIEW_URL: p.url!, PR_NUMBER: String(t.pr), GIT_SHA: t.sha };
+    // One password per preview, kept in the record: every generation gets the same DATABASE_URL.
+    const password = p.databasePassword ?? randomBytes(24).toString('base64url');
     if (cfg.database === 'container') {
-      throw new BerthError('E_PREVIEW_CONFIG_INVALID', 'database: container is not supported yet; use database: host (shared PostgreSQL)');
+      if (!p.databasePassword) this.deps.repo.update(p.id, { databasePassword: password });
+      const { repo, config } = this.deps;
+      const db = await this.containerDb.ensure({
+        previewId: p.id,
+        dir: this.dirOf(p.id),
+        password,
+        allocatePort: () => {
+          const [port] = repo.allocatePorts(p.id, DATABASE_PORT_SLOT, 1, { start: config.portRangeStart, end: config.portRangeEnd });
+          if (port === undefined) throw new BerthError('E_PORTS_EXHAUSTED', "no free host port for the preview's PostgreSQL", { hint: 'widen BERTH_PORT_RANGE_START…BERTH_PORT_RANGE_END or remove previews' });
+          return port;
+        },
+        releasePort: () => repo.releasePorts(p.id, DATABASE_PORT_SLOT),
+        say: (line) => log.line(line),
+        signal,
+      });
+      await log.line(db.created ? "the preview's PostgreSQL is ready" : "reusing the preview's PostgreSQL");
+      env.DATABASE_URL = db.url;
     }
     if (cfg.database === 'host') {
-      if (!this.deps.postgres) throw new BerthError('E_CONFIG', 'database: host needs the shared PostgreSQL (BERTH_POSTGRES_URL)');
+      if (!this.deps.postgres) {
+        throw new BerthError('E_CONFIG', 'database: host needs the shared PostgreSQL (BERTH_POSTGRES_URL)', { hint: 'set BERTH_POSTGRES_URL, or use database: container (a PostgreSQL of the preview\'s own)' });
+      }
       const name = previewDatabaseName(p.id);
-      const password = p.databasePassword ?? randomBytes(24).toString('base64url');
+      const begunBefore = p.databaseName === name;
+      // The record names the database BEFORE it is created (and destroy deletes the record only after
+      // dropping it): a preview database that no record owns is therefore always an orphan.
       this.deps.repo.update(p.id, { databaseName: name, databasePassword: password });
-      const creds = await this.deps.postgres.provisionDatabase(name, { password });
+      let creds;
+      try {
+        creds = await this.deps.postgres.provisionDatabase(name, { password });
+      } catch (err) {
+        const conflict = isBerthError(err) && err.code === 'E_INFRA_CONFLICT';
+        // Someone else's object, met on the first try: not ours, so the record must not name it
+        // (or a later attempt would take it for the half-done work of this one).
+        if (conflict && !begunBefore) this.deps.repo.update(p.id, { databaseName: null });
+        // An earlier attempt began creating it and was killed half-way: finish its marking, go on.
+        if (!conflict || !begunBefore || !this.deps.databases) throw err;
+        if (!(await this.deps.databases.adoptInterrupted(name))) throw err;
+        await log.line(`database ${name}: finished what an interrupted attempt began`);
+        creds = await this.deps.postgres.provisionDatabase(name, { password });
+      }
       env.DATABASE_URL = creds.url;
     }
     return env;
+  }
+
+  /**
+   * After a flip (and the old generation's removal), the database of a mode the preview no longer
+   * uses goes: a `database: container` server when the config now says host or none, the shared
+   * database when it now says container or none. Best effort: the preview is live either way, and
+   * destroy removes whatever is left.
+   */
+  private async dropUnusedDatabases(id: string, mode: DatabaseMode, log: Logger): Promise<void> {
+    try {
+      if (mode !== 'container') {
+        const removed = await this.containerDb.remove(id, this.dirOf(id));
+        if (removed.length) log.info({ removed }, "preview's PostgreSQL removed: the config no longer says database: container");
+        this.deps.repo.releasePorts(id, DATABASE_PORT_SLOT);
+      }
+      const p = this.deps.repo.get(id);
+      if (mode !== 'host' && p?.databaseName && this.deps.postgres) {
+        await this.deps.postgres.dropDatabase(p.databaseName);
+        this.deps.repo.update(id, { databaseName: null });
+        log.info({ database: p.databaseName }, 'shared preview database dropped: the config no longer says database: host');
+      }
+    } catch (err) {
+      log.warn({ err }, 'could not remove the database of a mode the preview no longer uses');
+    }
   }
 
   private async startGeneration(
@@ -288,7 +393,8 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
       }
       const name = previewWorkloadName(p.id, generation, svc.name);
       await log.line(`starting ${svc.name}${hostPort === null ? '' : ` on port ${hostPort}`}`);
-      const ref = await runtime.create({
+      // The generation is not live, so its names are ours to take (see createFresh).
+      const ref = await createFresh(runtime, {
         name,
         image,
         ...(svc.command ? { command: svc.command } : {}),
@@ -356,10 +462,19 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
   // ---- reaper -----------------------------------------------------------------------------------
 
   /**
-   * Destroys previews older than their ttl (counted from the last update) and removes labelled
-   * preview workloads no record knows (orphans of a crash). Returns what it did.
+   * Destroys previews older than their ttl (counted from the last update) and removes what no
+   * preview record owns: labelled workloads (at once), and — once they have been seen ownerless for
+   * ORPHAN_GRACE_MS — Berth's `preview_<id>` databases on the shared Postgres and preview
+   * directories. Ownership is by preview id: a record owns everything named after its id.
+   *
+   * Why this cannot take a preview being built right now: its record is written before any of its
+   * workloads, databases or files exist, and deleted only after they are gone. The reaper lists what
+   * exists FIRST and reads the records AFTER, so anything it lists was made after its record, which
+   * the later read sees. (Reading the records first would lose that race: a preview created between
+   * the two reads would look like an orphan.) The grace period is the second line of defence, for
+   * anything made by other means.
    */
-  async reap(now = Date.now()): Promise<{ expired: string[]; orphans: string[] }> {
+  async reap(now = Date.now()): Promise<ReapReport> {
     const expired: string[] = [];
     for (const p of this.deps.repo.list()) {
       if (p.ttlMs !== null && now - Date.parse(p.updatedAt) > p.ttlMs && p.state !== 'building') {
@@ -367,19 +482,81 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
         expired.push(p.id);
       }
     }
-    const known = new Map(this.deps.repo.list().map((p) => [p.id, p]));
+    const workloads = await this.deps.runtime.list({ [LABEL_KIND]: 'preview' });
+    const databases = await this.listSharedDatabases();
+    const dirs = await this.listPreviewDirs();
+    const known = new Set(this.deps.repo.list().map((p) => p.id));
+
     const orphans: string[] = [];
-    for (const w of await this.deps.runtime.list({ [LABEL_KIND]: 'preview' })) {
-      const id = w.labels[LABEL_ID] ?? '';
-      const rec = known.get(id);
-      // Workloads of a generation being built are not in the record yet: only ids with no row are orphans.
-      if (!rec) {
-        await this.deps.runtime.remove(w.ref).catch(() => {});
-        orphans.push(w.name);
+    const ownerless = workloads.filter((w) => !known.has(w.labels[LABEL_ID] ?? ''));
+    // Services before database servers; those stop gracefully (see PreviewPostgres.remove).
+    for (const w of [...ownerless.filter((w) => !isDatabaseWorkload(w)), ...ownerless.filter(isDatabaseWorkload)]) {
+      if (isDatabaseWorkload(w)) await this.deps.runtime.stop(w.ref, { timeoutSeconds: 10 }).catch(() => {});
+      await this.deps.runtime.remove(w.ref).catch((err: unknown) => this.deps.log.warn({ err, ref: w.ref }, 'could not remove an orphan preview workload'));
+      orphans.push(w.name);
+    }
+
+    const candidates = new Set<string>();
+    const dropped: string[] = [];
+    for (const d of databases) {
+      if (known.has(d.previewId) || !this.deps.postgres) continue;
+      const key = `db:${d.name}`;
+      candidates.add(key);
+      if (!this.graceOver(key, now)) continue;
+      try {
+        await this.deps.postgres.dropDatabase(d.name);
+        dropped.push(d.name);
+        this.orphanSince.delete(key);
+      } catch (err) {
+        this.deps.log.warn({ err, database: d.name }, 'could not drop an orphan preview database');
       }
     }
-    if (expired.length || orphans.length) this.deps.log.info({ expired, orphans }, 'preview reaper pass');
-    return { expired, orphans };
+    const directories: string[] = [];
+    for (const id of dirs) {
+      if (known.has(id)) continue;
+      const key = `dir:${id}`;
+      candidates.add(key);
+      if (!this.graceOver(key, now)) continue;
+      await rm(this.dirOf(id), { recursive: true, force: true });
+      directories.push(id);
+      this.orphanSince.delete(key);
+    }
+    // Candidates that found an owner again (or vanished) start over.
+    for (const key of [...this.orphanSince.keys()]) if (!candidates.has(key)) this.orphanSince.delete(key);
+
+    const report = { expired, orphans, databases: dropped, directories };
+    if (expired.length || orphans.length || dropped.length || directories.length) this.deps.log.info(report, 'preview reaper pass');
+    return report;
+  }
+
+  /** Whether orphan candidate `key` has been seen for ORPHAN_GRACE_MS (first sighting starts the clock). */
+  private graceOver(key: string, now: number): boolean {
+    const since = this.orphanSince.get(key);
+    if (since === undefined) {
+      this.orphanSince.set(key, now);
+      return false;
+    }
+    return now - since >= ORPHAN_GRACE_MS;
+  }
+
+  /** Preview databases on the shared Postgres; [] without one, or when it cannot be reached (logged). */
+  private async listSharedDatabases(): Promise<{ name: string; previewId: string }[]> {
+    if (!this.deps.databases) return [];
+    try {
+      return await this.deps.databases.list();
+    } catch (err) {
+      this.deps.log.warn({ err }, 'preview reaper: cannot list preview databases');
+      return [];
+    }
+  }
+
+  /** Ids of the preview directories under `<dataDir>/previews`. */
+  private async listPreviewDirs(): Promise<string[]> {
+    try {
+      return (await readdir(path.join(this.deps.config.dataDir, 'previews'), { withFileTypes: true })).filter((d) => d.isDirectory() && ID_RE.test(d.name)).map((d) => d.name);
+    } catch {
+      return [];
+    }
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
@@ -409,4 +586,9 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
     if (!this.deps.github) return;
     await reportPreview(this.deps.github, p, sha, r).catch((err: unknown) => this.deps.log.warn({ err, previewId: p.id }, 'reporting to GitHub failed'));
   }
+}
+
+/** The `database: container` server of a preview (one per preview, not per generation). */
+function isDatabaseWorkload(w: { labels: Record<string, string> }): boolean {
+  return w.labels[LABEL_DATABASE] !== undefined;
 }

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { pullRequestPayload, sendWebhook, startGithubFake, type GithubFake } from '../support/github-fake.js';
-import { commitVersion, createPreviewRepo, getVia } from '../support/preview-fixture.js';
+import { commitVersion, createPreviewRepo, getVia, waitForPreview } from '../support/preview-fixture.js';
 
 /**
  * Issue 5 end to end: a local git repository, real PostgreSQL, the GitHub fake, the process
@@ -27,18 +27,7 @@ let postgres: TestPostgres;
 let fake: GithubFake;
 let t: TestDaemon;
 
-const waitFor = async <T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> => {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch((err: unknown) => {
-      if (err instanceof Error && err.message.startsWith('preview failed')) throw err;
-      return undefined;
-    });
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> => waitForPreview(what, fn, ms);
 
 const deliver = (action: string, sha: string, extra: { deliveryId?: string; signature?: string | null; repo?: string } = {}) =>
   sendWebhook(`${t.daemon.url}/webhooks/github`, {

@@ -22,17 +22,19 @@ const SECRET = 'podman-preview-secret';
 const REPO = 'octo-org/site';
 const PR = 21;
 const HOST = `${PR}.preview.test`;
+const MISSING_POSTGRES_IMAGE = 'localhost/berth-no-such-postgres:16';
 
 const git = (dir: string, ...args: string[]): string =>
   execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@example.invalid', ...args], { cwd: dir, encoding: 'utf8' }).trim();
 
-function commitSite(dir: string, version: string): string {
+function commitSite(dir: string, version: string, database: 'none' | 'container' = 'none'): string {
   mkdirSync(path.join(dir, 'site'), { recursive: true });
   writeFileSync(path.join(dir, 'site', 'index.html'), `site ${version}\n`);
   writeFileSync(path.join(dir, 'Containerfile'), `FROM ${TEST_IMAGE}\nCOPY site /srv\n`);
   writeFileSync(
     path.join(dir, 'berth.preview.yaml'),
-    'services:\n  - name: web\n    build: { context: ., containerfile: Containerfile }\n    command: [sh, -c, "cp /etc/preview.env /srv/env.txt && exec httpd -f -p 8080 -h /srv"]\n    port: 8080\n    healthcheck: { http: /index.html, interval: 100ms, retries: 100 }\n',
+    'services:\n  - name: web\n    build: { context: ., containerfile: Containerfile }\n    command: [sh, -c, "cp /etc/preview.env /srv/env.txt && exec httpd -f -p 8080 -h /srv"]\n    port: 8080\n    healthcheck: { http: /index.html, interval: 100ms, retries: 100 }\n' +
+      `database: ${database}\n`,
   );
   git(dir, 'add', '-A');
   git(dir, 'commit', '--quiet', '-m', version);
@@ -44,11 +46,11 @@ describe('previews on podman', { skip: podmanMissing ? 'podman is not installed'
   let tmp: string;
   let repoDir: string;
   let conf: string;
-  const deliver = (action: string, sha: string) =>
+  const deliver = (action: string, sha: string, pr = PR) =>
     sendWebhook(`${t.daemon.url}/webhooks/github`, {
       event: 'pull_request',
       secret: SECRET,
-      payload: pullRequestPayload({ action, repo: REPO, pr: PR, sha, cloneUrl: pathToFileURL(repoDir).href }),
+      payload: pullRequestPayload({ action, repo: REPO, pr, sha, cloneUrl: pathToFileURL(repoDir).href }),
     });
   const waitFor = async (what: string, fn: () => Promise<boolean>, ms = 90_000): Promise<void> => {
     const deadline = Date.now() + ms;
@@ -77,6 +79,8 @@ describe('previews on podman', { skip: podmanMissing ? 'podman is not installed'
       allowFileRepos: true,
       previewDomain: 'preview.test',
       drainSeconds: 1,
+      // No registry here: an image that is not in the local store must fail with its name.
+      previewPostgresImage: MISSING_POSTGRES_IMAGE,
     });
     conf = path.join(t.dataDir, 'containers.conf');
     await ensureTestImage('podman', { CONTAINERS_CONF: conf });
@@ -110,5 +114,18 @@ describe('previews on podman', { skip: podmanMissing ? 'podman is not installed'
     assert.deepEqual(await containers(), []);
     const images = (await run('podman', ['images', '--format', '{{.Repository}}'], { env: { ...process.env, CONTAINERS_CONF: conf } })).stdout;
     assert.equal(images.includes('berth-preview-'), false, 'built images removed');
+  });
+
+  it('database: container names the PostgreSQL image when it is not present locally', async () => {
+    const sha = commitSite(repoDir, 'db', 'container');
+    assert.equal((await deliver('opened', sha, 23)).status, 202);
+    await waitFor('build failed', async () => t.daemon.previews.service.list().some((p) => p.pr === 23 && p.state === 'failed'));
+    const p = t.daemon.previews.service.list().find((x) => x.pr === 23)!;
+    assert.match(p.reason ?? '', new RegExp(`database: container needs the image ${MISSING_POSTGRES_IMAGE.replace(/[.]/g, '\\.')}, which is not present locally`));
+    assert.match(await t.daemon.previews.service.buildLog(p.id), /FAILED: .*berth-no-such-postgres/);
+    const left = (await run('podman', ['ps', '-a', '--filter', `label=berth.id=${p.id}`, '--format', '{{.Names}}'], { env: { ...process.env, CONTAINERS_CONF: conf } })).stdout.trim();
+    assert.equal(left, '', 'nothing left running for the failed preview');
+    t.daemon.previews.service.requestDown(p.id);
+    await waitFor('failed preview destroyed', async () => !t.daemon.previews.service.list().some((x) => x.pr === 23));
   });
 });

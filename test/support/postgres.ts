@@ -8,12 +8,12 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { findPostgresBin } from '../../src/infra/host-binaries.js';
 import { freeLoopbackPort } from './free-port.js';
 
 const execFileAsync = promisify(execFile);
@@ -30,14 +30,7 @@ export interface TestPostgres {
 }
 
 /** Directory of the newest installed PostgreSQL's binaries, or null. */
-export function findPostgresBin(): string | null {
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return null;
-  const versions = readdirSync(root)
-    .filter((v) => /^\d+(\.\d+)?$/.test(v) && existsSync(path.join(root, v, 'bin', 'initdb')))
-    .sort((a, b) => Number(b) - Number(a));
-  return versions[0] ? path.join(root, versions[0], 'bin') : null;
-}
+export { findPostgresBin };
 
 /** argv prefix that runs a command as the postgres OS user when we are root. */
 async function asPostgres(): Promise<{ prefix: string[]; uid?: number; gid?: number }> {
@@ -144,5 +137,16 @@ async function waitForPostgres(url: string, died: () => boolean, log: () => stri
       if (Date.now() > deadline) throw new Error(`postgres did not accept connections in 30 s: ${(err as Error).message}\n${log()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+}
+
+/** Runs `statements` in order on one connection as `url`'s role. */
+export async function runSql(url: string, ...statements: string[]): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    for (const s of statements) await c.query(s);
+  } finally {
+    await c.end();
   }
 }

@@ -1,7 +1,9 @@
 /**
  * A local git repository holding a tiny preview-able app: two services (`web` at `/`, `api` at
- * `/api`) running `node server.cjs`, `database: host`. Each answers JSON with its version, service,
- * PR number, SHA and the result of a query on DATABASE_URL. Used by the previews e2e test and bench.
+ * `/api`) running `node server.cjs`, `database: host` unless told otherwise. Each answers JSON with
+ * its version, service, PR number, SHA and the result of a query on DATABASE_URL (without one:
+ * `db: null`); `GET /visit` also writes (a table it creates) and answers the row count. Used by the
+ * previews tests and bench.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,40 +18,57 @@ const PG_MODULE = path.dirname(require.resolve('pg/package.json'));
 const SERVER = `
 const http = require('node:http');
 const { Pool } = require(process.env.PG_MODULE);
-const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 4 });
-let ready = false;
-pool.query('SELECT 1').then(() => { ready = true; }, (e) => { console.error('db:', e.message); process.exit(3); });
-http.createServer(async (req, res) => {
+const pool = process.env.DATABASE_URL ? new Pool({ connectionString: process.env.DATABASE_URL, max: 4 }) : null;
+let ready = !pool;
+if (pool) pool.query('SELECT 1').then(() => { ready = true; }, (e) => { console.error('db:', e.message); process.exit(3); });
+const server = http.createServer(async (req, res) => {
   if (req.url === '/healthz') { res.writeHead(ready ? 200 : 503).end(ready ? 'ok' : 'starting'); return; }
   try {
-    const r = await pool.query('SELECT current_database() AS db, 40 + 2 AS answer');
+    let visits = null;
+    if (pool && req.url === '/visit') {
+      await pool.query('CREATE TABLE IF NOT EXISTS visits (at timestamptz NOT NULL DEFAULT now())');
+      await pool.query('INSERT INTO visits DEFAULT VALUES');
+      visits = Number((await pool.query('SELECT count(*) AS n FROM visits')).rows[0].n);
+    }
+    const r = pool ? (await pool.query('SELECT current_database() AS db, current_user AS "user", 40 + 2 AS answer')).rows[0] : { db: null, user: null, answer: null };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
       version: process.env.APP_VERSION, service: process.env.SERVICE, path: req.url,
       pr: process.env.PR_NUMBER, sha: process.env.GIT_SHA, previewUrl: process.env.PREVIEW_URL,
-      db: r.rows[0].db, answer: r.rows[0].answer,
+      db: r.db, user: r.user, answer: r.answer, visits,
     }));
   } catch (e) {
     res.writeHead(500).end('db error: ' + e.message);
   }
-}).listen(Number(process.env.PORT), '127.0.0.1');
+});
+// START_DELAY_MS: a slow starter, so tests can act while a build waits for health.
+setTimeout(() => server.listen(Number(process.env.PORT), '127.0.0.1'), Number(process.env.START_DELAY_MS || 0));
 process.on('SIGTERM', () => process.exit(0));
 `;
 
-function config(version: string): string {
+/** Variations of the fixture's berth.preview.yaml. */
+export interface FixtureOptions {
+  /** `database:` of the config (default host). */
+  database?: 'host' | 'container' | 'none';
+  /** Services listen only after this long (default 0). */
+  startDelayMs?: number;
+}
+
+function config(version: string, opts: FixtureOptions = {}): string {
+  const env = `APP_VERSION: ${version}, PG_MODULE: ${JSON.stringify(PG_MODULE)}${opts.startDelayMs ? `, START_DELAY_MS: ${opts.startDelayMs}` : ''}`;
   return `services:
   - name: web
     command: [node, server.cjs]
     port: 3000
-    env: { SERVICE: web, APP_VERSION: ${version}, PG_MODULE: ${JSON.stringify(PG_MODULE)} }
-    healthcheck: { http: /healthz, interval: 100ms, retries: 100 }
+    env: { SERVICE: web, ${env} }
+    healthcheck: { http: /healthz, interval: 100ms, retries: 300 }
   - name: api
     command: [node, server.cjs]
     port: 3001
-    env: { SERVICE: api, APP_VERSION: ${version}, PG_MODULE: ${JSON.stringify(PG_MODULE)} }
-    healthcheck: { http: /healthz, interval: 100ms, retries: 100 }
+    env: { SERVICE: api, ${env} }
+    healthcheck: { http: /healthz, interval: 100ms, retries: 300 }
 routes:
   /api: api
-database: host
+database: ${opts.database ?? 'host'}
 ttl: 7d
 `;
 }
@@ -58,16 +77,16 @@ const git = (dir: string, ...args: string[]): string =>
   execFileSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.invalid', ...args], { cwd: dir, encoding: 'utf8' }).trim();
 
 /** Creates the repository at `dir` with version `v1` committed; returns the commit SHA. */
-export function createPreviewRepo(dir: string): string {
+export function createPreviewRepo(dir: string, opts?: FixtureOptions): string {
   mkdirSync(dir, { recursive: true });
   git(dir, 'init', '--quiet', '--initial-branch=main');
-  return commitVersion(dir, 'v1');
+  return commitVersion(dir, 'v1', opts);
 }
 
-/** Commits the app at `version` (or raw config text, to test invalid configs); returns the SHA. */
-export function commitVersion(dir: string, version: string, rawConfig?: string): string {
+/** Commits the app at `version` (with raw config text, to test invalid configs, or config options); returns the SHA. */
+export function commitVersion(dir: string, version: string, rawConfig?: string | FixtureOptions): string {
   writeFileSync(path.join(dir, 'server.cjs'), SERVER);
-  writeFileSync(path.join(dir, 'berth.preview.yaml'), rawConfig ?? config(version));
+  writeFileSync(path.join(dir, 'berth.preview.yaml'), typeof rawConfig === 'string' ? rawConfig : config(version, rawConfig));
   git(dir, 'add', '-A');
   git(dir, 'commit', '--quiet', '--allow-empty', '-m', `version ${version}`);
   return git(dir, 'rev-parse', 'HEAD');
@@ -87,4 +106,21 @@ export function getVia(edgeUrl: string, host: string, urlPath = '/'): Promise<{ 
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
     req.end();
   });
+}
+
+/**
+ * Polls `fn` until it returns something truthy. Errors from `fn` count as "not yet", except an
+ * error whose message starts with `preview failed` (a test's way to stop waiting on a dead build).
+ */
+export async function waitForPreview<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch((err: unknown) => {
+      if (err instanceof Error && err.message.startsWith('preview failed')) throw err;
+      return undefined;
+    });
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -30,7 +30,8 @@ export interface PreviewApiDeps {
 export const previewCreateBody = z
   .object({
     repo: z.string().regex(REPO_FULL_NAME_RE, 'must be owner/name'),
-    cloneUrl: z.string().min(1).max(2048),
+    /** Default: the preview's own clone URL, else `https://github.com/{repo}.git`. */
+    cloneUrl: z.string().min(1).max(2048).optional(),
     number: z.number().int().positive(),
     /** Branch, tag or commit SHA. */
     ref: z.string().min(1).max(255),

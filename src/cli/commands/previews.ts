@@ -41,12 +41,17 @@ function clientFor(cmd: Command): BerthClient {
   return new BerthClient(clientOptions(cmd.optsWithGlobals<{ url?: string }>().url));
 }
 
-/** `repo#pr` or an id → the preview. */
-async function findPreview(client: BerthClient, which: string): Promise<ApiPreview> {
+/** `repo#pr` or an id → the preview, or null. */
+async function lookupPreview(client: BerthClient, which: string): Promise<ApiPreview | null> {
   const { previews } = await client.json<{ previews: ApiPreview[] }>('GET', '/api/previews');
   const m = /^(.+)#(\d+)$/.exec(which);
-  const hit = previews.find((p) => p.id === which || (m && p.repo.toLowerCase() === m[1]!.toLowerCase() && p.pr === Number(m[2])));
-  if (!hit) throw new CliError(`no preview ${which} (see: berth preview ls)`);
+  return previews.find((p) => p.id === which || (m && p.repo.toLowerCase() === m[1]!.toLowerCase() && p.pr === Number(m[2]))) ?? null;
+}
+
+/** Like lookupPreview, but a miss is E_NOT_FOUND. */
+async function findPreview(client: BerthClient, which: string): Promise<ApiPreview> {
+  const hit = await lookupPreview(client, which);
+  if (!hit) throw new CliError(`no preview ${which}`, { code: 'E_NOT_FOUND', hint: 'name a preview by its id or as owner/name#pr; list them with: berth preview ls' });
   return hit;
 }
 
@@ -58,13 +63,21 @@ interface CreateOpts {
   json?: boolean;
 }
 
-async function create(opts: CreateOpts, cmd: Command): Promise<void> {
-  const number = Number(opts.pr);
-  if (!Number.isSafeInteger(number) || number < 1) throw new CliError(`--pr must be a pull request number, not ${opts.pr}`);
-  const body = { repo: opts.repo, cloneUrl: opts.cloneUrl ?? `https://github.com/${opts.repo}.git`, number, ref: opts.ref };
-  const res = await clientFor(cmd).json<{ jobId: number; sha: string }>('POST', '/api/previews', { body });
+/** `create` builds a preview (new or not); `update` only rebuilds one that exists, from its clone URL unless given. */
+async function createOrUpdate(kind: 'create' | 'update', opts: CreateOpts, cmd: Command): Promise<void> {
+  const number = /^\d+$/.test(opts.pr) ? Number(opts.pr) : NaN;
+  if (!Number.isSafeInteger(number) || number < 1) throw new CliError(`--pr must be a pull request number, not ${opts.pr}`, { exitCode: 2 });
+  const client = clientFor(cmd);
+  const name = `${opts.repo}#${number}`;
+  if (kind === 'update' && !(await lookupPreview(client, name))) {
+    throw new CliError(`no preview ${name} to update`, { code: 'E_NOT_FOUND', hint: `create it with: berth preview create --repo ${opts.repo} --pr ${number} --ref ${opts.ref}` });
+  }
+  // Without --clone-url the daemon keeps the preview's own (or, for a new one, uses GitHub's).
+  const body = { repo: opts.repo, number, ref: opts.ref, ...(opts.cloneUrl ? { cloneUrl: opts.cloneUrl } : {}) };
+  const res = await client.json<{ jobId: number; sha: string }>('POST', '/api/previews', { body });
   if (opts.json) return printJson(res);
-  process.stdout.write(`queued build of ${opts.repo}#${number} at ${res.sha.slice(0, 7)} (job ${res.jobId}); follow with: berth preview logs ${opts.repo}#${number}\n`);
+  const what = kind === 'update' ? `update of ${name} to` : `build of ${name} at`;
+  process.stdout.write(`queued ${what} ${res.sha.slice(0, 7)} (job ${res.jobId}); follow with: berth preview logs ${name}\n`);
 }
 
 /** Registers `berth preview ls|create|update|destroy|logs`. */
@@ -82,13 +95,13 @@ export function registerPreviews(program: Command): void {
 
   for (const name of ['create', 'update'] as const) {
     pv.command(name)
-      .description(name === 'create' ? 'build a preview of a branch or commit by hand' : 'rebuild a preview at a new branch head or commit (zero downtime)')
+      .description(name === 'create' ? 'build a preview of a branch or commit by hand' : 'rebuild an existing preview at a new branch head or commit (zero downtime)')
       .requiredOption('--repo <owner/name>', 'repository')
       .requiredOption('--pr <number>', 'pull request number (the preview host is {pr}.{preview_domain})')
       .option('--ref <branch|sha>', 'branch, tag or commit SHA to build', 'main')
-      .option('--clone-url <url>', 'clone URL (default https://github.com/{repo}.git)')
+      .option('--clone-url <url>', name === 'create' ? 'clone URL (default https://github.com/{repo}.git)' : "clone URL (default: the preview's own)")
       .option('--json', 'print JSON')
-      .action(create);
+      .action((opts: CreateOpts, cmd: Command) => createOrUpdate(name, opts, cmd));
   }
 
   pv.command('destroy')
