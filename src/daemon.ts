@@ -32,7 +32,7 @@ import { AppsRepo } from './store/apps-repo.js';
 import { AppService } from './services/apps.js';
 import { InfraService } from './infra/managed.js';
 import { appRoutableWorkloads } from './services/app-routes.js';
-import type { RoutableWorkload } from './domain/route.js';
+import { workspaceRoutable } from './services/workspace-routes.js';
 import { createReconciler, type ReconcileReport } from './services/reconcile.js';
 import { createPreviewStack, type PreviewStack } from './services/previews-setup.js';
 import { BERTH_URL_SCRIPT } from './workload/berth-url.js';
@@ -182,19 +182,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const refreshRoutes = (): void => {
     edge.setRoutes(previews.withRoutes(
       buildRouteTable(
-        workspaces.list().map((ws): RoutableWorkload => ({
-          kind: 'workspace' as const,
-          id: ws.id,
-          name: ws.name,
-          state: ws.state,
-          upstreamHost: ws.upstreamHost,
-          ports: ws.ports,
-          access: {
-            visibility: ws.visibility,
-            ownerId: ws.ownerId,
-            dashboardUrl: `${ws.hosting.proto}://${ws.hosting.host}${ws.hosting.basePath}`,
-          },
-        })).concat(appRoutableWorkloads(apps)),
+        workspaces.list().map(workspaceRoutable).concat(appRoutableWorkloads(apps)),
         config.appsDomain ? { appsDomain: config.appsDomain } : {},
       ),
     ));

@@ -1,0 +1,25 @@
+/**
+ * Workspaces as the edge sees them: every allocated port of a workspace is a route
+ * (`/hosted/{id}/{port}/`, or `{port}--{id}.{appsDomain}`), guarded by the workspace's visibility
+ * and owner. Pure: the daemon and the scale benchmark build the route table with it.
+ */
+import type { RoutableWorkload } from '../domain/route.js';
+import type { Workspace } from '../domain/workspace.js';
+
+/** Maps one workspace record to its route-table row. */
+export function workspaceRoutable(ws: Workspace): RoutableWorkload {
+  return {
+    kind: 'workspace',
+    id: ws.id,
+    name: ws.name,
+    state: ws.state,
+    upstreamHost: ws.upstreamHost,
+    ports: ws.ports,
+    access: {
+      visibility: ws.visibility,
+      ownerId: ws.ownerId,
+      // Where a private app's login redirect sends the browser: the dashboard the workspace was created from.
+      dashboardUrl: `${ws.hosting.proto}://${ws.hosting.host}${ws.hosting.basePath}`,
+    },
+  };
+}
