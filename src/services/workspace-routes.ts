@@ -6,13 +6,17 @@
 import type { RoutableWorkload } from '../domain/route.js';
 import type { Workspace } from '../domain/workspace.js';
 
-/** Maps one workspace record to its route-table row. */
-export function workspaceRoutable(ws: Workspace): RoutableWorkload {
+/**
+ * Maps one workspace record to its route-table row. A workspace being deleted routes as `stopped`
+ * (503 naming it) from the moment the delete begins: its workload is removed after that, so
+ * clients see a clear 503 instead of the 502s of an upstream that vanished under its route.
+ */
+export function workspaceRoutable(ws: Workspace, deleting = false): RoutableWorkload {
   return {
     kind: 'workspace',
     id: ws.id,
     name: ws.name,
-    state: ws.state,
+    state: deleting ? 'stopped' : ws.state,
     upstreamHost: ws.upstreamHost,
     ports: ws.ports,
     access: {

@@ -185,17 +185,22 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     return ws;
   }
 
-  /** Removes the workload, then the record and its ports. */
+  /**
+   * Marks the workspace deleting (its routes answer 503 from then on), removes the workload, then
+   * the record and its ports. A failed removal clears the mark and the routes come back.
+   */
   async remove(idOrName: string): Promise<void> {
     const ws = this.get(idOrName);
     const ref = ws.runtimeRef;
     await this.track(ws.id, async () => {
       this.deps.repo.setDeleting(ws.id, true);
+      this.emit('changed');
       if (ref) {
         try {
           await this.deps.runtime.remove(ref);
         } catch (err) {
           this.deps.repo.setDeleting(ws.id, false);
+          this.emit('changed');
           throw asRuntimeError(err, 'remove');
         }
       }

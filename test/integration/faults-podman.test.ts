@@ -19,7 +19,9 @@ if (!podmanPath) console.error('SKIPPED podman fault tests: podman is not instal
 
 /**
  * A podman stand-in: runs the real podman with the same argv, unless the flag file exists; then it
- * fails like a broken engine. Node, not a shell script, so argv passes through untouched.
+ * fails like a broken engine. With the `slow-rm` file beside the flag, `podman rm` returns 1.5 s
+ * after the container is gone (a slow engine cleanup). Node, not a shell script, so argv passes
+ * through untouched.
  */
 function writeFlakyPodman(dir: string, flag: string): string {
   const file = path.join(dir, 'flaky-podman.mjs');
@@ -33,6 +35,7 @@ if (existsSync(${JSON.stringify(flag)})) {
   process.exit(125);
 }
 const r = spawnSync(${JSON.stringify(podmanPath)}, process.argv.slice(2), { stdio: 'inherit' });
+if (process.argv.includes('rm') && existsSync(${JSON.stringify(path.join(dir, 'slow-rm'))})) await new Promise((res) => setTimeout(res, 1500));
 process.exit(r.status ?? 1);
 `,
   );
@@ -111,5 +114,30 @@ describe('fault: podman fails under a running daemon', { skip: podmanPath ? fals
     const again = await t.api('POST', '/api/workspaces', { name: 'newcomer', image, command: ['httpd', '-f', '-p', '8000', '-h', '/www'] });
     assert.equal(again.status, 201, JSON.stringify(again.body));
     assert.notEqual(again.body.ports[0].hostPort, web.body.ports[0].hostPort, 'no port shared with a live workspace');
+  });
+
+  it('a workspace being deleted answers 503 through the edge, never 502, until its route is gone', async () => {
+    const ws = await t.api('POST', '/api/workspaces', { name: 'leaving', visibility: 'public', image, command: ['httpd', '-f', '-p', '8000', '-h', '/www'] });
+    assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    const url = ws.body.ports[0].url as string;
+    for (let i = 0; i < 50 && (await fetch(url).then((r) => r.status, () => 0)) !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    writeFileSync(path.join(dir, 'slow-rm'), '');
+    try {
+      const statuses: number[] = [];
+      let deleting = true;
+      const poll = (async () => {
+        while (deleting) statuses.push(await fetch(url).then((r) => r.status, () => 0));
+      })();
+      const del = await t.api('DELETE', `/api/workspaces/${ws.body.id}`);
+      deleting = false;
+      await poll;
+      assert.equal(del.status, 204, JSON.stringify(del.body));
+      const seen = [...new Set(statuses)];
+      assert.ok(!statuses.includes(502) && !statuses.includes(0), `statuses during the delete: ${seen.join(', ')}`);
+      assert.ok(statuses.includes(503), `the deleting workspace answered 503 (saw ${seen.join(', ')} in ${statuses.length} requests)`);
+      assert.equal(await fetch(url).then((r) => r.status), 404, 'gone once deleted');
+    } finally {
+      unlinkSync(path.join(dir, 'slow-rm'));
+    }
   });
 });
