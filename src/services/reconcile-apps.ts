@@ -91,11 +91,16 @@ export function createAppReconciler(deps: AppReconcilerDeps) {
         continue;
       }
       if (w?.state === 'running') continue;
-      const status = w ? await runtime.inspect(w.ref).catch(() => null) : null;
+      // `workloads` was listed before the rows were read: an install that finished in between is
+      // running but missing from that list. Ask the runtime about the recorded ref before
+      // recording a crash, and leave the app alone if an install or uninstall began meanwhile.
+      const status = await runtime.inspect(app.runtimeRef).catch(() => null);
+      if (status?.state === 'running' || deps.busy().has(app.name)) continue;
+      const exists = w !== undefined || (status !== null && status.state !== 'missing');
       const exitCode = status?.exitCode ?? null;
-      let reason = w ? `the workload exited with code ${exitCode ?? '?'}` : 'the workload disappeared from the runtime; install the app again';
+      let reason = exists ? `the workload exited with code ${exitCode ?? '?'}` : 'the workload disappeared from the runtime; install the app again';
       let nextRestartAt: number | null = null;
-      if (w && shouldRestart(app.restartPolicy, exitCode)) {
+      if (exists && shouldRestart(app.restartPolicy, exitCode)) {
         const delay = restartDelayMs(app.restartCount + 1);
         nextRestartAt = Date.now() + delay;
         reason += `; restart ${app.restartCount + 1} (policy ${app.restartPolicy}) in ${Math.round(delay / 1000)} s`;
