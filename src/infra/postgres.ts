@@ -131,14 +131,26 @@ export function createPostgresInfra(opts: PostgresInfraOptions): PostgresInfra {
         const db = await lookup(c, 'database', name);
         if (db === 'foreign') throw conflict('database', name);
         const verifier = escapeLiteral(scramSha256Verifier(pw));
+        let created = false;
         if (role === 'missing') {
           // CREATE may name NOSUPERUSER etc. without superuser rights; ALTER may not (PG refuses any
           // mention of those attributes), and a managed role can only have them if a superuser added them.
-          await ignoreDuplicate(c.query(`CREATE ROLE ${ident} WITH ${attrs} NOSUPERUSER NOREPLICATION NOBYPASSRLS PASSWORD ${verifier}`));
-          await c.query(`COMMENT ON ROLE ${ident} IS ${escapeLiteral(MANAGED_MARKER)}`);
-        } else {
-          await c.query(`ALTER ROLE ${ident} WITH ${attrs} PASSWORD ${verifier}`);
+          // Role and marker in one transaction: a crash between them would leave an unmarked role
+          // that every later attempt refuses as someone else's.
+          await c.query('BEGIN');
+          try {
+            await c.query(`CREATE ROLE ${ident} WITH ${attrs} NOSUPERUSER NOREPLICATION NOBYPASSRLS PASSWORD ${verifier}`);
+            await c.query(`COMMENT ON ROLE ${ident} IS ${escapeLiteral(MANAGED_MARKER)}`);
+            await c.query('COMMIT');
+            created = true;
+          } catch (err) {
+            await c.query('ROLLBACK');
+            // A concurrent provision of the same name won the race: what it created is what we wanted.
+            if ((err as { code?: string }).code !== '42710') throw err;
+            if ((await lookup(c, 'role', name)) !== 'managed') throw conflict('role', name);
+          }
         }
+        if (!created) await c.query(`ALTER ROLE ${ident} WITH ${attrs} PASSWORD ${verifier}`);
         // A non-superuser admin must be a member of a role to create a database owned by it
         // (and, from PG 16, to manage it); re-granting an existing membership is only a notice.
         if (!me.super) await c.query(`GRANT ${ident} TO ${escapeIdentifier(me.user)}`);
@@ -148,6 +160,8 @@ export function createPostgresInfra(opts: PostgresInfraOptions): PostgresInfra {
           await ignoreDuplicate(c.query(`CREATE DATABASE ${ident} OWNER ${ident} TEMPLATE template0 ENCODING 'UTF8'`));
           await c.query(`COMMENT ON DATABASE ${ident} IS ${escapeLiteral(MANAGED_MARKER)}`);
         } else {
+          // An interrupted earlier create: finish its marking.
+          if (db === 'unmarked') await c.query(`COMMENT ON DATABASE ${ident} IS ${escapeLiteral(MANAGED_MARKER)}`);
           // Also undoes a drop that failed after it closed the database to new sessions.
           await c.query(`ALTER DATABASE ${ident} OWNER TO ${ident}`);
           await c.query(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS true`);
@@ -176,10 +190,12 @@ export function createPostgresInfra(opts: PostgresInfraOptions): PostgresInfra {
         if (db === 'foreign') throw conflict('database', name);
         const role = await lookup(c, 'role', name);
         if (role === 'foreign') throw conflict('role', name);
-        if (db === 'managed' && ver >= 130000) {
+        // `unmarked`: Berth's own interrupted create (see lookup); dropped like a managed one.
+        const ours = db === 'managed' || db === 'unmarked';
+        if (ours && ver >= 130000) {
           // Terminates the app's sessions and drops in one statement.
           await c.query(`DROP DATABASE IF EXISTS ${ident} WITH (FORCE)`);
-        } else if (db === 'managed') {
+        } else if (ours) {
           // Older servers: stop new sessions, end current ones, then drop.
           await c.query(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS false`);
           await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
@@ -205,14 +221,29 @@ export function createPostgresInfra(opts: PostgresInfraOptions): PostgresInfra {
 }
 
 /** 'missing', 'managed' (carries Berth's marker) or 'foreign' (exists, not Berth's). */
-async function lookup(c: PgClient, kind: 'role' | 'database', name: string): Promise<'missing' | 'managed' | 'foreign'> {
-  const sql =
-    kind === 'role'
-      ? `SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1`
-      : `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`;
-  const row = (await c.query<{ comment: string | null }>(sql, [name])).rows[0];
+/**
+ * Who made role or database `name`: nobody (`missing`), Berth (`managed`: it carries the marker),
+ * or someone else (`foreign`). `unmarked` is a database Berth began creating and never marked (a
+ * crash between CREATE DATABASE and COMMENT, which cannot share a transaction): no comment, owned
+ * by the Berth-marked role of the same name. That role is NOCREATEDB, so only Berth could have made
+ * a database it owns.
+ */
+async function lookup(c: PgClient, kind: 'role' | 'database', name: string): Promise<'missing' | 'managed' | 'unmarked' | 'foreign'> {
+  if (kind === 'role') {
+    const row = (await c.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1`, [name])).rows[0];
+    if (!row) return 'missing';
+    return row.comment === MANAGED_MARKER ? 'managed' : 'foreign';
+  }
+  const row = (
+    await c.query<{ comment: string | null; owner: string | null; owner_comment: string | null }>(
+      `SELECT shobj_description(d.oid, 'pg_database') AS comment, r.rolname AS owner, shobj_description(r.oid, 'pg_authid') AS owner_comment
+         FROM pg_database d LEFT JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = $1`,
+      [name],
+    )
+  ).rows[0];
   if (!row) return 'missing';
-  return row.comment === MANAGED_MARKER ? 'managed' : 'foreign';
+  if (row.comment === MANAGED_MARKER) return 'managed';
+  return row.comment === null && row.owner === name && row.owner_comment === MANAGED_MARKER ? 'unmarked' : 'foreign';
 }
 
 function conflict(kind: string, name: string): BerthError {

@@ -165,6 +165,32 @@ describe('shared PostgreSQL: one database and role per app', { skip: findPostgre
     assert.deepEqual(await infra.exists('app_foreign_role'), { database: false, role: true });
   });
 
+  test('a create cut between CREATE DATABASE and its marker is finished by the next provision, or dropped', async () => {
+    // What a daemon killed mid-provision leaves: the marked role owns an unmarked database (CREATE
+    // DATABASE cannot share a transaction with its COMMENT). The role itself is created with its
+    // marker in one transaction, so it is never left unmarked.
+    const marker = pg.escapeLiteral(MANAGED_MARKER);
+    await withClient(server.adminUrl, async (c) => {
+      await c.query(`CREATE ROLE app_cut LOGIN`);
+      await c.query(`COMMENT ON ROLE app_cut IS ${marker}`);
+      await c.query('GRANT app_cut TO berth_admin');
+      await c.query('CREATE DATABASE app_cut OWNER app_cut');
+    });
+    const creds = await infra.provisionDatabase('app_cut', { password: 'cut-password-cccccccccccc' });
+    await withClient(creds.url, async (c) => assert.equal((await c.query('SELECT current_database() AS d')).rows[0].d, 'app_cut'));
+    await infra.dropDatabase('app_cut');
+    assert.deepEqual(await infra.exists('app_cut'), { database: false, role: false });
+
+    // The same shape with a database someone else owns stays foreign.
+    await withClient(server.superuserUrl, async (c) => {
+      await c.query('CREATE ROLE app_cut2 LOGIN');
+      await c.query(`COMMENT ON ROLE app_cut2 IS ${marker}`);
+      await c.query('CREATE DATABASE app_cut2');
+    });
+    assert.equal(await berthCode(infra.provisionDatabase('app_cut2')), 'E_INFRA_CONFLICT');
+    assert.equal(await berthCode(infra.dropDatabase('app_cut2')), 'E_INFRA_CONFLICT');
+  });
+
   test('names are validated before any SQL runs', async () => {
     for (const bad of ['App', 'a-b', 'x; DROP DATABASE postgres', 'pg_evil', 'postgres', '', 'a'.repeat(64)]) {
       assert.equal(await berthCode(infra.provisionDatabase(bad)), 'E_INVALID_NAME', bad);
