@@ -8,8 +8,13 @@
  * Where the server comes from depends on what the runtime can run (its capabilities, not its name):
  * - runtimes with images (podman, docker): the image `BERTH_PREVIEW_POSTGRES_IMAGE` (default
  *   docker.io/library/postgres:16), which must be present locally where no registry is reachable;
- *   its data lives in the container (the image's anonymous volume goes with `rm -v`). Services
- *   reach it at the container's network address on 5432.
+ *   its data lives in the container (the image's anonymous volume goes with `rm -v`). On a runtime
+ *   with networks it joins the preview's network with the alias `postgres`, and DATABASE_URL names
+ *   the host `postgres` (port 5432): the engine's DNS on that network answers it, the name survives
+ *   the server being re-created with another address, and every generation gets the same URL.
+ *   The container's address on 5432 is used instead when that name is not the server's alone (a
+ *   service of the preview is itself called `postgres`) or the server predates the preview's
+ *   network (it was made before Berth had networks, and is not on it).
  * - the process runtime: Debian's server binaries (newest /usr/lib/postgresql/<ver>/bin):
  *   `initdb` into `<preview dir>/postgres/data`, then `postgres` on a Berth-allocated port bound to
  *   127.0.0.1 (no unix socket). As root, both run as the `postgres` OS user (PostgreSQL refuses
@@ -42,6 +47,10 @@ import { LABEL_ID, LABEL_KIND, type Runtime, type WorkloadRef, type WorkloadSpec
 export const LABEL_DATABASE = 'berth.database';
 /** The host port the server listens on / is published on. */
 export const LABEL_DATABASE_PORT = 'berth.port';
+/** The network the server joined when it was created (absent: the engine's default one). */
+export const LABEL_DATABASE_NETWORK = 'berth.network';
+/** The server's alias on the preview's network, and the host of DATABASE_URL there. */
+export const PREVIEW_POSTGRES_HOST = 'postgres';
 /** Role and database the app gets in its own server. */
 export const PREVIEW_APP_DATABASE = 'preview';
 /** Port inside the container (images); the process runtime listens on the host port itself. */
@@ -82,6 +91,12 @@ export interface PreviewPostgresRequest {
   /** Appends a line to the build log. */
   say(line: string): Promise<void>;
   signal?: AbortSignal | undefined;
+  /**
+   * The preview's network (runtimes with `capabilities.networks`), which a server created now joins
+   * with the alias `postgres`. `nameFree` false — a service of the preview is itself named
+   * `postgres`, so the name would answer with two addresses — makes the URL use the address.
+   */
+  network?: { name: string; nameFree: boolean } | undefined;
 }
 
 export interface PreviewPostgres {
@@ -181,6 +196,12 @@ function run(bin: string, argv: string[], opts: { timeoutMs: number; signal?: Ab
   });
 }
 
+/** DATABASE_URL of the app's role and database at host:port (an IPv6 address in brackets). */
+function appUrl(password: string, host: string, port: number): string {
+  const hostForUrl = host.includes(':') ? `[${host}]` : host;
+  return `postgres://${PREVIEW_APP_DATABASE}:${encodeURIComponent(password)}@${hostForUrl}:${port}/${PREVIEW_APP_DATABASE}`;
+}
+
 /** Creates the preview-database manager for one runtime. */
 export function createPreviewPostgres(opts: PreviewPostgresOptions): PreviewPostgres {
   const { runtime } = opts;
@@ -242,13 +263,16 @@ export function createPreviewPostgres(opts: PreviewPostgresOptions): PreviewPost
     const name = previewPostgresName(req.previewId);
     let spec: WorkloadSpec;
     if (runtime.capabilities.images) {
+      const network = runtime.capabilities.networks ? req.network : undefined;
       spec = {
         name,
         image: opts.image,
         env: { POSTGRES_PASSWORD: superPassword },
+        // Still published on 127.0.0.1: Berth itself connects there to provision the app's role.
         ports: [{ containerPort: CONTAINER_PORT, hostPort }],
-        labels,
+        labels: network ? { ...labels, [LABEL_DATABASE_NETWORK]: network.name } : labels,
         ...(opts.dnsServers?.length ? { dnsServers: [...opts.dnsServers] } : {}),
+        ...(network ? { network: { name: network.name, aliases: [PREVIEW_POSTGRES_HOST] } } : {}),
       };
       await req.say(`starting PostgreSQL from ${opts.image} on port ${hostPort}`);
     } else {
@@ -356,6 +380,8 @@ export function createPreviewPostgres(opts: PreviewPostgresOptions): PreviewPost
       let ref: WorkloadRef;
       let hostPort: number;
       let created = false;
+      /** The network the server is on, as its label says (set at creation). */
+      let serverNetwork = found?.labels[LABEL_DATABASE_NETWORK];
       const labelled = found ? Number(found.labels[LABEL_DATABASE_PORT]) : NaN;
       if (found && Number.isInteger(labelled) && labelled > 0) {
         ref = found.ref;
@@ -376,6 +402,7 @@ export function createPreviewPostgres(opts: PreviewPostgresOptions): PreviewPost
           throw err;
         }
         created = true;
+        serverNetwork = runtime.capabilities.images && runtime.capabilities.networks ? req.network?.name : undefined;
         await runtime.start(ref);
       }
       const status = await runtime.inspect(ref);
@@ -387,6 +414,10 @@ export function createPreviewPostgres(opts: PreviewPostgresOptions): PreviewPost
       } finally {
         await client.end().catch(() => {});
       }
+      // On the preview's network: by name (see the top of this file).
+      if (req.network && serverNetwork === req.network.name && req.network.nameFree) {
+        return { url: appUrl(req.password, PREVIEW_POSTGRES_HOST, CONTAINER_PORT), ref, created };
+      }
       // Other workloads reach it where the runtime says (a container's address), else where the edge would.
       const reach = (await runtime.inspect(ref)).networkAddress;
       if (runtime.capabilities.isolation && !reach) {
@@ -394,10 +425,7 @@ export function createPreviewPostgres(opts: PreviewPostgresOptions): PreviewPost
           hint: 'run rootful podman/docker with the default bridge network, or use database: host',
         });
       }
-      const host = reach ?? status.upstreamHost;
-      const port = reach ? CONTAINER_PORT : hostPort;
-      const hostForUrl = host.includes(':') ? `[${host}]` : host;
-      const url = `postgres://${PREVIEW_APP_DATABASE}:${encodeURIComponent(req.password)}@${hostForUrl}:${port}/${PREVIEW_APP_DATABASE}`;
+      const url = appUrl(req.password, reach ?? status.upstreamHost, reach ? CONTAINER_PORT : hostPort);
       return { url, ref, created };
     },
 

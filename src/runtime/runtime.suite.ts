@@ -36,7 +36,23 @@ export interface ConformanceFixtures {
   missingImage?: string;
   /** Deletes an image the build test made (drivers with `capabilities.build`). */
   removeImage?: (tag: string) => Promise<void>;
+  /**
+   * argv run (with `exec`) inside a workload that prints what `GET /` on `host:port` answers and
+   * exits non-zero when nothing does (drivers with `capabilities.networks`). Default: busybox `nc`
+   * with a 3 s timeout (busybox's `wget` crashes in the static test image); host and port travel
+   * as positional arguments, never inside the script.
+   */
+  httpGet?: (host: string, port: number) => string[];
 }
+
+/** The default `httpGet`: a plain HTTP/1.0 request through `nc`. */
+const ncHttpGet = (host: string, port: number): string[] => [
+  'sh',
+  '-c',
+  'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 3 "$0" "$1"',
+  host,
+  String(port),
+];
 
 /** What a driver's test file hands the suite: a ready runtime, or why this driver cannot run here. */
 export type MakeRuntime = () => Promise<Runtime | { skip: string }>;
@@ -81,9 +97,12 @@ export function runtimeConformanceSuite(name: string, makeRuntime: MakeRuntime, 
     };
 
     const volumes = new Set<string>();
+    const networks = new Set<string>();
     after(async () => {
       for (const ref of created) await rt.remove(ref).catch(() => undefined);
       for (const v of volumes) await rt.removeVolume?.(v).catch(() => undefined);
+      // After the workloads: a network refuses to go while one is attached.
+      for (const n of networks) await rt.removeNetwork?.(n).catch(() => undefined);
     });
 
     it('probe answers', async () => {
@@ -299,6 +318,80 @@ export function runtimeConformanceSuite(name: string, makeRuntime: MakeRuntime, 
         await rm(dir, { recursive: true, force: true });
         await fixtures.removeImage?.(tag);
       }
+    });
+
+    // ---- networks: two on the same network talk by alias, a third on another network cannot ----
+    const noNetworks = !rt.capabilities.networks && 'driver has no networks (capabilities.networks = false): workloads share loopback';
+    const netA = `berth-conf-${runId}-neta`;
+    const netB = `berth-conf-${runId}-netb`;
+    const netLabels = { [LABEL_KIND]: kind, [LABEL_ID]: `${runId}-net`, 'berth.test': 'conformance' };
+    const httpGet = fixtures.httpGet ?? ncHttpGet;
+    // Reached over the network on its own port; nothing is published.
+    const netPort = 8080;
+    let netServer = '';
+    let netClient = '';
+    /** What `GET /` on host answers from inside `from`, or the failure's words. */
+    const fetchFrom = async (from: string, host: string): Promise<string> => {
+      const res = asResult(await rt.exec(from, httpGet(host, netPort)));
+      return res.exitCode === 0 ? res.stdout : `exit ${res.exitCode}: ${res.stderr.trim()}`;
+    };
+
+    it('createNetwork makes a labelled network once; listNetworks finds it by labels', { skip: noNetworks }, async () => {
+      assert.ok(rt.createNetwork && rt.removeNetwork && rt.listNetworks, 'capabilities.networks promises the network methods');
+      networks.add(netA);
+      assert.equal(await rt.createNetwork(netA, netLabels), true, 'made by this call');
+      assert.equal(await rt.createNetwork(netA, netLabels), false, 'exists: kept, not an error');
+      const mine = await rt.listNetworks({ [LABEL_KIND]: kind, [LABEL_ID]: `${runId}-net` });
+      assert.deepEqual(mine.map((n) => n.name), [netA]);
+      assert.equal(mine[0]?.labels['berth.test'], 'conformance');
+      assert.deepEqual(await rt.listNetworks({ [LABEL_KIND]: kind, [LABEL_ID]: `${runId}-nobody` }), []);
+      await rejectsWith(rt.createNetwork('../escape', netLabels), 'E_BAD_REQUEST');
+    });
+
+    it('two workloads on one network reach each other by alias', { skip: noNetworks }, async () => {
+      netServer = await createStarted(
+        spec('netsrv', fixtures.httpServer, { env: { PORT: String(netPort) }, network: { name: netA, aliases: [`conf-srv-${runId}`] } }),
+      );
+      netClient = await createStarted(spec('netcli', fixtures.ticker, { network: { name: netA, aliases: [] } }));
+      const body = await eventually(async () => {
+        const got = await fetchFrom(netClient, `conf-srv-${runId}`);
+        assert.ok(got.includes(fixtures.body), `GET http://conf-srv-${runId}:${netPort}/ from a workload of the network: ${got}`);
+        return got;
+      });
+      assert.ok(body.includes(fixtures.body));
+    });
+
+    it('a workload on another network reaches it neither by alias nor by address', { skip: noNetworks }, async () => {
+      networks.add(netB);
+      await rt.createNetwork!(netB, netLabels);
+      const outsider = await createStarted(spec('netout', fixtures.ticker, { network: { name: netB, aliases: [] } }));
+      try {
+        const address = (await rt.inspect(netServer)).networkAddress;
+        assert.ok(address, 'the server reports its address on its network');
+        assert.ok((await fetchFrom(netClient, address)).includes(fixtures.body), 'the address answers inside the network');
+        const byAlias = await fetchFrom(outsider, `conf-srv-${runId}`);
+        assert.ok(!byAlias.includes(fixtures.body), `reached by alias from another network: ${byAlias}`);
+        const byAddress = await fetchFrom(outsider, address);
+        assert.ok(!byAddress.includes(fixtures.body), `reached by address ${address} from another network: ${byAddress}`);
+      } finally {
+        // Gone either way, so the next test's removeNetwork(netB) is about that method alone.
+        await rt.remove(outsider);
+        created.delete(outsider);
+      }
+    });
+
+    it('removeNetwork refuses while a workload is attached, then removes; idempotent', { skip: noNetworks }, async () => {
+      await rejectsWith(rt.removeNetwork!(netA), 'E_INVALID_STATE');
+      for (const ref of [netServer, netClient]) {
+        await rt.remove(ref);
+        created.delete(ref);
+      }
+      await rt.removeNetwork!(netA);
+      await rt.removeNetwork!(netA); // gone: a no-op
+      await rt.removeNetwork!(netB);
+      assert.deepEqual(await rt.listNetworks!({ [LABEL_KIND]: kind, [LABEL_ID]: `${runId}-net` }), []);
+      await rejectsWith(rt.create(spec('badnet', ['true'], { network: { name: 'bad name', aliases: [] } })), 'E_BAD_REQUEST');
+      await rejectsWith(rt.create(spec('badalias', ['true'], { network: { name: netA, aliases: ['-x'] } })), 'E_BAD_REQUEST');
     });
   });
 }

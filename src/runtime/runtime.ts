@@ -50,6 +50,22 @@ export interface Runtime {
    * exists (remove the workload first). Present on every driver that honours `spec.volumes`.
    */
   removeVolume?(name: string): Promise<void>;
+  /**
+   * Creates a network workloads can join (`WorkloadSpec.network`), carrying `labels` (which should
+   * include LABEL_KIND and LABEL_ID, so `listNetworks` finds orphans). Idempotent: a network that
+   * already exists under `name` is kept as it is (its labels are not changed) and the call resolves
+   * to false; true means this call made it, so a caller that fails later knows it may remove it.
+   * Present when `capabilities.networks` is true.
+   */
+  createNetwork?(name: string, labels: Record<string, string>): Promise<boolean>;
+  /**
+   * Deletes a network; a no-op when it does not exist (idempotent). Refuses with E_INVALID_STATE
+   * while any workload (running or not) is attached to it — remove the workloads first — rather
+   * than removing them with it. Present when `capabilities.networks` is true.
+   */
+  removeNetwork?(name: string): Promise<void>;
+  /** Every network carrying all the given labels (for reapers). Present when `capabilities.networks` is true. */
+  listNetworks?(labels: Record<string, string>): Promise<NetworkSummary[]>;
 }
 
 export type RuntimeName = 'process' | 'podman' | 'docker';
@@ -75,6 +91,15 @@ export interface RuntimeCapabilities {
    * listens on the host port itself: containerPort === hostPort.
    */
   portMapping: boolean;
+  /**
+   * Workloads can be put on a network of their own (`createNetwork`, `spec.network`), where they
+   * reach each other by alias, and workloads on another network made by `createNetwork` reach them
+   * neither by alias nor by address. (Isolation from the engine's default network is the engine's
+   * business: docker gives it, podman with netavark 1.4 does not, see oci-runtime.ts.) False
+   * (process): every workload shares the host's loopback, `spec.network` is ignored and the
+   * network methods are absent.
+   */
+  networks: boolean;
 }
 
 /** The engine's identifier of a workload: container id, or the process driver's directory name. */
@@ -101,6 +126,20 @@ export function volumeProblem(volumes: readonly { name: string; target: string }
     targets.add(v.target);
   }
   return null;
+}
+
+/**
+ * Network names: what both engines accept (the same shape as volume names). Aliases are DNS names
+ * other workloads of the network resolve: a letter or digit first, at most 63 characters.
+ */
+export const NETWORK_NAME_RE = VOLUME_NAME_RE;
+export const NETWORK_ALIAS_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+
+/** Why `spec.network` cannot be used (bad name or alias), or null. Drivers refuse with E_BAD_REQUEST. */
+export function networkProblem(network: { name: string; aliases: readonly string[] }): string | null {
+  if (!NETWORK_NAME_RE.test(network.name)) return `invalid network name ${JSON.stringify(network.name)}: letters, digits, "_", "." and "-"`;
+  const bad = network.aliases.find((a) => !NETWORK_ALIAS_RE.test(a));
+  return bad === undefined ? null : `invalid network alias ${JSON.stringify(bad)}: letters, digits, "_", "." and "-", at most 63`;
 }
 
 /** Labels every workload carries so the reconciler can find it. */
@@ -138,6 +177,13 @@ export interface WorkloadSpec {
    * preview). Container drivers ignore it: the image's working directory applies.
    */
   workdir?: string;
+  /**
+   * Joins the workload to the network `name` (made with `createNetwork`) instead of the engine's
+   * default one; the other workloads of that network reach it by each of `aliases` (and by its
+   * `name`) on its container ports. Published `ports` stay bound to 127.0.0.1 as always. Ignored
+   * by drivers without `capabilities.networks`, whose workloads share the host's loopback.
+   */
+  network?: { name: string; aliases: string[] };
 }
 
 export type WorkloadState = 'created' | 'running' | 'exited' | 'missing';
@@ -162,6 +208,12 @@ export interface WorkloadSummary {
   name: string;
   labels: Record<string, string>;
   state: WorkloadState;
+}
+
+/** A network as `listNetworks` reports it. */
+export interface NetworkSummary {
+  name: string;
+  labels: Record<string, string>;
 }
 
 export interface ExecOptions {

@@ -11,7 +11,8 @@ import { JobQueue } from '../jobs/queue.js';
 import { silentLogger } from '../log.js';
 import { createPreviewDatabases } from '../previews/preview-databases.js';
 import type { PreviewJobs } from '../previews/webhook.js';
-import type { Runtime, WorkloadSummary } from '../runtime/runtime.js';
+import { BerthError } from '../errors.js';
+import type { NetworkSummary, Runtime, WorkloadSummary } from '../runtime/runtime.js';
 import { openDb } from '../store/db.js';
 import { PreviewsRepo } from '../store/previews-repo.js';
 import { ORPHAN_GRACE_MS, PreviewService } from './previews.js';
@@ -22,7 +23,7 @@ function stubRuntime(workloads: WorkloadSummary[]): Runtime & { removed: string[
   return {
     removed,
     name: 'process',
-    capabilities: { isolation: false, images: false, build: false, volumes: false, resources: false, portMapping: false },
+    capabilities: { isolation: false, images: false, build: false, volumes: false, resources: false, portMapping: false, networks: false },
     probe: async () => {},
     create: async () => '',
     start: async () => {},
@@ -57,12 +58,66 @@ describe('preview reaper', () => {
     const service = new PreviewService({ config, log: silentLogger(), repo, runtime, queue, postgres: null, github: null });
 
     const report = await service.reap(Date.now() + 10_000);
-    assert.deepEqual(report, { expired: ['staleaaaaaaa'], orphans: ['berth-pv-goneaaaaaaaa-g3-web'], databases: [], directories: [] });
+    assert.deepEqual(report, { expired: ['staleaaaaaaa'], orphans: ['berth-pv-goneaaaaaaaa-g3-web'], databases: [], directories: [], networks: [] });
     assert.deepEqual(runtime.removed, ['r2']);
     const jobs = queue.list();
     assert.equal(jobs.length, 1);
     assert.equal(jobs[0]!.type, 'preview-down');
     assert.equal(jobs[0]!.key, 'o/r#2');
+    db.close();
+  });
+});
+
+/**
+ * `stubRuntime` with networks: `listNetworks` runs `onList` first (to act between the reaper's
+ * listing and its reading of the records); `removeNetwork` refuses networks in `inUse`. `calls`
+ * records every remove in order.
+ */
+function networkedRuntime(workloads: WorkloadSummary[], networks: NetworkSummary[], opts: { inUse?: string[]; onList?: () => void } = {}) {
+  const base = stubRuntime(workloads);
+  const calls: string[] = [];
+  const rt: Runtime & { calls: string[] } = {
+    ...base,
+    calls,
+    name: 'podman',
+    capabilities: { ...base.capabilities, isolation: true, images: true, portMapping: true, networks: true },
+    remove: async (ref) => void calls.push(`workload ${ref}`),
+    createNetwork: async () => true,
+    listNetworks: async (labels) => {
+      const found = networks.filter((n) => Object.entries(labels).every(([k, v]) => n.labels[k] === v));
+      opts.onList?.();
+      return found;
+    },
+    removeNetwork: async (name) => {
+      if (opts.inUse?.includes(name)) throw new BerthError('E_INVALID_STATE', `network ${name} is being used`);
+      calls.push(`network ${name}`);
+    },
+  };
+  return rt;
+}
+
+describe('preview reaper and networks', () => {
+  it('removes labelled preview networks no record knows, after their workloads; keeps owned, racing and busy ones', async () => {
+    const db = openDb(':memory:');
+    const repo = new PreviewsRepo(db);
+    const queue = new JobQueue<PreviewJobs>(db, { log: silentLogger() });
+    const insert = (id: string, pr: number) => repo.insert({ id, repo: 'o/r', pr, sha: 'a'.repeat(40), ref: 'main', cloneUrl: 'https://example.com/o/r.git', private: false });
+    insert('liveaaaaaaaa', 1);
+    const net = (id: string, kind = 'preview'): NetworkSummary => ({ name: `berth-pv-${id}`, labels: { 'berth.kind': kind, 'berth.id': id } });
+    const runtime = networkedRuntime(
+      [{ ref: 'w1', name: 'berth-pv-goneaaaaaaaa-g1-web', labels: { 'berth.kind': 'preview', 'berth.id': 'goneaaaaaaaa' }, state: 'running' }],
+      [net('liveaaaaaaaa'), net('goneaaaaaaaa'), net('racyaaaaaaaa'), net('busyaaaaaaaa'), net('wsaaaaaaaaaa', 'workspace')],
+      // A preview whose record is written after the reaper listed the networks (a build starting):
+      // the records are read after the listing, so its network has an owner by then.
+      { inUse: ['berth-pv-busyaaaaaaaa'], onList: () => void insert('racyaaaaaaaa', 2) },
+    );
+    const config = loadConfig({}, { dataDir: '/tmp/berth-reap-net-test', previewDomain: 'preview.test' });
+    const service = new PreviewService({ config, log: silentLogger(), repo, runtime, queue, postgres: null, github: null });
+
+    const report = await service.reap();
+    assert.deepEqual(report.orphans, ['berth-pv-goneaaaaaaaa-g1-web']);
+    assert.deepEqual(report.networks, ['berth-pv-goneaaaaaaaa'], 'busy one kept for a later pass; live, racing and non-preview ones untouched');
+    assert.deepEqual(runtime.calls, ['workload w1', 'network berth-pv-goneaaaaaaaa'], 'the workloads on it go first');
     db.close();
   });
 });

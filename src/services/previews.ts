@@ -14,7 +14,7 @@ import type { DatabaseMode, PreviewConfig } from '../previews/config.schema.js';
 import type { GithubClient } from '../previews/github/client.js';
 import { previewKey, type PreviewTarget } from '../previews/github/events.js';
 import { previewDatabaseName, type PreviewDatabases } from '../previews/preview-databases.js';
-import { createFresh, createPreviewPostgres, LABEL_DATABASE, type PreviewPostgres } from '../previews/preview-postgres.js';
+import { createFresh, createPreviewPostgres, LABEL_DATABASE, PREVIEW_POSTGRES_HOST, type PreviewPostgres } from '../previews/preview-postgres.js';
 import type { PreviewJobs } from '../previews/webhook.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { PreviewRecord, PreviewServiceRecord, PreviewsRepo } from '../store/previews-repo.js';
@@ -38,6 +38,15 @@ export interface PreviewServiceDeps {
 export const LABEL_GENERATION = 'berth.generation';
 /** Engine name of one service of one generation. */
 export const previewWorkloadName = (id: string, generation: number, service: string): string => `berth-pv-${id}-g${generation}-${service}`;
+/**
+ * The network of one preview (runtimes with `capabilities.networks`): made before the first
+ * workload of a build, joined by the database server (alias `postgres`) and by every service of
+ * every generation (alias: its service name), removed by destroy after them. Services find each
+ * other by name there, and other previews' networks cannot reach it. During an update the old and
+ * the new generation share it until the old one is retired, so for that window a service name
+ * answers from either generation. Published ports stay on 127.0.0.1 for the edge.
+ */
+export const previewNetworkName = (id: string): string => `berth-pv-${id}`;
 /** Tag of the image built for one service of one generation. */
 export const previewImageTag = (id: string, generation: number, service: string): string => `localhost/berth-preview-${id}:g${generation}-${service}`;
 /** Database and role of a preview in the shared Postgres. */
@@ -63,6 +72,8 @@ export interface ReapReport {
   databases: string[];
   /** Preview directories (checkouts, logs, a container database's data) no record owns, deleted. */
   directories: string[];
+  /** Labelled preview networks no record knows, removed (after the orphan workloads on them). */
+  networks: string[];
 }
 
 /** What the edge needs of a live preview (see src/edge/preview-routes.ts). */
@@ -204,13 +215,18 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
     await this.report(p, t.sha, { kind: 'building', sha: t.sha });
 
     const made: PreviewServiceRecord[] = [];
+    let network: { name: string; created: boolean } | null = null;
     try {
       const checkout = path.join(dir, `g${generation}`);
       await checkoutCommit(t.cloneUrl, t.sha, t.pr, checkout, log, { allowFile: this.deps.config.allowFileRepos, token: this.deps.config.githubToken, signal: ctx.signal });
       const cfg = await readPreviewConfig(checkout);
       await log.line(`${cfg.services.length} service(s), database: ${cfg.database}`);
-      const env = await this.baseEnv(p, t, cfg, log, ctx.signal);
-      const services = await this.startGeneration(p, generation, cfg, checkout, env, log, made, ctx.signal);
+      // Before the database server and the services, which join it. The record exists already, so
+      // the reaper, which lists networks before it reads records, never takes it for an orphan.
+      network = await this.ensureNetwork(p.id);
+      if (network?.created) await log.line(`network ${network.name}`);
+      const env = await this.baseEnv(p, t, cfg, log, network?.name ?? null, ctx.signal);
+      const services = await this.startGeneration(p, generation, cfg, checkout, env, log, made, network?.name ?? null, ctx.signal);
       // Flip: one UPDATE, then the edge table is rebuilt synchronously.
       p = repo.update(p.id, { generation, services, routes: cfg.routes, state: 'running', reason: null, sha: t.sha, ref: t.ref, ttlMs: cfg.ttlMs });
       this.emit('changed');
@@ -224,6 +240,9 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
       if (this.deps.runtime.removeImage) await this.removeImages(p.id, generation, made.map((m) => m.name), plog);
       repo.releasePorts(p.id, generation);
       await rm(path.join(dir, `g${generation}`), { recursive: true, force: true }).catch(() => {});
+      // Only a network this attempt made, and only once nothing uses it: a database server made
+      // by this attempt stays (it belongs to the preview) and keeps its network with it.
+      if (network?.created) await this.removeNetwork(p.id, plog, { whileUsed: 'keep' });
       const aborted = ctx.signal.aborted;
       const why = isBerthError(err) ? err.message : err instanceof Error ? err.message : String(err);
       await log.line(`FAILED: ${why}`).catch(() => {});
@@ -268,6 +287,9 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
     await this.removeImages(p.id, p.generation, p.services.map((s) => s.name), log);
     const servers = await this.containerDb.remove(p.id, this.dirOf(p.id));
     if (servers.length) log.info({ previewId: p.id, removed: servers }, "preview's PostgreSQL removed with its data");
+    // After every workload on it. A network that will not go is left to the reaper: without the
+    // row it is an orphan, removed on a later pass once whatever holds it is gone.
+    await this.removeNetwork(p.id, log, { whileUsed: 'warn' });
     if (p.databaseName && this.deps.postgres) await this.deps.postgres.dropDatabase(p.databaseName);
     await rm(this.dirOf(p.id), { recursive: true, force: true });
     this.deps.repo.delete(p.id);
@@ -277,7 +299,7 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
 
   // ---- building ---------------------------------------------------------------------------------
 
-  private async baseEnv(p: PreviewRecord, t: PreviewTarget, cfg: PreviewConfig, log: BuildLog, signal: AbortSignal): Promise<Record<string, string>> {
+  private async baseEnv(p: PreviewRecord, t: PreviewTarget, cfg: PreviewConfig, log: BuildLog, network: string | null, signal: AbortSignal): Promise<Record<string, string>> {
     const env: Record<string, string> = { PREVIEW_URL: p.url!, PR_NUMBER: String(t.pr), GIT_SHA: t.sha };
     // One password per preview, kept in the record: every generation gets the same DATABASE_URL.
     const password = p.databasePassword ?? randomBytes(24).toString('base64url');
@@ -296,6 +318,7 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
         releasePort: () => repo.releasePorts(p.id, DATABASE_PORT_SLOT),
         say: (line) => log.line(line),
         signal,
+        network: network ? { name: network, nameFree: !cfg.services.some((s) => s.name === PREVIEW_POSTGRES_HOST) } : undefined,
       });
       await log.line(db.created ? "the preview's PostgreSQL is ready" : "reusing the preview's PostgreSQL");
       env.DATABASE_URL = db.url;
@@ -360,6 +383,7 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
     base: Record<string, string>,
     log: BuildLog,
     made: PreviewServiceRecord[],
+    network: string | null,
     signal: AbortSignal,
   ): Promise<PreviewServiceRecord[]> {
     const { runtime, config } = this.deps;
@@ -404,6 +428,8 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
         ...(runtime.capabilities.isolation ? { files: [{ hostPath: envFile, containerPath: '/etc/preview.env' }] } : {}),
         workdir: path.join(checkout, svc.build?.context ?? '.'),
         ...(config.dnsServers.length ? { dnsServers: config.dnsServers } : {}),
+        // The other services reach it by its name; the edge still dials the published port.
+        ...(network ? { network: { name: network, aliases: [svc.name] } } : {}),
       });
       const record: PreviewServiceRecord = { name: svc.name, ref, hostPort, containerPort, upstreamHost: '127.0.0.1' };
       made.push(record);
@@ -439,6 +465,38 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
     if (!this.deps.runtime.removeImage) return;
     for (const svc of services) {
       await this.deps.runtime.removeImage(previewImageTag(id, generation, svc)).catch((err: unknown) => log.warn({ err }, 'could not remove preview image'));
+    }
+  }
+
+  /** The runtime when it has networks, else null (process: the services share loopback). */
+  private networks(): Required<Pick<Runtime, 'createNetwork' | 'removeNetwork' | 'listNetworks'>> | null {
+    const rt = this.deps.runtime;
+    const has = rt.capabilities.networks && rt.createNetwork && rt.removeNetwork && rt.listNetworks;
+    return has ? (rt as Required<Pick<Runtime, 'createNetwork' | 'removeNetwork' | 'listNetworks'>>) : null;
+  }
+
+  /** Makes the preview's network when missing; null on runtimes without networks. `created`: this call made it. */
+  private async ensureNetwork(id: string): Promise<{ name: string; created: boolean } | null> {
+    const net = this.networks();
+    if (!net) return null;
+    const name = previewNetworkName(id);
+    return { name, created: await net.createNetwork(name, { [LABEL_KIND]: 'preview', [LABEL_ID]: id }) };
+  }
+
+  /**
+   * Removes the preview's network (a no-op when it is gone or the runtime has none). Never throws:
+   * one still in use (E_INVALID_STATE) is kept — quietly after a failed build, whose preview's
+   * database server may hold it, with a warning on destroy — and so is one the engine refuses.
+   */
+  private async removeNetwork(id: string, log: Logger, opts: { whileUsed: 'keep' | 'warn' }): Promise<void> {
+    const net = this.networks();
+    if (!net) return;
+    try {
+      await net.removeNetwork(previewNetworkName(id));
+    } catch (err) {
+      const used = isBerthError(err) && err.code === 'E_INVALID_STATE';
+      if (used && opts.whileUsed === 'keep') log.debug({ network: previewNetworkName(id) }, 'preview network kept: still in use');
+      else log.warn({ err, network: previewNetworkName(id) }, 'could not remove the preview network');
     }
   }
 
@@ -483,6 +541,7 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
       }
     }
     const workloads = await this.deps.runtime.list({ [LABEL_KIND]: 'preview' });
+    const networks = (await this.networks()?.listNetworks({ [LABEL_KIND]: 'preview' })) ?? [];
     const databases = await this.listSharedDatabases();
     const dirs = await this.listPreviewDirs();
     const known = new Set(this.deps.repo.list().map((p) => p.id));
@@ -494,6 +553,17 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
       if (isDatabaseWorkload(w)) await this.deps.runtime.stop(w.ref, { timeoutSeconds: 10 }).catch(() => {});
       await this.deps.runtime.remove(w.ref).catch((err: unknown) => this.deps.log.warn({ err, ref: w.ref }, 'could not remove an orphan preview workload'));
       orphans.push(w.name);
+    }
+    // After the orphan workloads, which were attached to them. One still in use is kept for a later pass.
+    const orphanNetworks: string[] = [];
+    for (const n of networks) {
+      if (known.has(n.labels[LABEL_ID] ?? '')) continue;
+      try {
+        await this.networks()!.removeNetwork(n.name);
+        orphanNetworks.push(n.name);
+      } catch (err) {
+        this.deps.log.warn({ err, network: n.name }, 'could not remove an orphan preview network');
+      }
     }
 
     const candidates = new Set<string>();
@@ -524,8 +594,8 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
     // Candidates that found an owner again (or vanished) start over.
     for (const key of [...this.orphanSince.keys()]) if (!candidates.has(key)) this.orphanSince.delete(key);
 
-    const report = { expired, orphans, databases: dropped, directories };
-    if (expired.length || orphans.length || dropped.length || directories.length) this.deps.log.info(report, 'preview reaper pass');
+    const report = { expired, orphans, databases: dropped, directories, networks: orphanNetworks };
+    if (expired.length || orphans.length || dropped.length || directories.length || orphanNetworks.length) this.deps.log.info(report, 'preview reaper pass');
     return report;
   }
 

@@ -14,6 +14,11 @@ import {
   psArgs,
   classifyVolumeError,
   volumeRmArgs,
+  classifyNetworkError,
+  networkCreateArgs,
+  networkLsArgs,
+  networkRmArgs,
+  parseNetworkLs,
 } from './oci-args.js';
 
 describe('createArgs', () => {
@@ -52,6 +57,15 @@ describe('createArgs', () => {
       volumes: [{ name: 'berth-app-a-data', target: '/data' }, { name: 'berth-app-a-cfg', target: '/etc/app' }],
     });
     assert.deepEqual(args.slice(-7), ['-v', '/h:/c:ro', '-v', 'berth-app-a-data:/data', '-v', 'berth-app-a-cfg:/etc/app', 'i']);
+  });
+
+  it('joins a network with its aliases, before the image', () => {
+    const args = createArgs({
+      name: 'n', image: 'i', command: ['run'], env: {}, ports: [{ containerPort: 80, hostPort: 9000 }], labels: { 'berth.kind': 'preview', 'berth.id': 'p' },
+      network: { name: 'berth-pv-p', aliases: ['web', 'www'] },
+    });
+    // Published ports stay on loopback: the network is for the workloads, the edge still dials 127.0.0.1.
+    assert.deepEqual(args.slice(-10), ['-p', '127.0.0.1:9000:80', '--network', 'berth-pv-p', '--network-alias', 'web', '--network-alias', 'www', 'i', 'run']);
   });
 
   it('leaves the image default command alone when none is given', () => {
@@ -152,6 +166,40 @@ describe('engine output', () => {
     assert.equal(classifyVolumeError('Error: volume x is being used by the following container(s): abc: volume is being used'), 'in-use');
     assert.equal(classifyVolumeError('Error response from daemon: remove x: volume is in use - [abc]'), 'in-use');
     assert.equal(classifyVolumeError('Error: something else'), null);
+  });
+
+  it('network create/rm/ls argv: driver options, labels, then the name; rm without -f', () => {
+    assert.deepEqual(networkCreateArgs('berth-pv-x', { 'berth.kind': 'preview', 'berth.id': 'x' }, ['--opt', 'isolate=true']), [
+      'network', 'create', '--opt', 'isolate=true', '--label', 'berth.kind=preview', '--label', 'berth.id=x', 'berth-pv-x',
+    ]);
+    assert.deepEqual(networkCreateArgs('n', {}), ['network', 'create', 'n']);
+    assert.deepEqual(networkRmArgs('n'), ['network', 'rm', 'n']);
+    assert.deepEqual(networkLsArgs({ 'berth.kind': 'preview' }, 'json'), ['network', 'ls', '--filter', 'label=berth.kind=preview', '--format', 'json']);
+  });
+  it('parseNetworkLs reads podman’s array and docker’s lines, keeping only rows with every label', () => {
+    const podman = JSON.stringify([
+      { name: 'berth-pv-a', driver: 'bridge', labels: { 'berth.kind': 'preview', 'berth.id': 'a' } },
+      { name: 'podman', driver: 'bridge' },
+    ]);
+    assert.deepEqual(parseNetworkLs(podman), [
+      { name: 'berth-pv-a', labels: { 'berth.kind': 'preview', 'berth.id': 'a' } },
+      { name: 'podman', labels: {} },
+    ]);
+    assert.deepEqual(parseNetworkLs(podman, { 'berth.kind': 'preview' }).map((n) => n.name), ['berth-pv-a']);
+    const docker = [JSON.stringify({ ID: '1', Name: 'berth-pv-b', Labels: 'berth.kind=preview,berth.id=b' }), ''].join('\n');
+    assert.deepEqual(parseNetworkLs(docker, { 'berth.id': 'b' }), [{ name: 'berth-pv-b', labels: { 'berth.kind': 'preview', 'berth.id': 'b' } }]);
+    assert.deepEqual(parseNetworkLs('[]\n'), []);
+    assert.deepEqual(parseNetworkLs(''), []);
+  });
+  it('classifyNetworkError recognizes both engines’ wording', () => {
+    assert.equal(classifyNetworkError('Error: network name n already used: network already exists'), 'exists');
+    assert.equal(classifyNetworkError('Error response from daemon: network with name n already exists'), 'exists');
+    assert.equal(classifyNetworkError('Error: unable to find network with name or ID n: network not found'), 'not-found');
+    assert.equal(classifyNetworkError('Error response from daemon: network n not found'), 'not-found');
+    assert.equal(classifyNetworkError('Error: No such network: n'), 'not-found');
+    assert.equal(classifyNetworkError('Error: "n" has associated containers with it. Use -f to forcibly delete containers and pods: network is being used'), 'in-use');
+    assert.equal(classifyNetworkError('Error response from daemon: error while removing network: network n id 12ab has active endpoints'), 'in-use');
+    assert.equal(classifyNetworkError('Error: something else'), null);
   });
 
   it('parseInfoVersion reads podman and docker info', () => {

@@ -3,7 +3,7 @@
  * runs a process: oci-runtime.ts does the I/O, this file turns specs into argv and engine output
  * into domain types, so both directions are table-tested without an engine.
  */
-import type { WorkloadSpec, WorkloadState, WorkloadStatus, WorkloadSummary } from '../runtime.js';
+import type { NetworkSummary, WorkloadSpec, WorkloadState, WorkloadStatus, WorkloadSummary } from '../runtime.js';
 
 /** Host the edge dials for published ports: single-host engines publish on loopback only. */
 export const UPSTREAM_HOST = '127.0.0.1';
@@ -21,6 +21,10 @@ export function createArgs(spec: WorkloadSpec): string[] {
   for (const f of spec.files ?? []) args.push('-v', `${f.hostPath}:${f.containerPath}:ro`);
   // A name (not a path) before the colon: the engine's named volume, created on first use.
   for (const v of spec.volumes ?? []) args.push('-v', `${v.name}:${v.target}`);
+  if (spec.network) {
+    args.push('--network', spec.network.name);
+    for (const alias of spec.network.aliases) args.push('--network-alias', alias);
+  }
   args.push(spec.image);
   if (spec.command) args.push(...spec.command);
   return args;
@@ -197,6 +201,64 @@ export function volumeRmArgs(name: string): string[] {
 export function classifyVolumeError(stderr: string): 'not-found' | 'in-use' | null {
   if (/no such volume|no volume with name/i.test(stderr)) return 'not-found';
   if (/volume is (being )?used|volume is in use|being used by/i.test(stderr)) return 'in-use';
+  return null;
+}
+
+/**
+ * argv for `<bin> network create`. `options` are the engine's driver options (podman's
+ * `--opt isolate=true`); they come before the labels and the name.
+ */
+export function networkCreateArgs(name: string, labels: Record<string, string>, options: readonly string[] = []): string[] {
+  const args = ['network', 'create', ...options];
+  for (const [k, v] of Object.entries(labels)) args.push('--label', `${k}=${v}`);
+  args.push(name);
+  return args;
+}
+
+/** argv for `<bin> network rm` (no `-f`: podman's would remove the containers attached to it). */
+export function networkRmArgs(name: string): string[] {
+  return ['network', 'rm', name];
+}
+
+/** argv for `<bin> network ls` filtered by every label; `format` as for `psArgs`. */
+export function networkLsArgs(labels: Record<string, string>, format: string): string[] {
+  const args = ['network', 'ls'];
+  for (const [k, v] of Object.entries(labels)) args.push('--filter', `label=${k}=${v}`);
+  args.push('--format', format);
+  return args;
+}
+
+/** One row of `network ls` output: podman's JSON array (lowercase keys) or docker's JSON lines. */
+interface RawNetwork {
+  name?: string;
+  Name?: string;
+  labels?: Record<string, string> | null;
+  Labels?: Record<string, string> | string | null;
+}
+
+/**
+ * `network ls` output → summaries carrying ALL of `labels`. The engines filter already; matching
+ * again here keeps "all labels" true whatever an engine version makes of repeated filters.
+ */
+export function parseNetworkLs(stdout: string, labels: Record<string, string> = {}): NetworkSummary[] {
+  const text = stdout.trim();
+  if (text === '') return [];
+  const rows: RawNetwork[] = text.startsWith('[')
+    ? (JSON.parse(text) as RawNetwork[])
+    : text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as RawNetwork);
+  return rows
+    .map((row) => ({ name: row.name ?? row.Name ?? '', labels: parseLabels(row.labels ?? row.Labels ?? null) }))
+    .filter((n) => n.name !== '' && Object.entries(labels).every(([k, v]) => n.labels[k] === v));
+}
+
+/** Recognizes the engine's way of saying a network exists already, does not exist, or has containers attached. */
+export function classifyNetworkError(stderr: string): 'exists' | 'not-found' | 'in-use' | null {
+  // podman: "network name X already used: network already exists"; docker: "network with name X already exists".
+  if (/already exists|already used/i.test(stderr)) return 'exists';
+  // podman: "has associated containers with it … network is being used"; docker: "has active endpoints".
+  if (/network is being used|associated containers|active endpoints/i.test(stderr)) return 'in-use';
+  // podman: "unable to find network with name or ID X: network not found"; docker: "network X not found" / "No such network".
+  if (/network not found|no such network|network \S+ not found/i.test(stderr)) return 'not-found';
   return null;
 }
 

@@ -8,9 +8,10 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import path from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { BerthError } from '../../errors.js';
+import { mergeStampedLogs } from './log-merge.js';
 import {
   LABEL_ID,
   LABEL_KIND,
@@ -21,18 +22,25 @@ import {
   type RuntimeFactory,
   type RuntimeName,
   type WorkloadStatus,
+  NETWORK_NAME_RE,
+  networkProblem,
   VOLUME_NAME_RE,
   volumeProblem,
 } from '../runtime.js';
 import {
   buildArgs,
   classifyEngineError,
+  classifyNetworkError,
   classifyVolumeError,
   createArgs,
   engineMessage,
   execArgs,
   logsArgs,
   missingStatus,
+  networkCreateArgs,
+  networkLsArgs,
+  networkRmArgs,
+  parseNetworkLs,
   parseCreatedId,
   parseInfoVersion,
   parseInspect,
@@ -65,12 +73,19 @@ interface EngineProfile {
   bin: string;
   /** Resolves the CLI environment; may prepare files first (podman's containers.conf). */
   env: () => Promise<NodeJS.ProcessEnv>;
-  /** `ps --format` value that yields JSON (array for podman, one object per line for docker). */
+  /** `ps --format` / `network ls --format` value that yields JSON (array for podman, one object per line for docker). */
   psFormat: string;
+  /** Driver options of `network create` that make a network isolated from the others `createNetwork` made. */
+  networkCreateOptions: string[];
   /** Whether `exec -t` works when the CLI's own stdin is a pipe. */
   ttyOverPipes: boolean;
   /** Extra `rm -f` flags so removal kills at once instead of waiting out a stop timeout. */
   forceRemoveFlags: string[];
+  /**
+   * `logs` writes the container's stderr lines to the CLI's stderr (docker), so reading two pipes
+   * loses their order: non-follow reads then ask for `--timestamps` and merge by them.
+   */
+  logsSplitStreams: boolean;
 }
 
 /**
@@ -99,9 +114,15 @@ export const createPodmanRuntime: RuntimeFactory<PodmanOptions> = (ctx, opts) =>
         return { ...(opts.env ?? process.env), CONTAINERS_CONF: confPath };
       })()),
     psFormat: 'json',
+    // netavark puts bridges apart only when asked: without `isolate`, a container of one network
+    // reaches another network's containers by address (the host forwards between bridges). With it
+    // (netavark 1.4 here), traffic between two isolated networks is dropped; the default `podman`
+    // network is not isolated, so its containers can still reach these by address.
+    networkCreateOptions: ['--opt', 'isolate=true'],
     ttyOverPipes: true,
     // podman's `rm -f` first waits the stop timeout (10 s) for PID 1, which often ignores SIGTERM.
     forceRemoveFlags: ['-t', '0'],
+    logsSplitStreams: false,
   });
 };
 
@@ -113,10 +134,13 @@ export const createDockerRuntime: RuntimeFactory<DockerOptions> = (ctx, opts) =>
     bin: opts.bin ?? 'docker',
     env: async () => env,
     psFormat: '{{json .}}',
+    // Docker keeps user-defined bridge networks apart from each other and from its default bridge.
+    networkCreateOptions: [],
     // docker refuses `-t` without a terminal on its stdin ("the input device is not a TTY").
     ttyOverPipes: false,
     // docker's `rm -f` already kills with SIGKILL.
     forceRemoveFlags: [],
+    logsSplitStreams: true,
   });
 };
 
@@ -196,7 +220,7 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
 
   const runtime: Runtime = {
     name: engine.name,
-    capabilities: { isolation: true, images: true, build: true, volumes: true, resources: true, portMapping: true },
+    capabilities: { isolation: true, images: true, build: true, volumes: true, resources: true, portMapping: true, networks: true },
 
     async probe() {
       const res = await run(['info', '--format', 'json'], { timeoutMs: 30_000 });
@@ -216,6 +240,8 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
       }
       const badVolume = volumeProblem(spec.volumes ?? []);
       if (badVolume) throw new BerthError('E_BAD_REQUEST', `${bin} create failed: ${badVolume}`);
+      const badNetwork = spec.network ? networkProblem(spec.network) : null;
+      if (badNetwork) throw new BerthError('E_BAD_REQUEST', `${bin} create failed: ${badNetwork}`);
       // A failed create (bad image, name taken) leaves nothing behind in either engine, and
       // removing by name here could delete the workload that already holds the name.
       const res = await must('create', createArgs(spec));
@@ -244,6 +270,13 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
 
     async logs(ref, opts = {}) {
       await requireState(ref, 'logs', false);
+      if (engine.logsSplitStreams && !opts.follow) {
+        const args = logsArgs(ref, opts);
+        const res = await must('logs', [...args.slice(0, 1), '--timestamps', ...args.slice(1)]);
+        return Readable.from([mergeStampedLogs(res.stdout, res.stderr)]);
+      }
+      // Follow (and podman): lines are relayed as they come; docker's two streams may interleave
+      // out of order by a few lines, which a live view tolerates.
       const child = await spawnEngine(logsArgs(ref, opts));
       child.stdin.end();
       // The container's stdout and stderr arrive on the CLI's stdout and stderr: merge them.
@@ -304,6 +337,37 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
       throw failure(`volume rm ${name}`, res);
     },
 
+    async createNetwork(name, labels) {
+      checkNetworkName(name);
+      const res = await run(networkCreateArgs(name, labels, engine.networkCreateOptions));
+      if (res.code === 0) {
+        log.debug({ network: name }, 'network created');
+        return true;
+      }
+      if (classifyNetworkError(res.stderr) === 'exists') return false;
+      throw new BerthError('E_RUNTIME', `${bin} network create ${name} failed: ${engineMessage(res.stderr) || `exit ${res.code}`}`);
+    },
+
+    async removeNetwork(name) {
+      checkNetworkName(name);
+      const res = await run(networkRmArgs(name));
+      if (res.code === 0) return;
+      const kind = classifyNetworkError(res.stderr);
+      if (kind === 'not-found') return;
+      if (kind === 'in-use') {
+        throw new BerthError('E_INVALID_STATE', `${bin} network rm ${name} failed: ${engineMessage(res.stderr)}`, {
+          hint: 'remove the workloads attached to it first',
+        });
+      }
+      throw new BerthError('E_RUNTIME', `${bin} network rm ${name} failed: ${engineMessage(res.stderr) || `exit ${res.code}`}`);
+    },
+
+    async listNetworks(labels) {
+      const res = await run(networkLsArgs(labels, engine.psFormat));
+      if (res.code !== 0) throw new BerthError('E_RUNTIME', `${bin} network ls failed: ${engineMessage(res.stderr) || `exit ${res.code}`}`);
+      return parseNetworkLs(res.stdout, labels);
+    },
+
     async removeImage(tag) {
       // No --force: that would also remove containers using the image, and two tags of one
       // build may share an image id. With another tag left, rmi only untags. Missing is fine.
@@ -314,6 +378,11 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
     },
   };
   return runtime;
+}
+
+/** A name the engines would take for an option or a path is refused before any call. */
+function checkNetworkName(name: string): void {
+  if (!NETWORK_NAME_RE.test(name)) throw new BerthError('E_BAD_REQUEST', `invalid network name ${JSON.stringify(name)}`);
 }
 
 /** Shell convention for a signal death: 128 + signal number (SIGKILL → 137). */

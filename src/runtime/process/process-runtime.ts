@@ -134,7 +134,8 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
 
   const runtime: Runtime = {
     name: 'process',
-    capabilities: { isolation: false, images: false, build: false, volumes: false, resources: false, portMapping: false },
+    // No networks: processes share the host's loopback, so spec.network is ignored.
+    capabilities: { isolation: false, images: false, build: false, volumes: false, resources: false, portMapping: false, networks: false },
 
     async probe() {
       await ensureSupervisor();
