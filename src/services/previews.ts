@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BerthConfig } from '../config/schema.js';
-import { ID_RE, newId } from '../domain/ids.js';
+import { newId } from '../domain/ids.js';
 import { BerthError, isBerthError } from '../errors.js';
 import type { PostgresInfra } from '../infra/postgres.js';
 import { JobAbort, type Job, type JobContext, type JobHandlers, type JobQueue } from '../jobs/queue.js';
@@ -14,11 +14,14 @@ import type { DatabaseMode, PreviewConfig } from '../previews/config.schema.js';
 import type { GithubClient } from '../previews/github/client.js';
 import { previewKey, type PreviewTarget } from '../previews/github/events.js';
 import { previewDatabaseName, type PreviewDatabases } from '../previews/preview-databases.js';
-import { createFresh, createPreviewPostgres, LABEL_DATABASE, PREVIEW_POSTGRES_HOST, type PreviewPostgres } from '../previews/preview-postgres.js';
+import { createFresh, createPreviewPostgres, PREVIEW_POSTGRES_HOST, type PreviewPostgres } from '../previews/preview-postgres.js';
 import type { PreviewJobs } from '../previews/webhook.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { PreviewRecord, PreviewServiceRecord, PreviewsRepo } from '../store/previews-repo.js';
 import { reportPreview, type PreviewReport } from './preview-report.js';
+import { isDatabaseWorkload, networkOps, previewDir, PreviewReaper, type NetworkOps, type ReapReport } from './previews-reaper.js';
+
+export { ORPHAN_GRACE_MS, type ReapReport } from './previews-reaper.js';
 
 export interface PreviewServiceDeps {
   config: BerthConfig;
@@ -56,26 +59,6 @@ export { previewDatabaseName };
  * generations start at 1, so its row (`<id>.0`) never mixes with a generation's ports.
  */
 export const DATABASE_PORT_SLOT = 0;
-/**
- * How long a preview database or directory must have been seen without a record before the reaper
- * deletes it (a second safety besides the order of its reads; see `reap`).
- */
-export const ORPHAN_GRACE_MS = 10 * 60_000;
-
-/** What one reaper pass did. */
-export interface ReapReport {
-  /** Previews past their ttl, whose teardown was queued. */
-  expired: string[];
-  /** Labelled preview workloads no record knows, removed. */
-  orphans: string[];
-  /** Preview databases (and roles) on the shared Postgres no record owns, dropped. */
-  databases: string[];
-  /** Preview directories (checkouts, logs, a container database's data) no record owns, deleted. */
-  directories: string[];
-  /** Labelled preview networks no record knows, removed (after the orphan workloads on them). */
-  networks: string[];
-}
-
 /** What the edge needs of a live preview (see src/edge/preview-routes.ts). */
 export interface PreviewRoutable {
   id: string;
@@ -107,8 +90,7 @@ export interface ManualPreviewInput {
 export class PreviewService extends EventEmitter<{ changed: [] }> {
   /** `database: container` servers. */
   private readonly containerDb: PreviewPostgres;
-  /** Orphan candidates (`db:<name>`, `dir:<id>`) → when a reaper pass first saw them. */
-  private readonly orphanSince = new Map<string, number>();
+  private readonly reaper: PreviewReaper;
 
   constructor(private readonly deps: PreviewServiceDeps) {
     super();
@@ -118,6 +100,7 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
       dnsServers: deps.config.dnsServers,
       keyFile: path.join(deps.config.dataDir, 'previews', '.postgres.key'),
     });
+    this.reaper = new PreviewReaper(deps, { requestDown: (id) => this.requestDown(id) });
   }
 
   list(): PreviewRecord[] {
@@ -468,11 +451,9 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
     }
   }
 
-  /** The runtime when it has networks, else null (process: the services share loopback). */
-  private networks(): Required<Pick<Runtime, 'createNetwork' | 'removeNetwork' | 'listNetworks'>> | null {
-    const rt = this.deps.runtime;
-    const has = rt.capabilities.networks && rt.createNetwork && rt.removeNetwork && rt.listNetworks;
-    return has ? (rt as Required<Pick<Runtime, 'createNetwork' | 'removeNetwork' | 'listNetworks'>>) : null;
+  /** The runtime's network operations, or null (process: the services share loopback). */
+  private networks(): NetworkOps | null {
+    return networkOps(this.deps.runtime);
   }
 
   /** Makes the preview's network when missing; null on runtimes without networks. `created`: this call made it. */
@@ -519,120 +500,15 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
 
   // ---- reaper -----------------------------------------------------------------------------------
 
-  /**
-   * Destroys previews older than their ttl (counted from the last update) and removes what no
-   * preview record owns: labelled workloads (at once), and — once they have been seen ownerless for
-   * ORPHAN_GRACE_MS — Berth's `preview_<id>` databases on the shared Postgres and preview
-   * directories. Ownership is by preview id: a record owns everything named after its id.
-   *
-   * Why this cannot take a preview being built right now: its record is written before any of its
-   * workloads, databases or files exist, and deleted only after they are gone. The reaper lists what
-   * exists FIRST and reads the records AFTER, so anything it lists was made after its record, which
-   * the later read sees. (Reading the records first would lose that race: a preview created between
-   * the two reads would look like an orphan.) The grace period is the second line of defence, for
-   * anything made by other means.
-   */
-  async reap(now = Date.now()): Promise<ReapReport> {
-    const expired: string[] = [];
-    for (const p of this.deps.repo.list()) {
-      if (p.ttlMs !== null && now - Date.parse(p.updatedAt) > p.ttlMs && p.state !== 'building') {
-        this.requestDown(p.id);
-        expired.push(p.id);
-      }
-    }
-    const workloads = await this.deps.runtime.list({ [LABEL_KIND]: 'preview' });
-    const networks = (await this.networks()?.listNetworks({ [LABEL_KIND]: 'preview' })) ?? [];
-    const databases = await this.listSharedDatabases();
-    const dirs = await this.listPreviewDirs();
-    const known = new Set(this.deps.repo.list().map((p) => p.id));
-
-    const orphans: string[] = [];
-    const ownerless = workloads.filter((w) => !known.has(w.labels[LABEL_ID] ?? ''));
-    // Services before database servers; those stop gracefully (see PreviewPostgres.remove).
-    for (const w of [...ownerless.filter((w) => !isDatabaseWorkload(w)), ...ownerless.filter(isDatabaseWorkload)]) {
-      if (isDatabaseWorkload(w)) await this.deps.runtime.stop(w.ref, { timeoutSeconds: 10 }).catch(() => {});
-      await this.deps.runtime.remove(w.ref).catch((err: unknown) => this.deps.log.warn({ err, ref: w.ref }, 'could not remove an orphan preview workload'));
-      orphans.push(w.name);
-    }
-    // After the orphan workloads, which were attached to them. One still in use is kept for a later pass.
-    const orphanNetworks: string[] = [];
-    for (const n of networks) {
-      if (known.has(n.labels[LABEL_ID] ?? '')) continue;
-      try {
-        await this.networks()!.removeNetwork(n.name);
-        orphanNetworks.push(n.name);
-      } catch (err) {
-        this.deps.log.warn({ err, network: n.name }, 'could not remove an orphan preview network');
-      }
-    }
-
-    const candidates = new Set<string>();
-    const dropped: string[] = [];
-    for (const d of databases) {
-      if (known.has(d.previewId) || !this.deps.postgres) continue;
-      const key = `db:${d.name}`;
-      candidates.add(key);
-      if (!this.graceOver(key, now)) continue;
-      try {
-        await this.deps.postgres.dropDatabase(d.name);
-        dropped.push(d.name);
-        this.orphanSince.delete(key);
-      } catch (err) {
-        this.deps.log.warn({ err, database: d.name }, 'could not drop an orphan preview database');
-      }
-    }
-    const directories: string[] = [];
-    for (const id of dirs) {
-      if (known.has(id)) continue;
-      const key = `dir:${id}`;
-      candidates.add(key);
-      if (!this.graceOver(key, now)) continue;
-      await rm(this.dirOf(id), { recursive: true, force: true });
-      directories.push(id);
-      this.orphanSince.delete(key);
-    }
-    // Candidates that found an owner again (or vanished) start over.
-    for (const key of [...this.orphanSince.keys()]) if (!candidates.has(key)) this.orphanSince.delete(key);
-
-    const report = { expired, orphans, databases: dropped, directories, networks: orphanNetworks };
-    if (expired.length || orphans.length || dropped.length || directories.length || orphanNetworks.length) this.deps.log.info(report, 'preview reaper pass');
-    return report;
-  }
-
-  /** Whether orphan candidate `key` has been seen for ORPHAN_GRACE_MS (first sighting starts the clock). */
-  private graceOver(key: string, now: number): boolean {
-    const since = this.orphanSince.get(key);
-    if (since === undefined) {
-      this.orphanSince.set(key, now);
-      return false;
-    }
-    return now - since >= ORPHAN_GRACE_MS;
-  }
-
-  /** Preview databases on the shared Postgres; [] without one, or when it cannot be reached (logged). */
-  private async listSharedDatabases(): Promise<{ name: string; previewId: string }[]> {
-    if (!this.deps.databases) return [];
-    try {
-      return await this.deps.databases.list();
-    } catch (err) {
-      this.deps.log.warn({ err }, 'preview reaper: cannot list preview databases');
-      return [];
-    }
-  }
-
-  /** Ids of the preview directories under `<dataDir>/previews`. */
-  private async listPreviewDirs(): Promise<string[]> {
-    try {
-      return (await readdir(path.join(this.deps.config.dataDir, 'previews'), { withFileTypes: true })).filter((d) => d.isDirectory() && ID_RE.test(d.name)).map((d) => d.name);
-    } catch {
-      return [];
-    }
+  /** One reaper pass (see PreviewReaper): ttl expiry and everything no preview record owns. */
+  reap(now = Date.now()): Promise<ReapReport> {
+    return this.reaper.reap(now);
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
 
   private dirOf(id: string): string {
-    return path.join(this.deps.config.dataDir, 'previews', id);
+    return previewDir(this.deps.config.dataDir, id);
   }
 
   /** `{proto}://{pr}.{domain}`; a second repository with the same PR number gets `{pr}-{name}.{domain}`. */
@@ -656,9 +532,4 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
     if (!this.deps.github) return;
     await reportPreview(this.deps.github, p, sha, r).catch((err: unknown) => this.deps.log.warn({ err, previewId: p.id }, 'reporting to GitHub failed'));
   }
-}
-
-/** The `database: container` server of a preview (one per preview, not per generation). */
-function isDatabaseWorkload(w: { labels: Record<string, string> }): boolean {
-  return w.labels[LABEL_DATABASE] !== undefined;
 }
