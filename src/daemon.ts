@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { accessSync, constants, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -114,8 +115,15 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   // The edge is created below; the hand-off route looks routes up in its current table.
   let edgeRef: Edge | null = null;
   const shuttingDown = new AbortController();
+  // The reconciler writes crashes, restarts and abandoned installs straight into the workspace and
+  // app rows, past the services (which emit `changed` for their own writes only). It reports a
+  // pass that changed something through onChange below, which fires this for /api/events: a
+  // separate signal rather than re-emitting the services' `changed`, which would rebuild the
+  // route table twice.
+  const storeChanged = new EventEmitter<{ changed: [] }>();
   const api = createApiApp({
     shutdown: shuttingDown.signal,
+    storeChanged,
     handoff: { store: handoffs, hostRoute: (hostname) => edgeRef?.routes().hostRoutes.get(hostname) },
     config,
     log: log.child({ component: 'api' }),
@@ -197,7 +205,10 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     log: log.child({ component: 'reconcile' }),
     orphanGraceMs: 2 * config.reconcileInterval * 1000,
     busy: () => workspaces.busyIds(),
-    onChange: refreshRoutes,
+    onChange: () => {
+      refreshRoutes();
+      storeChanged.emit('changed');
+    },
     onReport: metrics.onReconcile,
     apps: { repo: appsRepo, busy: () => apps.busyNames() },
     infra,

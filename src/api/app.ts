@@ -22,7 +22,7 @@ import { errorResponse } from './error-handler.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { workspaceRoutes } from './routes/workspaces.js';
-import { eventRoutes } from './routes/events.js';
+import { eventRoutes, type ChangeSource } from './routes/events.js';
 
 export interface ApiDeps {
   config: BerthConfig;
@@ -43,6 +43,8 @@ export interface ApiDeps {
   infra?: InfraService;
   /** Aborted when the daemon starts shutting down: long-lived streams (SSE) end at once. */
   shutdown?: AbortSignal;
+  /** Fires after the reconciler changed workspace or app rows directly (for /api/events). */
+  storeChanged?: ChangeSource;
 }
 
 /** Routes reachable without credentials. Everything else under /api needs a token or a session. */
@@ -108,7 +110,18 @@ export function createApiApp(deps: ApiDeps) {
 
   app.route('/api/auth', authRoutes(deps.auth, deps.config, deps.hostingFor, deps.handoff));
   app.route('/api/workspaces', workspaceRoutes(deps.workspaces, deps.auth, deps.hostingFor));
-  app.route('/api/events', eventRoutes(deps.workspaces, deps.auth, deps.shutdown));
+  app.route(
+    '/api/events',
+    eventRoutes({
+      workspaces: deps.workspaces,
+      apps: deps.apps,
+      auth: deps.auth,
+      log: deps.log,
+      previews: deps.previews?.service,
+      storeChanged: deps.storeChanged,
+      shutdown: deps.shutdown,
+    }),
+  );
   app.route('/api', adminRoutes(deps.auth));
   app.route('/api', appRoutes(deps.apps, deps.auth, deps.hostingFor));
   if (deps.infra) app.route('/api/infra', infraRoutes(deps.infra, deps.auth));

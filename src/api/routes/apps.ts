@@ -62,31 +62,37 @@ export function presentManifest(m: AppManifest, basePath: string) {
   };
 }
 
+/**
+ * The API's view of an installed app (`GET /api/apps`, and the `app` events of `/api/events`).
+ * `manifest`: its catalog entry, for the title and what it needs (absent once it left the catalog).
+ */
+export function presentApp(svc: Pick<AppService, 'location'>, a: InstalledApp, manifest: AppManifest | undefined) {
+  const loc = svc.location(a);
+  return {
+    name: a.name,
+    title: manifest?.title ?? a.name,
+    state: a.state,
+    reason: a.reason,
+    url: loc ? `${loc.url}/` : null,
+    via: loc?.via ?? null,
+    settings: a.settings,
+    ports: a.ports,
+    volumes: a.volumes,
+    restart: a.restartPolicy,
+    restartCount: a.restartCount,
+    exitCode: a.exitCode,
+    requires: manifest?.requires ?? [],
+    dependsOn: manifest?.dependsOn ?? [],
+    createdAt: a.createdAt,
+    updatedAt: a.updatedAt,
+  };
+}
+
 /** Routes under /api (mounted at `/api`): `/catalog…` and `/apps…`. */
 export function appRoutes(svc: AppService, auth: AuthService, hostingFor: (req: IncomingMessage) => HostingInfo) {
   const app = new Hono<ApiEnv>();
 
-  const present = (a: InstalledApp, manifest: AppManifest | undefined) => {
-    const loc = svc.location(a);
-    return {
-      name: a.name,
-      title: manifest?.title ?? a.name,
-      state: a.state,
-      reason: a.reason,
-      url: loc ? `${loc.url}/` : null,
-      via: loc?.via ?? null,
-      settings: a.settings,
-      ports: a.ports,
-      volumes: a.volumes,
-      restart: a.restartPolicy,
-      restartCount: a.restartCount,
-      exitCode: a.exitCode,
-      requires: manifest?.requires ?? [],
-      dependsOn: manifest?.dependsOn ?? [],
-      createdAt: a.createdAt,
-      updatedAt: a.updatedAt,
-    };
-  };
+  const present = (a: InstalledApp, manifest: AppManifest | undefined) => presentApp(svc, a, manifest);
 
   app.get('/catalog', async (c) => {
     const { apps, errors } = await svc.catalog();
