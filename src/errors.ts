@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'E_UNAUTHORIZED'
   | 'E_FORBIDDEN'
   | 'E_CONFIG'
+  | 'E_DISK_FULL'
   | 'E_PAYLOAD_TOO_LARGE'
   | 'E_INTERNAL'
   | 'E_RATE_LIMITED'
@@ -43,6 +44,8 @@ const defaultStatus: Record<ErrorCode, number> = {
   E_UNAUTHORIZED: 401,
   E_FORBIDDEN: 403,
   E_CONFIG: 500,
+  // The filesystem of the data directory has no room left (ENOSPC, EDQUOT).
+  E_DISK_FULL: 507,
   E_PAYLOAD_TOO_LARGE: 413,
   E_INTERNAL: 500,
   E_RATE_LIMITED: 429,

@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -238,6 +238,51 @@ describe('berth up', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^error E_CONFIG: .*BERTH_PORT/m);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+
+  /** A 1 MiB tmpfs at a fresh mount point (root only); null when mounting is not possible here. */
+  async function smallTmpfs(): Promise<{ dir: string; unmount: () => Promise<void> } | null> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'berth-tmpfs-'));
+    const run = (args: string[]): Promise<number | null> => new Promise((r) => spawn(args[0]!, args.slice(1), { stdio: 'ignore' }).on('close', r).on('error', () => r(null)));
+    if ((await run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir])) !== 0) {
+      rmSync(dir, { recursive: true, force: true });
+      return null;
+    }
+    return { dir, unmount: async () => void (await run(['umount', dir]), rmSync(dir, { recursive: true, force: true })) };
+  }
+  const canMount = process.getuid?.() === 0 ? false : 'mounting a tmpfs needs root (CI runs as root)';
+
+  it('a full disk under the data directory: E_DISK_FULL with a hint, no stack trace, nothing left', { skip: canMount }, async () => {
+    const fs = await smallTmpfs();
+    assert.ok(fs, 'mount -t tmpfs failed although running as root');
+    try {
+      writeFileSync(path.join(fs.dir, 'filler'), Buffer.alloc(1024 * 1024 - 64 * 1024));
+      const r = await collect(spawnCli(['up'], { BERTH_PORT: '0', BERTH_RUNTIME: 'process', BERTH_DATA_DIR: path.join(fs.dir, 'data') }));
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /^error E_DISK_FULL: no space left for the data directory .*\/data \(ENOSPC\)/m);
+      assert.match(r.stderr, /hint: free space on its filesystem/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+      assert.deepEqual(readdirSync(path.join(fs.dir, 'data')), [], 'the write probe is removed');
+    } finally {
+      await fs?.unmount();
+    }
+  });
+
+  it('a read-only data directory: E_CONFIG "not writable" with a hint, no stack trace', { skip: canMount }, async () => {
+    const fs = await smallTmpfs();
+    assert.ok(fs, 'mount -t tmpfs failed although running as root');
+    try {
+      mkdirSync(path.join(fs.dir, 'data'));
+      const remount = await new Promise((r) => spawn('mount', ['-o', 'remount,ro', fs.dir], { stdio: 'ignore' }).on('close', r));
+      assert.equal(remount, 0);
+      const r = await collect(spawnCli(['up'], { BERTH_PORT: '0', BERTH_RUNTIME: 'process', BERTH_DATA_DIR: path.join(fs.dir, 'data') }));
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /^error E_CONFIG: data directory .*\/data is not writable: .*(EROFS|read-only)/im);
+      assert.match(r.stderr, /hint: set BERTH_DATA_DIR to a directory this user can write/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    } finally {
+      await fs?.unmount();
+    }
   });
 
   it('runs the daemon in the foreground and stops cleanly on SIGTERM', async () => {
