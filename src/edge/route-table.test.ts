@@ -117,6 +117,15 @@ describe('buildRouteTable', () => {
     assert.equal(host.upstream.port, 9000);
   });
 
+  it('names every claimant of a contested upstream, once each', () => {
+    const t = buildRouteTable([ws('bbb', [9001]), ws('aaa', [9000, 9001]), ws('ccc', [9001])]);
+    assert.deepEqual(
+      t.rejected.map((r) => r.reason),
+      Array(3).fill('upstream http://127.0.0.1:9001 is claimed by aaa, bbb, ccc'),
+    );
+    assert.deepEqual([...t.pathRoutes.keys()], ['/hosted/aaa/9000/']);
+  });
+
   it('a keepPrefix port strips nothing on its path route', () => {
     const t = buildRouteTable([{ ...ws('abc', []), ports: [{ containerPort: 8000, hostPort: 9000, keepPrefix: true }] }]);
     assert.equal(t.pathRoutes.get('/hosted/abc/9000/')?.stripPrefix, '');
