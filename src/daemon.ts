@@ -152,6 +152,9 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   // separate signal rather than re-emitting the services' `changed`, which would rebuild the
   // route table twice.
   const storeChanged = new EventEmitter<{ changed: [] }>();
+  // Every open /api/events stream listens to each of these: many open dashboards are expected,
+  // not a leak (Node warns past 10 listeners by default).
+  for (const source of [workspaces, apps, previews.service, storeChanged]) source.setMaxListeners(0);
   const api = createApiApp({
     shutdown: shuttingDown.signal,
     storeChanged,

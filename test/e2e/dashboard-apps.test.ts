@@ -3,8 +3,10 @@
 // apps) and a local git repository for previews. Apps: install from a catalog card and watch the
 // streamed progress reach healthy, open the app in its frame and read the page inside the iframe,
 // uninstall with purge — at the root and again behind a sub-path proxy; refusals and failed
-// installs show their code and message. Previews: listed per repository with state, address,
-// commit and build log, updated without a reload, destroyed from the page.
+// installs show their code and message; an install and an uninstall made outside the page (through
+// the API) show within a second from the event stream, without a poll, and every 3 s where there
+// is no stream. Previews: listed per repository with state, address, commit and build log,
+// updated without a reload, destroyed from the page.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
+import { installApp } from '../support/catalog-app.js';
 import { startTestDaemon, TEST_ADMIN_PASSWORD, type TestDaemon } from '../support/daemon.js';
 import { commitVersion, createPreviewRepo } from '../support/preview-fixture.js';
 import { ensureWebBuilt, launchBrowser, layoutShift, shot, watchProblems, type TestBrowser } from './support/browser.js';
@@ -240,6 +243,64 @@ describe('dashboard apps and previews pages in Chromium', () => {
     assert.equal((await deleted).url(), `${rootUrl}/api/apps/flaky`);
     await item.waitFor({ state: 'detached' });
     assert.deepEqual(except(problems, 503), []);
+    await page.close();
+  });
+
+  /** Opens the Apps page as admin and waits for the installed list. */
+  async function appsPage(): Promise<Page> {
+    await browser.context.clearCookies();
+    const page = await browser.context.newPage();
+    await page.goto(rootUrl + '/#/apps');
+    await logIn(page, 'admin', TEST_ADMIN_PASSWORD);
+    await page.getByRole('heading', { name: 'Installed', level: 2 }).waitFor();
+    return page;
+  }
+  const installedItem = (page: Page, title: string) => page.locator('li.app', { has: page.getByRole('heading', { name: title, exact: true }) });
+  const uninstallOutside = async (name: string): Promise<void> => {
+    const res = await fetch(`${rootUrl}/api/apps/${name}`, { method: 'DELETE', headers: { authorization: `Bearer ${td.daemon.token}` } });
+    assert.equal(res.status, 200);
+  };
+
+  it('shows apps installed and uninstalled outside the page within a second, from events, without polling', { timeout: 60_000 }, async () => {
+    writeApp(catalogDir, 'outside', 'Outside Job');
+    const page = await appsPage();
+    const problems = watchProblems(page);
+    await page.getByText(/installed · live/).waitFor();
+    // From here on the page must not ask for the list: a poll would, every 3 s.
+    const listRequests: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'GET' && new URL(r.url()).pathname === '/api/apps') listRequests.push(r.url());
+    });
+    const since = Date.now();
+
+    assert.equal((await installApp(rootUrl, td.daemon.token, 'outside')).state, 'running');
+    const item = installedItem(page, 'Outside Job');
+    await item.locator('.state-running').waitFor({ timeout: 1000 });
+
+    // Outlast one poll interval, so that "no request" means "no polling".
+    await page.waitForTimeout(Math.max(0, 3500 - (Date.now() - since)));
+    const removed = Date.now();
+    await uninstallOutside('outside');
+    await item.waitFor({ state: 'detached', timeout: 1000 });
+    const ms = Date.now() - removed;
+    assert.ok(ms < 1000, `the uninstall showed after ${ms} ms`);
+    assert.deepEqual(listRequests, [], 'the page polled api/apps although the stream was open');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  it('polls the installed list every 3 s when the events stream is not there', { timeout: 60_000 }, async () => {
+    await browser.context.clearCookies();
+    const page = await browser.context.newPage();
+    await page.route(/\/api\/events$/, (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":{"code":"E_NOT_FOUND","message":"no route"}}' }));
+    await page.goto(rootUrl + '/#/apps');
+    await logIn(page, 'admin', TEST_ADMIN_PASSWORD);
+    await page.getByText(/installed · refreshing every 3 s/).waitFor();
+    assert.equal((await installApp(rootUrl, td.daemon.token, 'outside')).state, 'running');
+    const item = installedItem(page, 'Outside Job');
+    await item.locator('.state-running').waitFor({ timeout: 5000 });
+    await uninstallOutside('outside');
+    await item.waitFor({ state: 'detached', timeout: 5000 });
     await page.close();
   });
 

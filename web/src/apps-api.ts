@@ -4,6 +4,7 @@
  */
 import { ApiError, apiUrl, request } from './api.js';
 import { readNdjson } from './lib/ndjson.js';
+import type { LiveList } from './live.js';
 
 /** One entry of `GET api/catalog`. */
 export interface CatalogApp {
@@ -41,6 +42,12 @@ export interface InstalledApp {
   createdAt: string;
   updatedAt: string;
 }
+
+/** Installed apps as the event stream carries them (`app` / `app-removed` with the name). */
+export const INSTALLED_APPS: LiveList<InstalledApp> = { path: 'api/apps', field: 'apps', kind: 'app', key: 'name' };
+
+/** Oldest install first, as `GET api/apps` lists them (events add in arrival order). */
+export const byInstallTime = (a: InstalledApp, b: InstalledApp): number => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name);
 
 export type InstallStep = 'pulling' | 'provisioning' | 'starting' | 'health' | 'healthy' | 'failed';
 

@@ -1,4 +1,5 @@
 /** Pull-request previews as the API presents them (src/api/routes/previews.ts). */
+import type { LiveList } from './live.js';
 
 export type PreviewState = 'building' | 'running' | 'failed' | 'destroying';
 
@@ -22,6 +23,9 @@ export interface Preview {
   createdAt: string;
   updatedAt: string;
 }
+
+/** Previews as the event stream carries them (`preview` / `preview-removed` with the id). */
+export const PREVIEWS: LiveList<Preview> = { path: 'api/previews', field: 'previews', kind: 'preview', key: 'id' };
 
 /** `GET api/previews/:id`: the preview and the log of its last build. */
 export interface PreviewDetail extends Preview {

@@ -1,22 +1,23 @@
 /**
  * Apps: what is installed (state, where it is served, open in the dashboard, uninstall) and the
- * catalog to install from. There are no app events, so the installed list polls every 3 s while
- * the page is visible; an install streams its own progress (catalog-card.tsx).
+ * catalog to install from. The installed list follows the event stream (a crash the daemon
+ * notices, an uninstall from the CLI show at once), polling every 3 s only where there is no
+ * stream; an install streams its own progress (catalog-card.tsx).
  */
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, type User } from '../api.js';
-import { openUrl, type Catalog, type InstalledApp } from '../apps-api.js';
-import { usePolled } from '../live.js';
+import { byInstallTime, INSTALLED_APPS, openUrl, type Catalog, type InstalledApp } from '../apps-api.js';
+import { useLiveList, usePolled } from '../live.js';
 import { href } from '../router.js';
 import { ErrorBox, Spinner, when } from '../ui.js';
 import { CatalogCard } from './catalog-card.js';
 
 export function AppsPage({ user }: { user: User }) {
   const admin = user.role === 'admin';
-  const installed = usePolled<{ apps: InstalledApp[] }>('api/apps');
+  const installed = useLiveList(INSTALLED_APPS);
   // The catalog is files on the daemon's disk: read once per visit, not polled.
   const catalog = usePolled<Catalog>('api/catalog', null);
-  const list = installed.data?.apps ?? null;
+  const list = installed.items?.sort(byInstallTime) ?? null;
   const byName = new Map((list ?? []).map((a) => [a.name, a]));
   const problems = catalog.data?.errors ?? [];
   const ready = (list !== null || installed.error !== null) && (catalog.data !== null || catalog.error !== null);
@@ -27,7 +28,10 @@ export function AppsPage({ user }: { user: User }) {
         <h1 id="apps-title" tabIndex={-1}>
           Apps
         </h1>
-        <p class="muted small">{list ? `${list.length} installed · refreshing every 3 s` : '\u00a0'}</p>
+        <p class="muted small">
+          {list ? `${list.length} installed` : '\u00a0'}
+          {list && installed.mode === 'polling' ? ' · refreshing every 3 s' : list && installed.mode === 'events' ? ' · live' : ''}
+        </p>
       </div>
 
       {!ready ? (

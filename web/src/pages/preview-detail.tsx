@@ -1,11 +1,13 @@
 /**
- * One preview (`#/previews/{id}`): where it is served, what runs, and the log of its last build,
- * refreshed every 3 s while the page is visible (a build in progress grows its log).
+ * One preview (`#/previews/{id}`): where it is served, what runs, and the log of its last build.
+ * The event stream says when the preview changes (state, commit, reason), and the page then
+ * fetches it again; the log of a build in progress grows without events, so while it builds — and
+ * where there is no stream at all — the page refreshes every 3 s while it is visible.
  */
-import { useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type User } from '../api.js';
-import { usePolled } from '../live.js';
-import { shortSha, type PreviewDetail } from '../previews-api.js';
+import { POLL_MS, subscribeLive, usePolled, type LiveMode } from '../live.js';
+import { PREVIEWS, shortSha, type Preview, type PreviewDetail } from '../previews-api.js';
 import { navigate } from '../router.js';
 import { ConfirmButton, ErrorBox, when } from '../ui.js';
 import { PreviewUrl } from './previews.js';
@@ -16,8 +18,53 @@ function ttl(seconds: number | null): string {
   return days >= 1 && Number.isInteger(days) ? `${days} d` : seconds >= 3600 ? `${Math.round(seconds / 3600)} h` : `${seconds} s`;
 }
 
+/** What the stream tells apart: a change here means the detail shown is out of date. */
+const version = (x: Preview): string => `${x.updatedAt} ${x.state} ${x.generation} ${x.reason ?? ''}`;
+
 export function PreviewDetailPage({ id, user }: { id: string; user: User }) {
-  const { data: p, error } = usePolled<PreviewDetail>(`api/previews/${encodeURIComponent(id)}`);
+  const [mode, setMode] = useState<LiveMode | null>(null);
+  const [building, setBuilding] = useState(false);
+  const { data: p, error, reload } = usePolled<PreviewDetail>(`api/previews/${encodeURIComponent(id)}`, mode === 'polling' || building ? POLL_MS : null);
+  /** The stream's last word on this preview: its version, null once removed, undefined before any. */
+  const streamed = useRef<string | null | undefined>(undefined);
+  const shown = useRef<PreviewDetail | null>(null);
+  /** The streamed version the last refetch was for: one refetch per word, whatever it answers. */
+  const refetchedFor = useRef<string | null | undefined>(undefined);
+  // Fetch again when the stream knows better than what is shown (compared both when the stream
+  // speaks and when an answer arrives, whichever comes last).
+  const settle = (): void => {
+    const cur = shown.current;
+    const said = streamed.current;
+    if (said === undefined || !cur || said === version(cur) || refetchedFor.current === said) return;
+    refetchedFor.current = said;
+    reload();
+  };
+  useEffect(() => {
+    shown.current = p;
+    setBuilding(p?.state === 'building');
+    settle();
+  }, [p]);
+  useEffect(() => {
+    streamed.current = undefined;
+    refetchedFor.current = undefined;
+    const heard = (x: Preview | undefined): void => {
+      streamed.current = x ? version(x) : null;
+      settle();
+    };
+    return subscribeLive(PREVIEWS, {
+      // `keep`: an event about it overtook this snapshot, which is older then.
+      list: (list, keep) => {
+        if (!keep.has(id)) heard(list.find((x) => x.id === id));
+      },
+      update: (x) => {
+        if (x.id === id) heard(x);
+      },
+      removed: (key) => {
+        if (key === id) heard(undefined);
+      },
+      status: (m) => setMode(m),
+    }).stop;
+  }, [id]);
   const [actionError, setActionError] = useState<unknown>(null);
   const logRef = useRef<HTMLPreElement>(null);
   const stick = useRef(true);

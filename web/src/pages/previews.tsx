@@ -1,25 +1,28 @@
 /**
  * Previews: one list per repository, one entry per pull request with its state, address, commit
- * and last change; the build log is one click away (preview-detail.tsx). There are no preview
- * events, so the list polls every 3 s while the page is visible.
+ * and last change; the build log is one click away (preview-detail.tsx). The list follows the
+ * event stream, polling every 3 s only where there is no stream.
  */
 import { useState } from 'preact/hooks';
 import { api, type User } from '../api.js';
-import { usePolled } from '../live.js';
-import { byRepository, shortSha, type Preview } from '../previews-api.js';
+import { useLiveList } from '../live.js';
+import { byRepository, PREVIEWS, shortSha, type Preview } from '../previews-api.js';
 import { href } from '../router.js';
 import { ConfirmButton, ErrorBox, when } from '../ui.js';
 
 export function PreviewsPage({ user }: { user: User }) {
-  const { data, error, reload } = usePolled<{ previews: Preview[] }>('api/previews');
-  const groups = data ? byRepository(data.previews) : null;
+  const { items, error, mode, reload } = useLiveList(PREVIEWS);
+  const groups = items ? byRepository(items) : null;
   return (
     <section aria-labelledby="previews-title">
       <div class="page-head">
         <h1 id="previews-title" tabIndex={-1}>
           Previews
         </h1>
-        <p class="muted small">{data ? `${data.previews.length} preview${data.previews.length === 1 ? '' : 's'} · refreshing every 3 s` : '\u00a0'}</p>
+        <p class="muted small">
+          {items ? `${items.length} preview${items.length === 1 ? '' : 's'}` : '\u00a0'}
+          {items && mode === 'polling' ? ' · refreshing every 3 s' : items && mode === 'events' ? ' · live' : ''}
+        </p>
       </div>
       <ErrorBox error={error} />
       {groups === null ? (
