@@ -7,8 +7,12 @@ import type { PortMapping, WorkspaceState } from './workspace.js';
 /** Kinds of workload the edge can route to. */
 export type RoutableKind = 'workspace' | 'app' | 'preview';
 
-/** Lifecycle states a routed workload can be in; only 'running' is ever dialled. */
-export type RoutableState = WorkspaceState;
+/**
+ * Lifecycle states a routed workload can be in; only 'running' is ever dialled. `deleting`: a
+ * delete has begun, its workload is being removed (answered 503 rather than proxied to a dying
+ * upstream).
+ */
+export type RoutableState = WorkspaceState | 'deleting';
 
 /**
  * An allocated port as the edge sees it. `keepPrefix` makes the path route forward the full

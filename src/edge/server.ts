@@ -147,7 +147,9 @@ export function createEdge(opts: EdgeOptions): Edge {
         ? `${what} is still being created; try again in a moment.`
         : r.state === 'failed'
           ? `${what} failed; check its status and logs, then start it again.`
-          : `${what} is ${r.state}; start it to reach its apps.`;
+          : r.state === 'deleting'
+            ? `${what} is being deleted.`
+            : `${what} is ${r.state}; start it to reach its apps.`;
     return { status: 503, code: 'E_WORKLOAD_UNAVAILABLE', message };
   };
 

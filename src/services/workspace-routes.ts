@@ -7,7 +7,7 @@ import type { RoutableWorkload } from '../domain/route.js';
 import type { Workspace } from '../domain/workspace.js';
 
 /**
- * Maps one workspace record to its route-table row. A workspace being deleted routes as `stopped`
+ * Maps one workspace record to its route-table row. A workspace being deleted routes as `deleting`
  * (503 naming it) from the moment the delete begins: its workload is removed after that, so
  * clients see a clear 503 instead of the 502s of an upstream that vanished under its route.
  */
@@ -16,7 +16,7 @@ export function workspaceRoutable(ws: Workspace, deleting = false): RoutableWork
     kind: 'workspace',
     id: ws.id,
     name: ws.name,
-    state: deleting ? 'stopped' : ws.state,
+    state: deleting ? 'deleting' : ws.state,
     upstreamHost: ws.upstreamHost,
     ports: ws.ports,
     access: {

@@ -124,9 +124,17 @@ describe('fault: podman fails under a running daemon', { skip: podmanPath ? fals
     writeFileSync(path.join(dir, 'slow-rm'), '');
     try {
       const statuses: number[] = [];
+      let page503 = '';
       let deleting = true;
       const poll = (async () => {
-        while (deleting) statuses.push(await fetch(url).then((r) => r.status, () => 0));
+        while (deleting) {
+          statuses.push(
+            await fetch(url, { headers: { accept: 'application/json' } }).then(
+              async (r) => ((r.status === 503 && !page503 ? (page503 = await r.text()) : await r.arrayBuffer()), r.status),
+              () => 0,
+            ),
+          );
+        }
       })();
       const del = await t.api('DELETE', `/api/workspaces/${ws.body.id}`);
       deleting = false;
@@ -135,6 +143,7 @@ describe('fault: podman fails under a running daemon', { skip: podmanPath ? fals
       const seen = [...new Set(statuses)];
       assert.ok(!statuses.includes(502) && !statuses.includes(0), `statuses during the delete: ${seen.join(', ')}`);
       assert.ok(statuses.includes(503), `the deleting workspace answered 503 (saw ${seen.join(', ')} in ${statuses.length} requests)`);
+      assert.match(page503, /"leaving" is being deleted/, 'the 503 says why');
       assert.equal(await fetch(url).then((r) => r.status), 404, 'gone once deleted');
     } finally {
       unlinkSync(path.join(dir, 'slow-rm'));
