@@ -143,7 +143,7 @@ describe('fault: podman fails under a running daemon', { skip: podmanPath ? fals
       const seen = [...new Set(statuses)];
       assert.ok(!statuses.includes(502) && !statuses.includes(0), `statuses during the delete: ${seen.join(', ')}`);
       assert.ok(statuses.includes(503), `the deleting workspace answered 503 (saw ${seen.join(', ')} in ${statuses.length} requests)`);
-      assert.match(page503, /"leaving" is being deleted/, 'the 503 says why');
+      assert.match(JSON.parse(page503 || '{}').error?.message ?? page503, /"leaving" is being deleted/, `the 503 says why: ${page503}`);
       assert.equal(await fetch(url).then((r) => r.status), 404, 'gone once deleted');
     } finally {
       unlinkSync(path.join(dir, 'slow-rm'));
