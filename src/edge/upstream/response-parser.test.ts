@@ -212,7 +212,7 @@ describe('ResponseParser: chunked', () => {
   });
 
   it('recognizes chunked case-insensitively and as the last of several codings', () => {
-    for (const te of ['Transfer-Encoding: Chunked', 'transfer-encoding: CHUNKED', 'Transfer-Encoding: gzip, chunked', 'Transfer-Encoding: gzip ,  chunked ']) {
+    for (const te of ['Transfer-Encoding: Chunked', 'transfer-encoding: CHUNKED', 'Transfer-Encoding: identity, chunked', 'Transfer-Encoding: identity ,  chunked ']) {
       const out = parse(`HTTP/1.1 200 OK\r\n${te}\r\n\r\n2\r\nok\r\n0\r\n\r\n`);
       assert.equal(out.body, 'ok', te);
       assert.equal(out.done, true, te);
@@ -350,16 +350,22 @@ describe('ResponseParser: connection reuse', () => {
     assert.equal(out.keepAlive, false);
   });
 
-  it('a Transfer-Encoding not ending in chunked is read until close (Content-Length ignored)', () => {
-    for (const te of ['Transfer-Encoding: gzip', 'Transfer-Encoding: chunked, gzip', 'Transfer-Encoding: identity\r\nContent-Length: 2']) {
-      const r = run();
-      r.feed(`HTTP/1.1 200 OK\r\n${te}\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
-      assert.equal(r.out.done, false, te);
-      assert.equal(r.out.keepAlive, false, te);
-      r.finish();
-      assert.equal(r.out.error, null, te);
-      assert.equal(r.out.body, '5\r\nhello\r\n0\r\n\r\n', te);
-      assert.equal(r.out.ends, 1, te);
+  it('Transfer-Encoding: identity (no chunked) is read until close (Content-Length ignored)', () => {
+    const r = run();
+    r.feed('HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nContent-Length: 2\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+    assert.equal(r.out.done, false);
+    assert.equal(r.out.keepAlive, false);
+    r.finish();
+    assert.equal(r.out.error, null);
+    assert.equal(r.out.body, '5\r\nhello\r\n0\r\n\r\n');
+    assert.equal(r.out.ends, 1);
+  });
+
+  it('a transfer-coding the client could not be told of (gzip, deflate…) is an error, chunked or not', () => {
+    for (const te of ['Transfer-Encoding: gzip', 'Transfer-Encoding: chunked, gzip', 'Transfer-Encoding: gzip, chunked', 'Transfer-Encoding: deflate ,  chunked ']) {
+      const out = parse(`HTTP/1.1 200 OK\r\n${te}\r\n\r\n2\r\nok\r\n0\r\n\r\n`);
+      assert.match(String(out.error), /unsupported Transfer-Encoding/, te);
+      assert.equal(out.order.length, 0, `no head reported for ${te}`);
     }
   });
 });

@@ -9,7 +9,8 @@
  *
  * Framing, in RFC order: a response to HEAD, 1xx, 204 and 304 has no body; `Transfer-Encoding`
  * ending in `chunked` → chunked (and the connection is not reused when Content-Length came too:
- * a smuggling sign); any other Transfer-Encoding → until close; `Content-Length` → that many
+ * a smuggling sign); a transfer-coding other than chunked/identity (gzip …) → an error (the
+ * client could not be told of it); `identity` alone → until close; `Content-Length` → that many
  * bytes (conflicting values are an error); nothing → until the upstream closes.
  */
 
@@ -217,10 +218,16 @@ export class ResponseParser {
           break;
         case 17:
           if (name.toLowerCase() === 'transfer-encoding') {
-            const codings = value.toLowerCase().split(',');
-            const last = codings[codings.length - 1]!.trim();
+            const codings = value.toLowerCase().split(',').map((c) => c.trim());
+            const last = codings[codings.length - 1]!;
             if (last === 'chunked') chunked = true;
             else otherEncoding = true;
+            // A transfer-coding (gzip, deflate, …) is hop-by-hop: the client hears about it only
+            // through this header, which the edge does not forward (it re-frames the body itself).
+            // Relaying such a body would hand the client compressed bytes with no label, so it is
+            // refused as nginx does ("upstream sent unknown Transfer-Encoding").
+            const unsupported = codings.find((c) => c !== 'chunked' && c !== 'identity' && c !== '');
+            if (unsupported !== undefined) this.fail(`unsupported Transfer-Encoding: ${JSON.stringify(value.slice(0, 60))} (only chunked can be relayed)`);
           }
           break;
       }
