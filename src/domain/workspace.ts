@@ -13,6 +13,22 @@ export function restartDelayMs(n: number): number {
   return Math.min(300_000, 1000 * 2 ** Math.max(0, n - 1));
 }
 
+/**
+ * A workload that ran at least this long before it exited was healthy: its backoff starts over at
+ * 1 s (the restart count stays as history). Without this, an app that crashes once a week would
+ * climb to the 5-minute cap over a few months and stay there.
+ */
+export const BACKOFF_RESET_AFTER_MS = 10 * 60_000;
+
+/**
+ * Delay before restarting a workload that exited after running from `startedAt` to `finishedAt`
+ * (ISO times from the runtime; null when unknown), with `restartCount` restarts so far.
+ */
+export function crashRestartDelayMs(restartCount: number, startedAt: string | null, finishedAt: string | null): number {
+  const ran = startedAt && finishedAt ? Date.parse(finishedAt) - Date.parse(startedAt) : NaN;
+  return restartDelayMs(ran >= BACKOFF_RESET_AFTER_MS ? 1 : restartCount + 1);
+}
+
 /** Whether a workload that exited with `exitCode` should be restarted under `policy`. */
 export function shouldRestart(policy: RestartPolicy, exitCode: number | null): boolean {
   return policy === 'always' || (policy === 'on-failure' && exitCode !== 0);

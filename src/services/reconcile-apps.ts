@@ -13,7 +13,7 @@
  *
  * Apps with an install or uninstall in flight are left alone.
  */
-import { restartDelayMs, shouldRestart } from '../domain/workspace.js';
+import { crashRestartDelayMs, restartDelayMs, shouldRestart } from '../domain/workspace.js';
 import type { Logger } from '../log.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { AppsRepo } from '../store/apps-repo.js';
@@ -101,7 +101,7 @@ export function createAppReconciler(deps: AppReconcilerDeps) {
       let reason = exists ? `the workload exited with code ${exitCode ?? '?'}` : 'the workload disappeared from the runtime; install the app again';
       let nextRestartAt: number | null = null;
       if (exists && shouldRestart(app.restartPolicy, exitCode)) {
-        const delay = restartDelayMs(app.restartCount + 1);
+        const delay = crashRestartDelayMs(app.restartCount, status?.startedAt ?? null, status?.finishedAt ?? null);
         nextRestartAt = Date.now() + delay;
         reason += `; restart ${app.restartCount + 1} (policy ${app.restartPolicy}) in ${Math.round(delay / 1000)} s`;
       }

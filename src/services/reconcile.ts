@@ -4,7 +4,7 @@
  * (reconcile-apps.ts), then makes sure Berth's own shared services are up (infra/managed.ts).
  */
 import type { Logger } from '../log.js';
-import { restartDelayMs, shouldRestart } from '../domain/workspace.js';
+import { crashRestartDelayMs, restartDelayMs, shouldRestart } from '../domain/workspace.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { AppsRepo } from '../store/apps-repo.js';
 import type { WorkspacesRepo } from '../store/workspaces-repo.js';
@@ -129,7 +129,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         let reason = !exists ? 'the workload disappeared from the runtime' : `the workload exited with code ${exitCode ?? '?'}`;
         let nextRestartAt: number | null = null;
         if (exists && shouldRestart(ws.restartPolicy, exitCode)) {
-          const delay = restartDelayMs(ws.restartCount + 1);
+          const delay = crashRestartDelayMs(ws.restartCount, status?.startedAt ?? null, status?.finishedAt ?? null);
           nextRestartAt = Date.now() + delay;
           reason += `; restart ${ws.restartCount + 1} (policy ${ws.restartPolicy}) in ${Math.round(delay / 1000)} s`;
         }
