@@ -24,6 +24,7 @@ import { LABEL_ID, LABEL_KIND, type Runtime, type WorkloadSummary } from '../run
 import { blueprintFor, createFailed, freeLoopbackPort, INFRA_LABEL_KIND, probe, type Blueprint, type ManagedRecord } from './managed-blueprints.js';
 import { createPostgresInfra, type PostgresInfra } from './postgres.js';
 import { parseRedisUrl } from './resp.js';
+import { sharedNetwork } from '../runtime/shared-network.js';
 
 /** Where apps' shared Redis is: the admin URL and, when it differs, the address workloads use. */
 export interface RedisEndpoint {
@@ -254,7 +255,9 @@ export class InfraService implements SharedInfra {
     if (!w) {
       onProgress(`${kind}: creating ${bp.spec.name}${runtime.capabilities.images ? ` from ${bp.spec.image}` : ''}`);
       try {
-        await runtime.create(bp.spec);
+        // On Berth's network, with the apps that use it (see runtime/shared-network.ts).
+        const network = await sharedNetwork(runtime);
+        await runtime.create({ ...bp.spec, ...(network ? { network } : {}) });
       } catch (err) {
         throw createFailed(kind, bp, runtime, err);
       }

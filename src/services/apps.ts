@@ -36,6 +36,7 @@ import type { Logger } from '../log.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { AppsRepo, AppVolume, InstalledApp } from '../store/apps-repo.js';
 import { runHealthcheck } from './app-health.js';
+import { sharedNetwork } from '../runtime/shared-network.js';
 
 /** The built-in catalog: `<repo>/catalog` (same path from src/services and dist/services). */
 export const BUILTIN_CATALOG_DIR = fileURLToPath(new URL('../../catalog', import.meta.url));
@@ -287,6 +288,7 @@ export class AppService extends EventEmitter<{ changed: [] }> {
       const command = renderCommand(m, ctx);
       const mounts = volumes.length ? `; volumes ${volumes.map((v) => `${v.name} → ${v.target}`).join(', ')}` : '';
       say('pulling', `${runtime.capabilities.images ? `creating the workload from ${m.image}` : 'creating the workload (this runtime ignores images)'}${mounts}`);
+      const network = await sharedNetwork(runtime, [m.name]);
       ref = await runtime.create({
         name: appWorkloadName(m.name),
         image: m.image,
@@ -297,6 +299,9 @@ export class AppService extends EventEmitter<{ changed: [] }> {
         ...(volumes.length ? { volumes } : {}),
         ...(m.resources ? { resources: pickDefined(m.resources) } : {}),
         ...(config.dnsServers.length ? { dnsServers: config.dnsServers } : {}),
+        // Berth's network (apps reach each other there by name), not the engine's default one,
+        // which previews could reach (see runtime/shared-network.ts).
+        ...(network ? { network } : {}),
       });
       app = repo.update(m.name, { runtimeRef: ref, volumes });
       say('starting', `starting ${appWorkloadName(m.name)}`);

@@ -15,6 +15,9 @@ import type { PreviewDatabases } from '../previews/preview-databases.js';
 import { LABEL_DATABASE } from '../previews/preview-postgres.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { PreviewsRepo } from '../store/previews-repo.js';
+import { networkOps } from '../runtime/shared-network.js';
+
+export { networkOps, type NetworkOps } from '../runtime/shared-network.js';
 
 /**
  * How long a preview database or directory must have been seen without a record before the reaper
@@ -34,15 +37,6 @@ export interface ReapReport {
   directories: string[];
   /** Labelled preview networks no record knows, removed (after the orphan workloads on them). */
   networks: string[];
-}
-
-/** The network operations of a runtime that has them. */
-export type NetworkOps = Required<Pick<Runtime, 'createNetwork' | 'removeNetwork' | 'listNetworks'>>;
-
-/** The runtime's network operations, or null when it has none (process: services share loopback). */
-export function networkOps(rt: Runtime): NetworkOps | null {
-  const has = rt.capabilities.networks && rt.createNetwork && rt.removeNetwork && rt.listNetworks;
-  return has ? (rt as NetworkOps) : null;
 }
 
 /** Directory of one preview (checkouts, build logs, a container database's data). */

@@ -7,6 +7,7 @@ import { checkWorkspaceName, injectedEnv, type HostingInfo, type RestartPolicy, 
 import type { Logger } from '../log.js';
 import { LABEL_ID, LABEL_KIND, type ExecOptions, type ExecResult, type ExecSession, type Runtime } from '../runtime/runtime.js';
 import type { WorkspacesRepo } from '../store/workspaces-repo.js';
+import { sharedNetwork } from '../runtime/shared-network.js';
 
 export interface CreateWorkspaceInput {
   name: string;
@@ -108,6 +109,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     this.inFlight.add(ws.id);
     let ref: string | null = null;
     try {
+      const network = await sharedNetwork(runtime);
       ref = await runtime.create({
         name: workloadName(ws.id),
         image: ws.image,
@@ -117,6 +119,8 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
         labels: { [LABEL_KIND]: 'workspace', [LABEL_ID]: ws.id, 'berth.name': ws.name },
         ...(config.dnsServers.length ? { dnsServers: config.dnsServers } : {}),
         files: [{ hostPath: this.deps.berthUrlHelper, containerPath: '/usr/local/bin/berth-url' }],
+        // Berth's network, not the engine's default one, which previews could reach (see runtime/shared-network.ts).
+        ...(network ? { network } : {}),
       });
       repo.update(ws.id, { runtimeRef: ref });
       await runtime.start(ref);

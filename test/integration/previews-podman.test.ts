@@ -194,6 +194,20 @@ describe('previews on podman', { skip: podmanMissing ? 'podman is not installed'
     assert.match(await ask(`berth-pv-${b.id}-g1-web`, address), /unreachable/, "B reaches A's api by address");
     assert.match(await ask(`berth-pv-${b.id}-g1-web`, `berth-pv-${a.id}-g1-api`), /unreachable/, "B resolves A's container name");
 
+    // A workspace lives on Berth's own network, which no preview reaches (nor it them): on the
+    // engine's default network a preview could dial its container ports past the edge.
+    const ws = await t.api('POST', '/api/workspaces', { name: 'neighbour', image: TEST_IMAGE, command: ['httpd', '-f', '-p', '8081', '-h', '/www'] });
+    assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    const wsNets = await netOf(`berth-ws-${ws.body.id}`);
+    assert.deepEqual(Object.keys(wsNets), ['berth'], 'the workspace is on the berth network only');
+    const wsAddress = wsNets.berth!.IPAddress;
+    const probe = (container: string, host: string): Promise<string> =>
+      podman('exec', container, 'sh', '-c', 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 3 "$0" 8081 | head -n 1 || true; echo end', host);
+    assert.match(await probe(`berth-ws-${ws.body.id}`, '127.0.0.1'), /HTTP\/1\.[01] 200/, 'the workspace answers inside itself');
+    assert.doesNotMatch(await probe(`berth-pv-${b.id}-g1-web`, wsAddress), /HTTP/, "a preview reaches the workspace's container port");
+    assert.match(await ask(`berth-ws-${ws.body.id}`, address), /unreachable/, "the workspace reaches a preview's api by address");
+    assert.equal((await t.api('DELETE', `/api/workspaces/${ws.body.id}`)).status, 204);
+
     for (const p of [a, b]) t.daemon.previews.service.requestDown(p.id);
     await waitFor('both previews gone', async () => !previewOf(31) && !previewOf(32));
     assert.deepEqual(await networksOf(a.id), []);
