@@ -37,6 +37,7 @@ import { workspaceRoutable } from './services/workspace-routes.js';
 import { createReconciler, type ReconcileReport } from './services/reconcile.js';
 import { createPreviewStack, type PreviewStack } from './services/previews-setup.js';
 import { BERTH_URL_SCRIPT } from './workload/berth-url.js';
+import { instanceId } from './store/instance-id.js';
 
 /** A running daemon. `close()` stops the listener and the store; workloads keep running. */
 export interface Daemon {
@@ -134,7 +135,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const workspaces = new WorkspaceService({ config, log: log.child({ component: 'workspaces' }), repo, runtime, berthUrlHelper });
   const appsRepo = new AppsRepo(db);
   // BERTH_POSTGRES_URL / BERTH_REDIS_URL, or Berth's own servers after `berth infra up`.
-  const infra = new InfraService({ config, runtime, log: log.child({ component: 'infra' }), usersOf: (kind) => apps.usersOf(kind) });
+  const infra = new InfraService({ config, runtime, log: log.child({ component: 'infra' }), usersOf: (kind) => apps.usersOf(kind), instanceId: instanceId(db) });
   const apps = new AppService({ config, log: log.child({ component: 'apps' }), repo: appsRepo, runtime, shared: infra });
   const previews = createPreviewStack({ config, log, db, runtime });
   const version = berthVersion();

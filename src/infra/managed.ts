@@ -69,6 +69,8 @@ export interface InfraServiceDeps {
   log: Logger;
   /** Installed apps that use `kind` (down refuses to pull the floor from under them unless forced). */
   usersOf?: (kind: InfraKind) => string[];
+  /** This Berth's instance id: marks its databases on a shared PostgreSQL (see postgres.ts managedMarker). */
+  instanceId?: string | undefined;
 }
 
 type State = Partial<Record<InfraKind, ManagedRecord>>;
@@ -109,7 +111,7 @@ export class InfraService implements SharedInfra {
   postgres(): PostgresInfra | undefined {
     const { config, log } = this.deps;
     if (config.postgresUrl) {
-      return (this.envPostgres ??= createPostgresInfra({ adminUrl: config.postgresUrl, appHost: config.infraHost, log: log.child({ component: 'postgres' }) }));
+      return (this.envPostgres ??= createPostgresInfra({ adminUrl: config.postgresUrl, appHost: config.infraHost, log: log.child({ component: 'postgres' }), instanceId: this.deps.instanceId }));
     }
     const r = this.upRecord('postgres');
     if (!r) return undefined;
@@ -120,6 +122,7 @@ export class InfraService implements SharedInfra {
         appHost: r.appHost ?? '127.0.0.1',
         appPort: r.appPort ?? r.port,
         log: log.child({ component: 'postgres' }),
+        instanceId: this.deps.instanceId,
       });
       this.managedPostgres = { key, infra };
     }

@@ -17,8 +17,25 @@ import type { Logger } from '../log.js';
 
 const { Client, escapeIdentifier, escapeLiteral } = pg;
 
-/** Comment on every database and role Berth manages. */
+/** Comment on every database and role Berth manages (alone: made by a Berth without an instance id). */
 export const MANAGED_MARKER = 'managed by berth';
+
+/**
+ * The comment one Berth puts on what it creates: the marker plus its instance id (the data
+ * directory's `instance-id`), so two Berths sharing one PostgreSQL server never take each other's
+ * databases for their own — never re-password, reuse or drop them. Without an id, the bare marker.
+ */
+export function managedMarker(instanceId?: string | undefined): string {
+  return instanceId ? `${MANAGED_MARKER} (instance ${instanceId})` : MANAGED_MARKER;
+}
+
+/**
+ * Whether a role's or database's comment says "made by this Berth": its own marker, or the bare
+ * marker of objects made before instance ids existed (one Berth per server was the only setup then).
+ */
+export function isOwnMarker(comment: string | null, instanceId?: string | undefined): boolean {
+  return comment === MANAGED_MARKER || comment === managedMarker(instanceId);
+}
 
 /** Database (and role) names: lowercase identifiers Postgres never needs quoted, ≤ 63 bytes. */
 export const DATABASE_NAME_RE = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -48,6 +65,8 @@ export interface PostgresInfraOptions {
   appPort?: number | undefined;
   log?: Logger | undefined;
   connectTimeoutMs?: number | undefined;
+  /** This Berth's instance id (see managedMarker); objects marked by another instance are foreign. */
+  instanceId?: string | undefined;
 }
 
 export interface PostgresInfra {
@@ -73,6 +92,8 @@ export function createPostgresInfra(opts: PostgresInfraOptions): PostgresInfra {
   const appHost = opts.appHost ?? (admin.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1');
   const appPort = opts.appPort ?? (admin.port ? Number(admin.port) : 5432);
   const log = opts.log;
+  const marker = escapeLiteral(managedMarker(opts.instanceId));
+  const lookup = (c: PgClient, kind: 'role' | 'database', name: string) => lookupObject(c, kind, name, opts.instanceId);
 
   async function withAdmin<T>(fn: (c: PgClient) => Promise<T>): Promise<T> {
     const client = new Client({
@@ -140,7 +161,7 @@ export function createPostgresInfra(opts: PostgresInfraOptions): PostgresInfra {
           await c.query('BEGIN');
           try {
             await c.query(`CREATE ROLE ${ident} WITH ${attrs} NOSUPERUSER NOREPLICATION NOBYPASSRLS PASSWORD ${verifier}`);
-            await c.query(`COMMENT ON ROLE ${ident} IS ${escapeLiteral(MANAGED_MARKER)}`);
+            await c.query(`COMMENT ON ROLE ${ident} IS ${marker}`);
             await c.query('COMMIT');
             created = true;
           } catch (err) {
@@ -158,10 +179,10 @@ export function createPostgresInfra(opts: PostgresInfraOptions): PostgresInfra {
         if (db === 'missing') {
           // template0 + UTF8: apps expect UTF-8 whatever the server's default encoding is.
           await ignoreDuplicate(c.query(`CREATE DATABASE ${ident} OWNER ${ident} TEMPLATE template0 ENCODING 'UTF8'`));
-          await c.query(`COMMENT ON DATABASE ${ident} IS ${escapeLiteral(MANAGED_MARKER)}`);
+          await c.query(`COMMENT ON DATABASE ${ident} IS ${marker}`);
         } else {
           // An interrupted earlier create: finish its marking.
-          if (db === 'unmarked') await c.query(`COMMENT ON DATABASE ${ident} IS ${escapeLiteral(MANAGED_MARKER)}`);
+          if (db === 'unmarked') await c.query(`COMMENT ON DATABASE ${ident} IS ${marker}`);
           // Also undoes a drop that failed after it closed the database to new sessions.
           await c.query(`ALTER DATABASE ${ident} OWNER TO ${ident}`);
           await c.query(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS true`);
@@ -228,11 +249,11 @@ export function createPostgresInfra(opts: PostgresInfraOptions): PostgresInfra {
  * by the Berth-marked role of the same name. That role is NOCREATEDB, so only Berth could have made
  * a database it owns.
  */
-async function lookup(c: PgClient, kind: 'role' | 'database', name: string): Promise<'missing' | 'managed' | 'unmarked' | 'foreign'> {
+async function lookupObject(c: PgClient, kind: 'role' | 'database', name: string, instanceId: string | undefined): Promise<'missing' | 'managed' | 'unmarked' | 'foreign'> {
   if (kind === 'role') {
     const row = (await c.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1`, [name])).rows[0];
     if (!row) return 'missing';
-    return row.comment === MANAGED_MARKER ? 'managed' : 'foreign';
+    return isOwnMarker(row.comment, instanceId) ? 'managed' : 'foreign';
   }
   const row = (
     await c.query<{ comment: string | null; owner: string | null; owner_comment: string | null }>(
@@ -242,13 +263,13 @@ async function lookup(c: PgClient, kind: 'role' | 'database', name: string): Pro
     )
   ).rows[0];
   if (!row) return 'missing';
-  if (row.comment === MANAGED_MARKER) return 'managed';
-  return row.comment === null && row.owner === name && row.owner_comment === MANAGED_MARKER ? 'unmarked' : 'foreign';
+  if (isOwnMarker(row.comment, instanceId)) return 'managed';
+  return row.comment === null && row.owner === name && isOwnMarker(row.owner_comment, instanceId) ? 'unmarked' : 'foreign';
 }
 
 function conflict(kind: string, name: string): BerthError {
-  return new BerthError('E_INFRA_CONFLICT', `a ${kind} named "${name}" exists on the shared PostgreSQL and was not created by Berth`, {
-    hint: 'rename or drop it yourself; Berth never changes objects it did not create',
+  return new BerthError('E_INFRA_CONFLICT', `a ${kind} named "${name}" exists on the shared PostgreSQL and was not created by this Berth`, {
+    hint: 'rename or drop it yourself; Berth never changes objects it did not create (another Berth sharing this server marks its own with its instance id)',
   });
 }
 

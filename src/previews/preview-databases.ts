@@ -10,7 +10,7 @@
  */
 import pg from 'pg';
 import { BerthError } from '../errors.js';
-import { MANAGED_MARKER } from '../infra/postgres.js';
+import { isOwnMarker, managedMarker } from '../infra/postgres.js';
 
 /** Database (and role) of a preview in the shared Postgres. */
 export const previewDatabaseName = (id: string): string => `preview_${id}`;
@@ -48,6 +48,8 @@ export interface PreviewDatabasesOptions {
   /** BERTH_POSTGRES_URL. */
   adminUrl: string;
   connectTimeoutMs?: number;
+  /** This Berth's instance id: only preview databases it marked are listed (see managedMarker). */
+  instanceId?: string | undefined;
 }
 
 /** Lists (and repairs) preview databases on the shared server; each call opens and closes one connection. */
@@ -71,7 +73,7 @@ export function createPreviewDatabases(opts: PreviewDatabasesOptions): PreviewDa
       if (!PREVIEW_DATABASE_RE.test(name)) throw new BerthError('E_INVALID_NAME', `"${name}" is not a preview database name`);
       const client = await connect();
       try {
-        const marker = pg.escapeLiteral(MANAGED_MARKER);
+        const marker = pg.escapeLiteral(managedMarker(opts.instanceId));
         const ident = pg.escapeIdentifier(name);
         let marked = false;
         const role = (await client.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1`, [name])).rows[0];
@@ -85,7 +87,7 @@ export function createPreviewDatabases(opts: PreviewDatabasesOptions): PreviewDa
             [name],
           )
         ).rows[0];
-        if (db && db.comment === null && db.owner === name && (role?.comment === null || role?.comment === MANAGED_MARKER)) {
+        if (db && db.comment === null && db.owner === name && (role?.comment === null || isOwnMarker(role?.comment ?? null, opts.instanceId))) {
           await client.query(`COMMENT ON DATABASE ${ident} IS ${marker}`);
           marked = true;
         }
@@ -114,7 +116,8 @@ export function createPreviewDatabases(opts: PreviewDatabasesOptions): PreviewDa
         const add = (rows: { name: string; comment: string | null }[], kind: 'database' | 'role'): void => {
           for (const r of rows) {
             const m = PREVIEW_DATABASE_RE.exec(r.name);
-            if (!m || r.comment !== MANAGED_MARKER) continue;
+            // Another Berth's preview databases on the same server are not ours to reap.
+            if (!m || !isOwnMarker(r.comment, opts.instanceId)) continue;
             const e = out.get(r.name) ?? { name: r.name, previewId: m[1]!, database: false, role: false };
             e[kind] = true;
             out.set(r.name, e);

@@ -11,6 +11,7 @@ import { createPreviewDatabases } from '../previews/preview-databases.js';
 import type { PreviewJobs } from '../previews/webhook.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Db } from '../store/db.js';
+import { instanceId } from '../store/instance-id.js';
 import { PreviewsRepo } from '../store/previews-repo.js';
 import { PreviewService } from './previews.js';
 
@@ -38,10 +39,12 @@ export function createPreviewStack(deps: { config: BerthConfig; log: Logger; db:
   const github = config.githubToken
     ? new GithubClient({ token: config.githubToken, baseUrl: config.githubApiUrl, log: log.child({ component: 'github' }) })
     : null;
+  // Marks what this Berth makes on a shared server, so another Berth there never reaps it.
+  const instance = instanceId(deps.db);
   const postgres = config.postgresUrl
-    ? createPostgresInfra({ adminUrl: config.postgresUrl, appHost: config.infraHost, log: log.child({ component: 'postgres' }) })
+    ? createPostgresInfra({ adminUrl: config.postgresUrl, appHost: config.infraHost, log: log.child({ component: 'postgres' }), instanceId: instance })
     : null;
-  const databases = config.postgresUrl ? createPreviewDatabases({ adminUrl: config.postgresUrl }) : null;
+  const databases = config.postgresUrl ? createPreviewDatabases({ adminUrl: config.postgresUrl, instanceId: instance }) : null;
   const service = new PreviewService({ config, log, repo: new PreviewsRepo(deps.db), runtime: deps.runtime, queue, postgres, databases, github });
   const secret = config.githubWebhookSecret || undefined;
   if (!secret) log.warn('POST /webhooks/github is off: BERTH_GITHUB_WEBHOOK_SECRET is not set');

@@ -10,6 +10,7 @@ import { isBerthError } from '../../src/errors.js';
 import { createPostgresInfra, databaseNameFor, MANAGED_MARKER, type PostgresInfra } from '../../src/infra/postgres.js';
 import { allocateRedisDb, flushAppKeys, probeRedis, redisBinding, redisDatabases } from '../../src/infra/redis.js';
 import { connectResp } from '../../src/infra/resp.js';
+import { createPreviewDatabases } from '../../src/previews/preview-databases.js';
 import { findPostgresBin, startPostgres, type TestPostgres } from '../support/postgres.js';
 import { findRedisServer, startRedis, type TestRedis } from '../support/redis.js';
 import { freeLoopbackPort } from '../support/free-port.js';
@@ -189,6 +190,31 @@ describe('shared PostgreSQL: one database and role per app', { skip: findPostgre
     });
     assert.equal(await berthCode(infra.provisionDatabase('app_cut2')), 'E_INFRA_CONFLICT');
     assert.equal(await berthCode(infra.dropDatabase('app_cut2')), 'E_INFRA_CONFLICT');
+  });
+
+  test('two Berths sharing one server: each keeps to what it marked', async () => {
+    const a = createPostgresInfra({ adminUrl: server.adminUrl, instanceId: 'aaaaaaaaaaaa' });
+    const b = createPostgresInfra({ adminUrl: server.adminUrl, instanceId: 'bbbbbbbbbbbb' });
+    const creds = await a.provisionDatabase('app_twin', { password: 'twin-password-aaaaaaaaaa' });
+    // B installing an app of the same name must not re-password, reuse or drop A's database.
+    assert.equal(await berthCode(b.provisionDatabase('app_twin')), 'E_INFRA_CONFLICT');
+    assert.equal(await berthCode(b.dropDatabase('app_twin')), 'E_INFRA_CONFLICT');
+    await withClient(creds.url, async (c) => assert.equal((await c.query('SELECT 1 AS one')).rows[0].one, 1));
+    // A's preview databases are invisible to B's reaper, listed by A's.
+    await a.provisionDatabase('preview_twinaaaaaaaa');
+    const names = async (id: string) => (await createPreviewDatabases({ adminUrl: server.adminUrl, instanceId: id }).list()).map((e) => e.name);
+    assert.ok((await names('aaaaaaaaaaaa')).includes('preview_twinaaaaaaaa'));
+    assert.ok(!(await names('bbbbbbbbbbbb')).includes('preview_twinaaaaaaaa'));
+    // Objects from before instance ids (the bare marker) still count as one's own.
+    await withClient(server.adminUrl, async (c) => {
+      await c.query(`CREATE ROLE app_legacy LOGIN`);
+      await c.query(`COMMENT ON ROLE app_legacy IS ${pg.escapeLiteral(MANAGED_MARKER)}`);
+    });
+    await b.provisionDatabase('app_legacy');
+    await b.dropDatabase('app_legacy');
+    await a.dropDatabase('app_twin');
+    await a.dropDatabase('preview_twinaaaaaaaa');
+    assert.deepEqual(await a.exists('app_twin'), { database: false, role: false });
   });
 
   test('names are validated before any SQL runs', async () => {

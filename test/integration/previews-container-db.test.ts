@@ -200,7 +200,7 @@ describe('previews with database: container (process runtime)', () => {
         const p = await waitFor(`update ${attempt} refused`, async () => {
           const p = await previewOf(13);
           const idle = t.daemon.previews.queue.depth().running + t.daemon.previews.queue.depth().pending === 0;
-          return idle && p?.reason?.includes(`update to ${sha} failed`) && p.reason.includes('was not created by Berth') ? p : null;
+          return idle && p?.reason?.includes(`update to ${sha} failed`) && p.reason.includes('was not created by this Berth') ? p : null;
         });
         assert.equal(p.generation, 1, 'still serving the old generation');
         assert.equal(p.database, null, 'the record does not claim it');
