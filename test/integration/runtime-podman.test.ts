@@ -40,7 +40,7 @@ runtimeConformanceSuite(
     readyMarker: 'berth-ready',
     body: TEST_IMAGE_BODY,
     ticker: ['sh', '-c', 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.2; done'],
-    exit3: ['sh', '-c', 'echo first; echo last >&2; exit 3'],
+    exit3: ['sh', '-c', 'echo first; echo oops >&2; sleep 0.3; echo last; exit 3'],
     // .invalid never resolves (RFC 2606): the pull fails at once, with or without network.
     missingImage: 'berth.invalid/no-such-image:latest',
     removeImage: async (tag) => {

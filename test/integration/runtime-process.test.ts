@@ -33,7 +33,7 @@ runtimeConformanceSuite(
     readyMarker: 'berth-ready',
     body: 'berth-process-ok\n',
     ticker: [node, '-e', "let i = 0; setInterval(() => console.log('tick ' + i++), 200);"],
-    exit3: [node, '-e', "console.log('first'); console.error('last'); process.exitCode = 3;"],
+    exit3: [node, '-e', "console.log('first'); console.error('oops'); setTimeout(() => { console.log('last'); process.exitCode = 3; }, 300);"],
   },
 );
 
