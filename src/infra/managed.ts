@@ -15,11 +15,11 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import type { BerthConfig } from '../config/schema.js';
 import { INFRA_KINDS, type InfraKind } from '../domain/app.js';
 import { BerthError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { logTail } from '../runtime/log-tail.js';
 import { LABEL_ID, LABEL_KIND, type Runtime, type WorkloadSummary } from '../runtime/runtime.js';
 import { blueprintFor, createFailed, freeLoopbackPort, INFRA_LABEL_KIND, probe, type Blueprint, type ManagedRecord } from './managed-blueprints.js';
 import { createPostgresInfra, type PostgresInfra } from './postgres.js';
@@ -295,7 +295,7 @@ export class InfraService implements SharedInfra {
       }
       const st = await this.deps.runtime.inspect(ref);
       if (st.state !== 'running' || Date.now() > deadline) {
-        const tail = await logTail(this.deps.runtime, ref);
+        const tail = (await logTail(this.deps.runtime, ref, 15)).trim().slice(-2000);
         throw new BerthError(
           'E_INFRA_UNAVAILABLE',
           `Berth's ${kind} ${st.state === 'running' ? `did not answer in ${READY_TIMEOUT_MS / 1000} s` : `exited (code ${st.exitCode ?? '?'})`}: ${last}${tail ? `\nlast output:\n${tail}` : ''}`,
@@ -371,13 +371,3 @@ function hostPortOf(url: string, defaultPort: number): { host: string; port: num
   return { host: u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1', port: u.port ? Number(u.port) : defaultPort };
 }
 
-async function logTail(runtime: Runtime, ref: string): Promise<string> {
-  try {
-    const stream: Readable = await runtime.logs(ref, { tail: 15 });
-    let out = '';
-    for await (const chunk of stream) out += String(chunk);
-    return out.trim().slice(-2000);
-  } catch {
-    return '';
-  }
-}

@@ -41,6 +41,7 @@ import pg from 'pg';
 import { BerthError, isBerthError } from '../errors.js';
 import { findPostgresBin } from '../infra/host-binaries.js';
 import { scramSha256Verifier } from '../infra/postgres.js';
+import { logTail } from '../runtime/log-tail.js';
 import { LABEL_ID, LABEL_KIND, type Runtime, type WorkloadRef, type WorkloadSpec } from '../runtime/runtime.js';
 
 /** Marks the database workload of a preview (value `postgres`). */
@@ -315,16 +316,6 @@ export function createPreviewPostgres(opts: PreviewPostgresOptions): PreviewPost
     }
   }
 
-  async function tail(ref: WorkloadRef): Promise<string> {
-    try {
-      let out = '';
-      for await (const chunk of await runtime.logs(ref, { tail: 15 })) out += String(chunk);
-      return out.trim().slice(-2000);
-    } catch {
-      return '';
-    }
-  }
-
   /** Connects as the superuser once the server accepts connections; fails fast when the workload exits. */
   async function connectWhenReady(ref: WorkloadRef, host: string, port: number, password: string, signal: AbortSignal | undefined): Promise<pg.Client> {
     const deadline = Date.now() + readyTimeoutMs;
@@ -333,7 +324,7 @@ export function createPreviewPostgres(opts: PreviewPostgresOptions): PreviewPost
       signal?.throwIfAborted();
       const status = await runtime.inspect(ref);
       if (status.state !== 'running') {
-        const out = await tail(ref);
+        const out = (await logTail(runtime, ref, 15)).trim().slice(-2000);
         throw new BerthError('E_PREVIEW_BUILD', `the preview's PostgreSQL exited (code ${status.exitCode ?? '?'}) before it accepted connections${out ? `:\n${out}` : ''}`);
       }
       const client = new pg.Client({ host, port, user: 'postgres', password, database: 'postgres', connectionTimeoutMillis: 2000, application_name: 'berth' });

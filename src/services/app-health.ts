@@ -6,6 +6,7 @@
  */
 import type { AppHealthcheck } from '../catalog/manifest.schema.js';
 import { BerthError } from '../errors.js';
+import { logTail } from '../runtime/log-tail.js';
 import type { Runtime, WorkloadRef } from '../runtime/runtime.js';
 
 export interface HealthLoopOptions {
@@ -60,7 +61,7 @@ export async function runHealthcheck(opts: HealthLoopOptions): Promise<void> {
   for (;;) {
     const status = await runtime.inspect(ref);
     if (status.state !== 'running') {
-      const tail = await logTail(runtime, ref);
+      const tail = clip(await logTail(runtime, ref, 20));
       throw new BerthError('E_APP_UNHEALTHY', `the app exited (code ${status.exitCode ?? '?'}) before it became healthy${tail ? `; last output: ${tail}` : ''}`);
     }
     const result = await checkOnce(opts);
@@ -74,13 +75,3 @@ export async function runHealthcheck(opts: HealthLoopOptions): Promise<void> {
   }
 }
 
-async function logTail(runtime: Runtime, ref: WorkloadRef): Promise<string> {
-  try {
-    const stream = await runtime.logs(ref, { tail: 20 });
-    let out = '';
-    for await (const chunk of stream) out += String(chunk);
-    return clip(out);
-  } catch {
-    return '';
-  }
-}

@@ -16,6 +16,7 @@ import { previewKey, type PreviewTarget } from '../previews/github/events.js';
 import { previewDatabaseName, type PreviewDatabases } from '../previews/preview-databases.js';
 import { createFresh, createPreviewPostgres, PREVIEW_POSTGRES_HOST, type PreviewPostgres } from '../previews/preview-postgres.js';
 import type { PreviewJobs } from '../previews/webhook.js';
+import { logTail } from '../runtime/log-tail.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { PreviewRecord, PreviewServiceRecord, PreviewsRepo } from '../store/previews-repo.js';
 import { reportPreview, type PreviewReport } from './preview-report.js';
@@ -425,7 +426,7 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
       try {
         await waitHealthy(runtime, rec.ref, { host: rec.upstreamHost, port: rec.hostPort }, svc.healthcheck, signal);
       } catch (err) {
-        const tail = await this.tail(rec.ref);
+        const tail = (await logTail(this.deps.runtime, rec.ref, 40)).slice(-8000);
         if (tail) await log.raw(`--- ${svc.name} output ---\n${tail}`);
         throw new BerthError('E_PREVIEW_BUILD', `service ${svc.name}: ${(err as Error).message}`, { cause: err });
       }
@@ -484,17 +485,6 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
   private async removeWorkloads(list: readonly { ref: string }[], log: Logger): Promise<void> {
     for (const w of list) {
       await this.deps.runtime.remove(w.ref).catch((err: unknown) => log.warn({ err, ref: w.ref }, 'could not remove preview workload'));
-    }
-  }
-
-  private async tail(ref: string): Promise<string> {
-    try {
-      const stream = await this.deps.runtime.logs(ref, { tail: 40 });
-      let out = '';
-      for await (const chunk of stream) out += String(chunk);
-      return out.slice(-8000);
-    } catch {
-      return '';
     }
   }
 
