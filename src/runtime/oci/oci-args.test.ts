@@ -78,6 +78,7 @@ describe('small builders', () => {
   const cases: [string, string[], string[]][] = [
     ['logs plain', logsArgs('c1'), ['logs', 'c1']],
     ['logs follow+tail', logsArgs('c1', { follow: true, tail: 5 }), ['logs', '-f', '--tail', '5', 'c1']],
+    ['logs with timestamps', logsArgs('c1', { tail: 1, timestamps: true }), ['logs', '--timestamps', '--tail', '1', 'c1']],
     ['exec plain', execArgs('c1', ['ls', '-l']), ['exec', 'c1', 'ls', '-l']],
     ['exec tty+env', execArgs('c1', ['sh'], { tty: true, env: { A: '1' } }), ['exec', '-i', '-t', '--env', 'A=1', 'c1', 'sh']],
     ['exec tty without -t', execArgs('c1', ['sh'], { tty: true, ttyFlag: false }), ['exec', '-i', 'c1', 'sh']],

@@ -30,10 +30,11 @@ export function createArgs(spec: WorkloadSpec): string[] {
   return args;
 }
 
-/** argv for `<bin> logs`. */
-export function logsArgs(ref: string, opts: { follow?: boolean; tail?: number } = {}): string[] {
+/** argv for `<bin> logs`; `timestamps` prefixes every line with the time the engine logged it. */
+export function logsArgs(ref: string, opts: { follow?: boolean; tail?: number; timestamps?: boolean } = {}): string[] {
   const args = ['logs'];
   if (opts.follow) args.push('-f');
+  if (opts.timestamps) args.push('--timestamps');
   if (opts.tail !== undefined) args.push('--tail', String(Math.max(0, Math.floor(opts.tail))));
   args.push(ref);
   return args;

@@ -271,8 +271,7 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
     async logs(ref, opts = {}) {
       await requireState(ref, 'logs', false);
       if (engine.logsSplitStreams && !opts.follow) {
-        const args = logsArgs(ref, opts);
-        const res = await must('logs', [...args.slice(0, 1), '--timestamps', ...args.slice(1)]);
+        const res = await must('logs', logsArgs(ref, { ...opts, timestamps: true }));
         return Readable.from([mergeStampedLogs(res.stdout, res.stderr)]);
       }
       // Follow (and podman): lines are relayed as they come; docker's two streams may interleave
@@ -345,7 +344,7 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
         return true;
       }
       if (classifyNetworkError(res.stderr) === 'exists') return false;
-      throw new BerthError('E_RUNTIME', `${bin} network create ${name} failed: ${engineMessage(res.stderr) || `exit ${res.code}`}`);
+      throw failure(`network create ${name}`, res);
     },
 
     async removeNetwork(name) {
@@ -359,12 +358,11 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
           hint: 'remove the workloads attached to it first',
         });
       }
-      throw new BerthError('E_RUNTIME', `${bin} network rm ${name} failed: ${engineMessage(res.stderr) || `exit ${res.code}`}`);
+      throw failure(`network rm ${name}`, res);
     },
 
     async listNetworks(labels) {
-      const res = await run(networkLsArgs(labels, engine.psFormat));
-      if (res.code !== 0) throw new BerthError('E_RUNTIME', `${bin} network ls failed: ${engineMessage(res.stderr) || `exit ${res.code}`}`);
+      const res = await must('network ls', networkLsArgs(labels, engine.psFormat));
       return parseNetworkLs(res.stdout, labels);
     },
 
