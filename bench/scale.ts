@@ -187,7 +187,7 @@ async function createMany(d: BenchDaemon, from: number, to: number): Promise<Seg
 }
 
 /** Rows as the daemon maps them for its route table (src/daemon.ts refreshRoutes). */
-const routable = (repo: WorkspacesRepo): RoutableWorkload[] => repo.list().map((ws) => workspaceRoutable(ws));
+const routable = (repo: WorkspacesRepo): RoutableWorkload[] => repo.list().map(workspaceRoutable);
 
 async function timeMedian(runs: number, fn: () => void): Promise<number> {
   const xs: number[] = [];

@@ -223,10 +223,9 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   edgeRef = edge;
   edgeForStats = edge;
   const refreshRoutes = (): void => {
-    const deleting = new Set(repo.deletingIds());
     edge.setRoutes(previews.withRoutes(
       buildRouteTable(
-        workspaces.list().map((ws) => workspaceRoutable(ws, deleting.has(ws.id))).concat(appRoutableWorkloads(apps)),
+        workspaces.list().map(workspaceRoutable).concat(appRoutableWorkloads(apps)),
         config.appsDomain ? { appsDomain: config.appsDomain } : {},
       ),
     ));

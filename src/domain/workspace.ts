@@ -74,6 +74,8 @@ export interface Workspace {
   restartPolicy: RestartPolicy;
   /** Restarts by the policy since the workspace was last started by hand. */
   restartCount: number;
+  /** A delete has begun (recorded first, so a crash mid-delete is finished by the reconciler). */
+  deleting: boolean;
   createdAt: string;
   updatedAt: string;
 }

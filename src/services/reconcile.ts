@@ -82,11 +82,10 @@ export function createReconciler(deps: ReconcilerDeps) {
     const workloads = await runtime.list({ [LABEL_KIND]: 'workspace' });
     const byId = new Map(workloads.map((w) => [w.labels[LABEL_ID] ?? '', w]));
 
-    const deleting = new Set(repo.deletingIds());
     for (const ws of repo.list()) {
       if (busy.has(ws.id)) continue;
       const w = byId.get(ws.id);
-      if (deleting.has(ws.id)) {
+      if (ws.deleting) {
         if (w) await runtime.remove(w.ref).catch((err: unknown) => log.warn({ err, id: ws.id }, 'reconcile: remove failed'));
         if (!w || !(await runtime.inspect(w.ref).then((st) => st.state !== 'missing', () => true))) {
           repo.delete(ws.id);

@@ -11,12 +11,12 @@ import type { Workspace } from '../domain/workspace.js';
  * (503 naming it) from the moment the delete begins: its workload is removed after that, so
  * clients see a clear 503 instead of the 502s of an upstream that vanished under its route.
  */
-export function workspaceRoutable(ws: Workspace, deleting = false): RoutableWorkload {
+export function workspaceRoutable(ws: Workspace): RoutableWorkload {
   return {
     kind: 'workspace',
     id: ws.id,
     name: ws.name,
-    state: deleting ? 'deleting' : ws.state,
+    state: ws.deleting ? 'deleting' : ws.state,
     upstreamHost: ws.upstreamHost,
     ports: ws.ports,
     access: {

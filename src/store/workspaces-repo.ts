@@ -20,6 +20,7 @@ interface WorkspaceRow {
   restart_policy: RestartPolicy;
   restart_count: number;
   next_restart_at: number | null;
+  deleting: number;
   created_at: string;
   updated_at: string;
 }
@@ -183,11 +184,6 @@ export class WorkspacesRepo {
     return (this.db.prepare('SELECT next_restart_at AS t FROM workspaces WHERE id = ?').get(id) as { t: number | null } | undefined)?.t ?? null;
   }
 
-  /** Rows whose delete was started but not finished (a crash in between). */
-  deletingIds(): string[] {
-    return (this.db.prepare('SELECT id FROM workspaces WHERE deleting = 1').all() as { id: string }[]).map((r) => r.id);
-  }
-
   /** Deletes the row and releases its ports in one transaction. */
   delete(id: string): void {
     this.db.transaction(() => {
@@ -220,6 +216,7 @@ export class WorkspacesRepo {
       visibility: row.visibility,
       restartPolicy: row.restart_policy,
       restartCount: row.restart_count,
+      deleting: row.deleting === 1,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
