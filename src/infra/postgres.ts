@@ -295,7 +295,8 @@ export function scramSha256Verifier(password: string, salt: Buffer = randomBytes
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }
 
-function hostForUrl(host: string): string {
+/** `host` as it goes into a URL: IPv6 literals in brackets. */
+export function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 

@@ -30,12 +30,11 @@ export interface PreviewDatabases {
   /** Every Berth-managed database or role named `preview_<id>`, sorted by name. */
   list(): Promise<PreviewDatabaseEntry[]>;
   /**
-   * Finishes the marking of a preview database whose creation a crash interrupted: the shared
-   * provisioning creates the role, then comments it, then creates the database, then comments it —
-   * a daemon killed in between leaves an object without Berth's marker, which provisioning then
-   * refuses as someone else's (E_INFRA_CONFLICT) forever. Marks the role `name` when it has no
-   * comment at all, and the database `name` when it has none and is owned by that (now marked)
-   * role. Returns whether it marked anything.
+   * Marks the role `name` when it has no comment at all, and answers whether it did. Berth before
+   * 2026-11-29 created a role and commented it in two statements, so a daemon killed in between
+   * left a role without Berth's marker, which provisioning refuses as someone else's
+   * (E_INFRA_CONFLICT) forever. (Today role and marker share a transaction, and a database left
+   * unmarked by a crash is recognized by provisioning itself: see infra/postgres.ts.)
    *
    * Call it only for a name a preview record named before an earlier attempt began creating it
    * (the record is written first): the name embeds the preview's random id, so an unmarked object
@@ -75,23 +74,10 @@ export function createPreviewDatabases(opts: PreviewDatabasesOptions): PreviewDa
       try {
         const marker = pg.escapeLiteral(managedMarker(opts.instanceId));
         const ident = pg.escapeIdentifier(name);
-        let marked = false;
         const role = (await client.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1`, [name])).rows[0];
-        if (role && role.comment === null) {
-          await client.query(`COMMENT ON ROLE ${ident} IS ${marker}`);
-          marked = true;
-        }
-        const db = (
-          await client.query<{ comment: string | null; owner: string }>(
-            `SELECT shobj_description(d.oid, 'pg_database') AS comment, r.rolname AS owner FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = $1`,
-            [name],
-          )
-        ).rows[0];
-        if (db && db.comment === null && db.owner === name && (role?.comment === null || isOwnMarker(role?.comment ?? null, opts.instanceId))) {
-          await client.query(`COMMENT ON DATABASE ${ident} IS ${marker}`);
-          marked = true;
-        }
-        return marked;
+        if (!role || role.comment !== null) return false;
+        await client.query(`COMMENT ON ROLE ${ident} IS ${marker}`);
+        return true;
       } catch (err) {
         throw new BerthError('E_INFRA', `repairing preview database ${name} failed: ${(err as Error).message}`, { cause: err });
       } finally {

@@ -40,7 +40,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { BerthError, isBerthError } from '../errors.js';
 import { findPostgresBin } from '../infra/host-binaries.js';
-import { scramSha256Verifier } from '../infra/postgres.js';
+import { hostForUrl, scramSha256Verifier } from '../infra/postgres.js';
 import { logTail } from '../runtime/log-tail.js';
 import { LABEL_ID, LABEL_KIND, type Runtime, type WorkloadRef, type WorkloadSpec } from '../runtime/runtime.js';
 
@@ -199,8 +199,7 @@ function run(bin: string, argv: string[], opts: { timeoutMs: number; signal?: Ab
 
 /** DATABASE_URL of the app's role and database at host:port (an IPv6 address in brackets). */
 function appUrl(password: string, host: string, port: number): string {
-  const hostForUrl = host.includes(':') ? `[${host}]` : host;
-  return `postgres://${PREVIEW_APP_DATABASE}:${encodeURIComponent(password)}@${hostForUrl}:${port}/${PREVIEW_APP_DATABASE}`;
+  return `postgres://${PREVIEW_APP_DATABASE}:${encodeURIComponent(password)}@${hostForUrl(host)}:${port}/${PREVIEW_APP_DATABASE}`;
 }
 
 /** Creates the preview-database manager for one runtime. */

@@ -17,8 +17,6 @@ import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { PreviewsRepo } from '../store/previews-repo.js';
 import { networkOps } from '../runtime/shared-network.js';
 
-export { networkOps, type NetworkOps } from '../runtime/shared-network.js';
-
 /**
  * How long a preview database or directory must have been seen without a record before the reaper
  * deletes it (a second safety besides the order of its reads; see `reap`).
@@ -89,7 +87,8 @@ export class PreviewReaper {
       }
     }
     const workloads = await this.deps.runtime.list({ [LABEL_KIND]: 'preview' });
-    const networks = (await networkOps(this.deps.runtime)?.listNetworks({ [LABEL_KIND]: 'preview' })) ?? [];
+    const net = networkOps(this.deps.runtime);
+    const networks = (await net?.listNetworks({ [LABEL_KIND]: 'preview' })) ?? [];
     const databases = await this.listSharedDatabases();
     const dirs = await this.listPreviewDirs();
     const known = new Set(this.deps.repo.list().map((p) => p.id));
@@ -107,7 +106,7 @@ export class PreviewReaper {
     for (const n of networks) {
       if (known.has(n.labels[LABEL_ID] ?? '')) continue;
       try {
-        await networkOps(this.deps.runtime)!.removeNetwork(n.name);
+        await net!.removeNetwork(n.name); // listed, so the runtime has networks
         orphanNetworks.push(n.name);
       } catch (err) {
         this.deps.log.warn({ err, network: n.name }, 'could not remove an orphan preview network');

@@ -20,7 +20,8 @@ import { logTail } from '../runtime/log-tail.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { PreviewRecord, PreviewServiceRecord, PreviewsRepo } from '../store/previews-repo.js';
 import { reportPreview, type PreviewReport } from './preview-report.js';
-import { isDatabaseWorkload, networkOps, previewDir, PreviewReaper, type NetworkOps, type ReapReport } from './previews-reaper.js';
+import { networkOps } from '../runtime/shared-network.js';
+import { isDatabaseWorkload, previewDir, PreviewReaper, type ReapReport } from './previews-reaper.js';
 
 export { ORPHAN_GRACE_MS, type ReapReport } from './previews-reaper.js';
 
@@ -452,14 +453,9 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
     }
   }
 
-  /** The runtime's network operations, or null (process: the services share loopback). */
-  private networks(): NetworkOps | null {
-    return networkOps(this.deps.runtime);
-  }
-
   /** Makes the preview's network when missing; null on runtimes without networks. `created`: this call made it. */
   private async ensureNetwork(id: string): Promise<{ name: string; created: boolean } | null> {
-    const net = this.networks();
+    const net = networkOps(this.deps.runtime);
     if (!net) return null;
     const name = previewNetworkName(id);
     return { name, created: await net.createNetwork(name, { [LABEL_KIND]: 'preview', [LABEL_ID]: id }) };
@@ -471,7 +467,7 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
    * database server may hold it, with a warning on destroy — and so is one the engine refuses.
    */
   private async removeNetwork(id: string, log: Logger, opts: { whileUsed: 'keep' | 'warn' }): Promise<void> {
-    const net = this.networks();
+    const net = networkOps(this.deps.runtime);
     if (!net) return;
     try {
       await net.removeNetwork(previewNetworkName(id));
