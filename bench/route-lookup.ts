@@ -12,8 +12,8 @@
  * `buildRouteTable` per size, the synchronous work done on every store change.
  */
 import { buildRouteTable } from '../src/edge/route-table.js';
-import { matchRequest } from '../src/edge/match.js';
 import type { RoutableWorkload, RouteTable } from '../src/domain/route.js';
+import { lookupRound, shuffled } from './route-match.js';
 import { median, parseArgs, percentile, printTable } from './support.js';
 
 const args = parseArgs(process.argv.slice(2), ['sizes', 'rounds']);
@@ -35,32 +35,11 @@ function rows(n: number): RoutableWorkload[] {
   }));
 }
 
-function shuffled<T>(xs: T[]): T[] {
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
-
 interface Subject {
   size: number;
   table: RouteTable;
   urls: Record<'hot' | 'all' | 'dotted', string[]>;
   ns: Record<'hot' | 'all' | 'dotted', number[]>;
-}
-
-let sink = 0;
-/** ns per lookup over `urls` (cycled), one round. */
-function round(table: RouteTable, urls: string[]): number {
-  const t = process.hrtime.bigint();
-  for (let i = 0; i < PER_ROUND; i++) {
-    const m = matchRequest(table, urls[i % urls.length]!, undefined);
-    if (m.type !== 'route') throw new Error(`lookup of ${urls[i % urls.length]} gave ${m.type}`);
-    sink += m.path.length;
-  }
-  return Number(process.hrtime.bigint() - t) / PER_ROUND;
 }
 
 const subjects: Subject[] = sizes.map((size) => {
@@ -78,7 +57,7 @@ console.log(`route lookup: sizes ${sizes.join(', ')} workspaces (5 routes each +
 for (let r = 0; r < ROUNDS + 5; r++) {
   for (const s of shuffled(subjects)) {
     for (const kind of ['hot', 'all', 'dotted'] as const) {
-      const ns = round(s.table, s.urls[kind]);
+      const ns = lookupRound(s.table, s.urls[kind], PER_ROUND);
       if (r >= 5) s.ns[kind].push(ns); // the first rounds warm the JIT up
     }
   }
@@ -111,4 +90,3 @@ printTable(
     percentile(buildMs.get(s.size)!, 90).toFixed(2),
   ]),
 );
-if (sink === 0) console.log('');

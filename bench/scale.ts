@@ -37,8 +37,8 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RoutableWorkload } from '../src/domain/route.js';
-import { matchRequest } from '../src/edge/match.js';
 import { buildRouteTable } from '../src/edge/route-table.js';
+import { lookupRound, shuffled } from './route-match.js';
 import { workspaceRoutable } from '../src/services/workspace-routes.js';
 import { WorkspacesRepo } from '../src/store/workspaces-repo.js';
 import {
@@ -208,31 +208,14 @@ async function timeMedian(runs: number, fn: () => void): Promise<number> {
  */
 async function matchBenchmark(rows: RoutableWorkload[], suffix: string, hot = Infinity): Promise<number> {
   const table = buildRouteTable(rows);
-  let urls = [...table.pathRoutes.keys()].map((k) => k + suffix);
-  for (let i = urls.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [urls[i], urls[j]] = [urls[j]!, urls[i]!];
-  }
-  urls = urls.slice(0, hot);
+  const urls = shuffled([...table.pathRoutes.keys()].map((k) => k + suffix)).slice(0, hot);
   // Short rounds with a yield between them: signals (Ctrl-C) are handled within milliseconds.
-  const PER_ROUND = 10_000;
-  let sink = 0;
-  const round = () => {
-    const t = process.hrtime.bigint();
-    for (let i = 0; i < PER_ROUND; i++) {
-      const m = matchRequest(table, urls[i % urls.length]!, undefined);
-      if (m.type !== 'route') throw new Error(`lookup of ${urls[i % urls.length]} gave ${m.type}`);
-      sink += m.path.length;
-    }
-    return Number(process.hrtime.bigint() - t) / PER_ROUND;
-  };
   const xs: number[] = [];
   for (let i = 0; i < 5 + 100; i++) {
-    const x = round();
+    const x = lookupRound(table, urls, 10_000);
     if (i >= 5) xs.push(x); // the first rounds warm the JIT up
     await yieldToLoop();
   }
-  if (sink === 0) console.log('');
   return median(xs);
 }
 
