@@ -38,11 +38,17 @@ import { createReconciler, type ReconcileReport } from './services/reconcile.js'
 import { createPreviewStack, type PreviewStack } from './services/previews-setup.js';
 import { BERTH_URL_SCRIPT } from './workload/berth-url.js';
 import { instanceId } from './store/instance-id.js';
+import { createOrigins } from './edge/origins.js';
+import { matchRequest } from './edge/match.js';
+import type { HostingInfo } from './domain/workspace.js';
 
 /** A running daemon. `close()` stops the listener and the store; workloads keep running. */
 export interface Daemon {
   url: string;
   port: number;
+  /** The apps origin's listener (path-mode hosted apps and `/embed/` apps), e.g. http://127.0.0.1:8996. */
+  appsUrl: string;
+  appsPort: number;
   runtime: string;
   runtimeReason: string;
   token: string;
@@ -143,6 +149,14 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const { setupToken } = await auth.bootstrap();
   const trusted = parseTrustedProxies(config.trustedProxies);
   const hostingFor = createHostingResolver(config);
+  const origins = createOrigins({ trusted, publicUrl: config.publicUrl, appsUrl: config.appsUrl });
+  const appsHostingFor = (req: IncomingMessage): HostingInfo => {
+    const dashboard = hostingFor(req);
+    return { ...origins.appsHosting(req), dashboardUrl: `${dashboard.proto}://${dashboard.host}${dashboard.basePath}` };
+  };
+  if (!trusted.empty && !config.appsUrl) {
+    log.warn('BERTH_TRUSTED_PROXIES is set but BERTH_APPS_URL is not: hosted apps are linked at this host on BERTH_APPS_PORT, past the outer proxy; set BERTH_APPS_URL to the apps origin the proxy serves');
+  }
   const handoffs = new HandoffStore(60_000, config.sessionIdleMinutes * 60_000);
   // The edge is created below; the hand-off route looks routes up in its current table.
   let edgeRef: Edge | null = null;
@@ -159,7 +173,15 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const api = createApiApp({
     shutdown: shuttingDown.signal,
     storeChanged,
-    handoff: { store: handoffs, hostRoute: (hostname) => edgeRef?.routes().hostRoutes.get(hostname) },
+    handoff: {
+      store: handoffs,
+      hostRoute: (hostname) => edgeRef?.routes().hostRoutes.get(hostname),
+      pathRoute: (path) => {
+        const m = edgeRef ? matchRequest(edgeRef.routes(), path, undefined) : null;
+        return m && (m.type === 'route' || m.type === 'unavailable') && m.route.via === 'path' ? m.route : undefined;
+      },
+      appsUrl: origins.appsUrl,
+    },
     config,
     log: log.child({ component: 'api' }),
     auth,
@@ -170,6 +192,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     workspaces,
     apps,
     hostingFor,
+    appsHostingFor,
     startedAt,
     previews: previews.api,
     infra,
@@ -181,7 +204,14 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     distDir: fileURLToPath(new URL('../web/dist', import.meta.url)),
     prefixFor: (req) => hostingFor(req).basePath,
   });
-  const hostedAccess = createHostedAccess(auth, handoffs);
+  const hostedAccess = createHostedAccess({
+    auth,
+    handoffs,
+    expectedOrigin: (req, route) => {
+      const h = route.via === 'path' ? origins.appsHosting(req) : forwardedInfo(req, trusted);
+      return `${h.proto}://${h.host}`;
+    },
+  });
   let edgeForStats: Edge | null = null;
   const metrics = createDaemonMetrics({
     workloads: () => workspaces.list().map((ws) => ({ kind: 'workspace', state: ws.state })),
@@ -218,6 +248,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     authorize: hostedAccess.authorize,
     redeemHandoff: hostedAccess.redeemHandoff,
     fallbackUpgrade: execSockets.handle,
+    origins,
     closeWebSockets: execSockets.closeAll,
   });
   edgeRef = edge;
@@ -271,11 +302,27 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       cause: err,
     });
   }
+  let appsAddress;
+  try {
+    appsAddress = await edge.listenApps(config.appsPort ?? 0, config.host);
+  } catch (err) {
+    clearInterval(timer);
+    await edge.close();
+    db.close();
+    const e = err as NodeJS.ErrnoException;
+    throw new BerthError('E_CONFIG', `cannot listen on ${config.host}:${config.appsPort} (the apps origin): ${e.code ?? e.message}`, {
+      hint: e.code === 'EADDRINUSE' ? 'another process uses this port: stop it or set BERTH_APPS_PORT' : 'check BERTH_HOST and BERTH_APPS_PORT',
+      cause: err,
+    });
+  }
+  origins.setPorts(address.port, appsAddress.port);
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${address.port}`;
+  const hostPart = shownHost.includes(':') ? `[${shownHost}]` : shownHost;
+  const url = `http://${hostPart}:${address.port}`;
+  const appsUrl = `http://${hostPart}:${appsAddress.port}`;
   log.info(
     { url, dataDir: config.dataDir, version, workspaces: workspaces.list().length, reconciled: startupReport },
-    `Berth ${version} listening on ${url}`,
+    `Berth ${version} listening on ${url} (apps origin ${appsUrl})`,
   );
   previews.start();
   const setupUrl = setupToken ? `${config.publicUrl ?? url}/#/setup?token=${setupToken}` : null;
@@ -285,6 +332,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   return {
     url,
     port: address.port,
+    appsUrl,
+    appsPort: appsAddress.port,
     runtime: runtime.name,
     runtimeReason: reason,
     token,

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'E_INTERNAL'
   | 'E_RATE_LIMITED'
   | 'E_CSRF'
+  | 'E_CROSS_ORIGIN'
   | 'E_MANIFEST_INVALID'
   | 'E_APP_NOT_FOUND'
   | 'E_DEPENDENCY'
@@ -50,6 +51,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   E_INTERNAL: 500,
   E_RATE_LIMITED: 429,
   E_CSRF: 403,
+  E_CROSS_ORIGIN: 403,
   E_MANIFEST_INVALID: 400,
   E_APP_NOT_FOUND: 404,
   // The request is well-formed; the dependency graph (cycle, missing app, installed dependents) refuses it.

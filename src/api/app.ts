@@ -16,8 +16,7 @@ import { infraRoutes } from './routes/infra.js';
 import { githubWebhookRoutes, previewApiRoutes, type PreviewApiDeps } from './routes/previews.js';
 import { authenticate } from './authn.js';
 import type { ApiEnv } from './env.js';
-import type { HandoffStore } from '../auth/app-handoff.js';
-import type { Route } from '../domain/route.js';
+import type { HandoffDeps } from './routes/auth.js';
 import { errorResponse } from './error-handler.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
@@ -33,9 +32,12 @@ export interface ApiDeps {
   workspaces: WorkspaceService;
   apps: AppService;
   auth: AuthService;
+  /** The dashboard origin as this request reached it. */
   hostingFor: (req: IncomingMessage) => HostingInfo;
+  /** The apps origin for this request (with the dashboard's URL): injected into workloads, used for their links. */
+  appsHostingFor: (req: IncomingMessage) => HostingInfo;
   clientIpOf: (req: IncomingMessage) => string;
-  handoff: { store: HandoffStore; hostRoute: (hostname: string) => Route | undefined };
+  handoff: HandoffDeps;
   startedAt: number;
   /** Pull-request previews: /api/previews, /api/webhooks/deliveries and POST /webhooks/github. */
   previews?: PreviewApiDeps;
@@ -85,7 +87,18 @@ export function createApiApp(deps: ApiDeps) {
       },
     }),
   );
-  app.use('/api/*', authenticate(deps.auth, OPEN_ROUTES, (c) => deps.clientIpOf(c.env.incoming)));
+  app.use(
+    '/api/*',
+    authenticate(
+      deps.auth,
+      OPEN_ROUTES,
+      (c) => deps.clientIpOf(c.env.incoming),
+      (c) => {
+        const h = deps.hostingFor(c.env.incoming);
+        return `${h.proto}://${h.host}`;
+      },
+    ),
+  );
   // API answers are per-user: never let a shared cache keep them.
   app.use('/api/*', async (c, next) => {
     await next();
@@ -109,7 +122,7 @@ export function createApiApp(deps: ApiDeps) {
   });
 
   app.route('/api/auth', authRoutes(deps.auth, deps.config, deps.hostingFor, deps.handoff));
-  app.route('/api/workspaces', workspaceRoutes(deps.workspaces, deps.auth, deps.hostingFor));
+  app.route('/api/workspaces', workspaceRoutes(deps.workspaces, deps.auth, deps.appsHostingFor));
   app.route(
     '/api/events',
     eventRoutes({
@@ -123,7 +136,7 @@ export function createApiApp(deps: ApiDeps) {
     }),
   );
   app.route('/api', adminRoutes(deps.auth));
-  app.route('/api', appRoutes(deps.apps, deps.auth, deps.hostingFor));
+  app.route('/api', appRoutes(deps.apps, deps.auth, deps.hostingFor, deps.appsHostingFor));
   if (deps.infra) app.route('/api/infra', infraRoutes(deps.infra, deps.auth));
   if (deps.previews) {
     app.route('/api', previewApiRoutes(deps.previews));

@@ -44,5 +44,16 @@ export function loadConfig(
       hint: `set BERTH_PORT_RANGE_END ≥ ${cfg.portRangeStart + cfg.portsPerWorkspace - 1}`,
     });
   }
-  return Object.freeze({ ...cfg, dataDir: path.resolve(cfg.dataDir) });
+  const appsPort = cfg.appsPort ?? (cfg.port === 0 ? 0 : cfg.port + 1);
+  if (appsPort !== 0 && appsPort === cfg.port) {
+    throw new BerthError('E_CONFIG', 'BERTH_APPS_PORT must differ from BERTH_PORT', {
+      hint: 'the apps origin needs a listener of its own (another port is another origin); leave BERTH_APPS_PORT unset for BERTH_PORT + 1',
+    });
+  }
+  if (cfg.appsUrl && cfg.publicUrl && new URL(cfg.appsUrl).origin === new URL(cfg.publicUrl).origin) {
+    throw new BerthError('E_CONFIG', 'BERTH_APPS_URL must be another origin than BERTH_PUBLIC_URL', {
+      hint: 'use another host name (apps.example.com) or another port: hosted apps must never share the dashboard origin',
+    });
+  }
+  return Object.freeze({ ...cfg, appsPort, dataDir: path.resolve(cfg.dataDir) });
 }

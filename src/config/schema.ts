@@ -24,6 +24,14 @@ const domain = z
 export const configSchema = z.object({
   /** Listener of the daemon: the one access point (0 = any free port, for tests). */
   port: z.coerce.number().int().min(0).max(65535).default(8995),
+  /**
+   * Listener of the apps origin: path-mode workload routes (`/hosted/…`, `/embed/…`) are served
+   * here and only here, so no workload content shares the dashboard's origin. Default: port + 1
+   * (0 when port is 0). Same address as the main listener.
+   */
+  appsPort: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Public URL of the apps origin behind an outer proxy (e.g. https://apps.example.com); default: the dashboard's host name on appsPort. */
+  appsUrl: optionalUrl,
   /** Address the access point binds; loopback by default so nothing is exposed by accident. */
   host: z.string().default('127.0.0.1'),
   dataDir: z.string().default('./.berth'),

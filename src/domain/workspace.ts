@@ -50,6 +50,16 @@ export interface HostingInfo {
   host: string;
   /** Outer prefix without trailing slash ('' at the root, '/berth' behind a sub-path proxy). */
   basePath: string;
+  /**
+   * The dashboard's URL when this is the apps origin's hosting (where a refused browser signs
+   * in). Absent in records made before the two origins: their hosting was the dashboard's.
+   */
+  dashboardUrl?: string;
+}
+
+/** The dashboard URL of a stored hosting (records made before the two origins stored the dashboard's own). */
+export function dashboardUrlOf(h: HostingInfo): string {
+  return h.dashboardUrl ?? `${h.proto}://${h.host}${h.basePath}`;
 }
 
 export interface Workspace {

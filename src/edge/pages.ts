@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 /** Stable codes of edge answers (same `E_*` convention as BerthError codes). */
 export type EdgeErrorCode =
   | 'E_NOT_FOUND'
+  | 'E_WRONG_ORIGIN'
   | 'E_WORKLOAD_UNAVAILABLE'
   | 'E_UPSTREAM_UNREACHABLE'
   | 'E_UPSTREAM_TIMEOUT'

@@ -29,6 +29,11 @@ export interface ProxyOptions {
   connectionsPerUpstream: number;
   /** How long a pool whose upstream left the table may finish in-flight requests. */
   drainMs: number;
+  /**
+   * The CSP `frame-ancestors` directive added to catalog apps' responses for this request:
+   * who may frame them (the dashboard, on its own origin). Default: `frame-ancestors 'self'`.
+   */
+  appFrameAncestors?: (req: IncomingMessage) => string;
 }
 
 /** One forward target: where to send and how to name it in error pages. */
@@ -108,6 +113,7 @@ class ResponseRelay implements ExchangeHandler {
     private readonly res: RelayedResponse,
     /** A Route (named lazily, only when an error page needs it) or a ready label. */
     private readonly target: Route | string,
+    private readonly frameAncestors: (req: IncomingMessage) => string,
     private readonly log: Logger,
   ) {
     res[RELAY] = this;
@@ -128,8 +134,8 @@ class ResponseRelay implements ExchangeHandler {
 
   onHead(statusCode: number, rawHeaders: string[]): void {
     const { headers, contentType } = clientResponseHeaders(rawHeaders);
-    // Catalog apps may be framed by the Berth dashboard (same origin) and by nothing else.
-    if (typeof this.target !== 'string' && this.target.kind === 'app') headers.push('Content-Security-Policy', APP_FRAME_ANCESTORS);
+    // Catalog apps may be framed by the Berth dashboard and by nothing else.
+    if (typeof this.target !== 'string' && this.target.kind === 'app') headers.push('Content-Security-Policy', this.frameAncestors(this.req));
     this.res.writeHead(statusCode, headers);
     // An event stream may stay quiet for a while; the client must see the headers now.
     if (contentType !== undefined && contentType.startsWith('text/event-stream')) this.res.flushHeaders();
@@ -181,6 +187,7 @@ export function createProxy(opts: ProxyOptions): Proxy {
     return pool;
   }
 
+  const frameAncestors = opts.appFrameAncestors ?? ((): string => APP_FRAME_ANCESTORS);
   /** Shared body of forward/forwardRoute; positional so the hot path allocates no target object. */
   function dispatch(
     req: IncomingMessage,
@@ -199,7 +206,7 @@ export function createProxy(opts: ProxyOptions): Proxy {
       { peer: socket.remoteAddress, encrypted: socket.encrypted === true, trusted: opts.trusted, routePrefix },
       extraHeaders,
     );
-    const relay = new ResponseRelay(req, res, label, log);
+    const relay = new ResponseRelay(req, res, label, frameAncestors, log);
     // Event streams and long polls may idle for minutes once answered; only the wait for the head is bounded.
     relay.control = exchange(poolFor(origin), { method: req.method ?? 'GET', path, headers, body: hasBody ? req : null, headersTimeoutMs: opts.upstreamTimeoutMs }, relay);
   }

@@ -19,6 +19,7 @@ import { parseTrustedProxies } from './forwarded.js';
 import { createProxy, type ForwardTarget } from './proxy.js';
 import { BERTH_APP_SESSION_COOKIE, LLM_HTTP } from './headers.js';
 import { sendError, sendSocketError, type EdgeError } from './pages.js';
+import { markAppsRequest, type Origins } from './origins.js';
 
 /** Timeouts and sizes; every field has a production default. */
 export interface EdgeLimits {
@@ -60,11 +61,20 @@ export interface EdgeOptions {
    */
   authorize?: (req: IncomingMessage, route: Route) => boolean;
   /**
-   * Subdomain mode: redeems a one-time hand-off ticket presented at
-   * `{app host}/__berth/handoff?ticket=…&next=/…` and returns the value of the app-origin session
-   * cookie to set, or null when the ticket is unknown, used, expired or for another host.
+   * Redeems a one-time hand-off ticket presented at `{app host}/__berth/handoff?ticket=…&next=/…`
+   * (subdomain mode: `route` is the host's route) or at the apps origin's `/__berth/handoff`
+   * (`route` null: a session for every path route of the apps origin) and returns the value of the
+   * app-origin session cookie to set, or null when the ticket is unknown, used, expired or for
+   * another host.
    */
-  redeemHandoff?: (ticket: string, route: Route) => string | null;
+  redeemHandoff?: (ticket: string, route: Route | null) => string | null;
+  /**
+   * The dashboard and apps origins. With it, path routes (`/hosted/…`, `/embed/…`) are served only
+   * to requests addressed to the apps origin (the apps listener, see `listenApps`); the dashboard
+   * origin answers them with a 308 to the apps origin, and the apps origin answers nothing else
+   * (no API, no dashboard, no exec socket). Without it (unit harnesses), one origin serves all.
+   */
+  origins?: Origins;
   /** Called once per finished HTTP response: what kind of request it was, its status, its duration. */
   onResponse?: (kind: RequestKind, status: number, seconds: number) => void;
 }
@@ -78,10 +88,14 @@ type Tagged = ServerResponse & { [KIND]?: RequestKind; [STARTED]?: number };
 
 export interface Edge {
   server: http.Server;
+  /** The apps origin's listener (after `listenApps`). */
+  appsServer: http.Server;
   /** Swaps the whole table in one assignment; tunnels whose route is untouched stay open. */
   setRoutes(table: RouteTable): void;
   routes(): RouteTable;
   listen(port: number, host: string): Promise<AddressInfo>;
+  /** Opens the apps origin's listener (same handlers; every request on it is an apps-origin request). */
+  listenApps(port: number, host: string): Promise<AddressInfo>;
   close(): Promise<void>;
   /** Open client sockets and WebSocket tunnels (tests, metrics). */
   stats(): { sockets: number; tunnels: number };
@@ -115,6 +129,9 @@ function llmPath(basePath: string, rest: string): string {
   return basePath + (rest === '' || rest.charCodeAt(0) === 63 /* ? */ ? '/' + rest : rest);
 }
 
+/** `/hosted…` or `/embed…` in any spelling (`//hosted`, `/embed?x`): a target meant for a path route. */
+const PATH_ROUTE_TARGET = /^\/+(?:hosted|embed)(?:[/?]|$)/;
+
 /** Path on app hosts where a one-time hand-off ticket is redeemed (never forwarded upstream). */
 export const HANDOFF_PATH = '/__berth/handoff?';
 
@@ -130,6 +147,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     connectTimeoutMs: limits.connectTimeoutMs,
     connectionsPerUpstream: limits.connectionsPerUpstream,
     drainMs: limits.drainMs,
+    ...(opts.origins ? { appFrameAncestors: (req: IncomingMessage) => `frame-ancestors 'self' ${new URL(opts.origins!.dashboardUrl(req)).origin}` } : {}),
   });
   let table: RouteTable = emptyRouteTable();
   const sockets = new Set<Socket>();
@@ -163,15 +181,24 @@ export function createEdge(opts: EdgeOptions): Edge {
   const allowed = (req: IncomingMessage, route: Route): boolean =>
     route.access === null || (opts.authorize !== undefined && opts.authorize(req, route));
 
-  /** A refused private route: browsers are sent to log in (or to the hand-off), others get 401. */
+  /**
+   * A refused private route: browsers are sent through the dashboard's hand-off (which logs them
+   * in first if needed) back to this URL with an app-origin session; others get 401. Without
+   * separate origins (unit harnesses), path routes send the browser to the login page.
+   */
   function refuse(req: IncomingMessage, res: ServerResponse, route: Route): void {
     const access = route.access!;
     const wantsPage = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
     if (wantsPage) {
       const proto = route.via === 'host' && access.dashboardUrl.startsWith('https:') ? 'https' : 'http';
-      const here = route.via === 'host' ? `${proto}://${req.headers.host ?? ''}${req.url ?? '/'}` : (req.url ?? '/');
-      const location =
+      const here =
         route.via === 'host'
+          ? `${proto}://${req.headers.host ?? ''}${req.url ?? '/'}`
+          : origins
+            ? `${origins.appsUrl(req)}${req.url ?? '/'}`
+            : (req.url ?? '/');
+      const location =
+        route.via === 'host' || origins
           ? `${access.dashboardUrl}/api/auth/handoff?to=${encodeURIComponent(here)}`
           : `${access.dashboardUrl}/#/login?next=${encodeURIComponent(here)}`;
       res.writeHead(302, { location, 'cache-control': 'no-store', 'content-length': 0 });
@@ -181,8 +208,11 @@ export function createEdge(opts: EdgeOptions): Edge {
     sendError(res, { status: 401, code: 'E_UNAUTHORIZED', message: `The ${route.kind} "${route.workloadName}" is private: log in to Berth first.` }, req.headers.accept);
   }
 
-  /** `/__berth/handoff?ticket=…&next=/…` on an app host: trade the ticket for an app-origin cookie. */
-  function handoff(req: IncomingMessage, res: ServerResponse, route: Route, path: string): void {
+  /**
+   * `/__berth/handoff?ticket=…&next=/…` on an app host (`route`) or on the apps origin (`route`
+   * null): trade the ticket for a session cookie of that origin.
+   */
+  function handoff(req: IncomingMessage, res: ServerResponse, route: Route | null, path: string): void {
     const q = new URLSearchParams(path.slice(path.indexOf('?') + 1));
     const next = q.get('next') ?? '/';
     const cookie = opts.redeemHandoff?.(q.get('ticket') ?? '', route) ?? null;
@@ -190,7 +220,8 @@ export function createEdge(opts: EdgeOptions): Edge {
       sendError(res, { status: 401, code: 'E_UNAUTHORIZED', message: 'This sign-in link is invalid, used or expired; open the app from Berth again.' }, req.headers.accept);
       return;
     }
-    const secure = route.access?.dashboardUrl.startsWith('https:') ? '; Secure' : '';
+    const https = route ? route.access?.dashboardUrl.startsWith('https:') : origins?.appsHosting(req).proto === 'https';
+    const secure = https ? '; Secure' : '';
     // Only same-host relative paths: the hand-off must not become an open redirect.
     const safeNext = next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') ? next : '/';
     res.writeHead(302, {
@@ -202,15 +233,51 @@ export function createEdge(opts: EdgeOptions): Edge {
     res.end();
   }
 
+  const origins = opts.origins;
+  const ON_APPS_ORIGIN = (appsUrl: string): EdgeError => ({
+    status: 404,
+    code: 'E_WRONG_ORIGIN',
+    message: `Hosted apps are served on the apps origin, not the dashboard's: connect to ${appsUrl} instead.`,
+  });
+
+  /**
+   * Which origin may answer this match: path routes (and their redirects, 503s and 404s) belong
+   * to the apps origin, so the dashboard origin redirects them there ('redirect'); on the apps
+   * origin ('apps') everything that is not a workload route is refused. Host routes (subdomain
+   * apps, previews) are origins of their own and answer on either listener ('any').
+   */
+  function originSide(req: IncomingMessage, m: ReturnType<typeof matchRequest>, url: string): 'apps' | 'redirect' | 'any' {
+    if (origins!.isAppsRequest(req)) return 'apps';
+    const pathRoute =
+      m.type === 'route' || m.type === 'unavailable'
+        ? m.route.via === 'path'
+        : m.type === 'redirect' || (m.type === 'not-found' && PATH_ROUTE_TARGET.test(url));
+    return pathRoute ? 'redirect' : 'any';
+  }
+
   const onResponse = opts.onResponse;
   // One shared listener (no closure per request): the response carries its own kind and start.
   function finished(this: Tagged): void {
     onResponse!(this[KIND] ?? 'refused', this.statusCode, (performance.now() - (this[STARTED] ?? 0)) / 1000);
   }
 
+  /** 308 to the same target on the apps origin: workload content is never served on the dashboard's origin. */
+  function toAppsOrigin(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(308, { location: origins!.appsUrl(req) + (req.url ?? '/'), 'content-length': 0, 'cache-control': 'no-store' });
+    res.end();
+  }
+
+  function onAppsRequest(req: IncomingMessage, res: ServerResponse): void {
+    markAppsRequest(req);
+    onRequest(req, res);
+  }
+
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const t = table; // one read: the whole request sees one table
-    const m = matchRequest(t, req.url ?? '/', t.hostSuffix === null && !t.previewSuffix ? undefined : rawHost(req.rawHeaders));
+    const url = req.url ?? '/';
+    const m = matchRequest(t, url, t.hostSuffix === null && !t.previewSuffix ? undefined : rawHost(req.rawHeaders));
+    const side = origins ? originSide(req, m, url) : 'any';
+    if (side === 'redirect') return toAppsOrigin(req, res);
     if (onResponse) {
       const tagged = res as Tagged;
       tagged[STARTED] = performance.now();
@@ -224,6 +291,12 @@ export function createEdge(opts: EdgeOptions): Edge {
         proxy.forwardRoute(req, res, m.route, m.path);
         return;
       case 'none':
+        if (side === 'apps') {
+          // The apps origin answers nothing of Berth's own but the hand-off: no API, no dashboard.
+          if (url.startsWith(HANDOFF_PATH)) return handoff(req, res, null, url);
+          sendError(res, NOTHING_HERE, req.headers.accept);
+          return;
+        }
         try {
           const pending = opts.fallback(req, res);
           if (pending) pending.catch((err: unknown) => fallbackFailed(err, req, res));
@@ -243,6 +316,7 @@ export function createEdge(opts: EdgeOptions): Edge {
         sendError(res, NOTHING_HERE, req.headers.accept);
         return;
       case 'llm': {
+        if (side === 'apps') return sendError(res, NOTHING_HERE, req.headers.accept);
         if (!llm) {
           sendError(res, { status: 404, code: 'E_LLM_NOT_CONFIGURED', message: 'The LLM proxy is not configured: set BERTH_LLM_BASE_URL (and BERTH_LLM_API_KEY).' }, req.headers.accept);
           return;
@@ -265,12 +339,22 @@ export function createEdge(opts: EdgeOptions): Edge {
     }
   }
 
+  function onAppsUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    markAppsRequest(req);
+    onUpgrade(req, socket, head);
+  }
+
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // An error on a socket nobody listens to would crash the daemon.
     socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
     const t = table;
-    const m = matchRequest(t, req.url ?? '/', t.hostSuffix === null && !t.previewSuffix ? undefined : rawHost(req.rawHeaders));
+    const url = req.url ?? '/';
+    const m = matchRequest(t, url, t.hostSuffix === null && !t.previewSuffix ? undefined : rawHost(req.rawHeaders));
     const accept = req.headers.accept;
+    const side = origins ? originSide(req, m, url) : 'any';
+    // WebSocket clients follow no redirects: say where the app is instead.
+    if (side === 'redirect') return sendSocketError(socket, ON_APPS_ORIGIN(origins!.appsUrl(req)), accept);
+    if (side === 'apps' && (m.type === 'none' || m.type === 'llm')) return sendSocketError(socket, NOTHING_HERE, accept);
     switch (m.type) {
       case 'route':
         if (!allowed(req, m.route)) {
@@ -293,49 +377,60 @@ export function createEdge(opts: EdgeOptions): Edge {
     }
   }
 
-  const server = http.createServer(
-    {
-      maxHeaderSize: limits.maxHeaderSize,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      connectionsCheckingInterval: limits.checkIntervalMs,
-      noDelay: true,
-    },
-    onRequest,
-  );
-  server.on('upgrade', onUpgrade);
-  server.on('connection', (socket: Socket) => {
+  const serverOptions: http.ServerOptions = {
+    maxHeaderSize: limits.maxHeaderSize,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: limits.checkIntervalMs,
+    noDelay: true,
+  };
+  const track = (socket: Socket): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-  });
+  };
+  const server = http.createServer(serverOptions, onRequest);
+  server.on('upgrade', onUpgrade);
+  server.on('connection', track);
+  const appsServer = http.createServer(serverOptions, onAppsRequest);
+  appsServer.on('upgrade', onAppsUpgrade);
+  appsServer.on('connection', track);
+
+  const listenOn = (srv: http.Server, port: number, host: string): Promise<AddressInfo> =>
+    new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      srv.once('error', onError);
+      srv.listen(port, host, () => {
+        srv.off('error', onError);
+        resolve(srv.address() as AddressInfo);
+      });
+    });
 
   return {
     server,
+    appsServer,
     setRoutes(next) {
       table = next;
       proxy.onTableSwap(next);
     },
     routes: () => table,
     stats: () => ({ sockets: sockets.size, tunnels: proxy.tunnelCount() }),
-    listen(port, host) {
-      return new Promise((resolve, reject) => {
-        const onError = (err: Error): void => reject(err);
-        server.once('error', onError);
-        server.listen(port, host, () => {
-          server.off('error', onError);
-          resolve(server.address() as AddressInfo);
-        });
-      });
-    },
+    listen: (port, host) => listenOn(server, port, host),
+    listenApps: (port, host) => listenOn(appsServer, port, host),
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const stopped = (srv: http.Server): Promise<void> =>
+        srv.listening ? new Promise<void>((resolve) => srv.close(() => resolve())) : Promise.resolve();
+      const closed = Promise.all([stopped(server), stopped(appsServer)]).then(() => undefined);
       server.closeIdleConnections();
+      appsServer.closeIdleConnections();
       // WebSockets never "finish", so they get no drain period: close frames now (≤ 1 s).
       const webSockets = Promise.all([proxy.closeTunnels(), opts.closeWebSockets?.()]);
       // Keep-alive sockets whose last response finishes during the drain go idle afterwards;
       // close them as they do, or server.close() would wait out the whole drain period.
-      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      const sweep = setInterval(() => {
+        server.closeIdleConnections();
+        appsServer.closeIdleConnections();
+      }, 50);
       let timer: NodeJS.Timeout | undefined;
       const drained = new Promise<void>((resolve) => (timer = setTimeout(resolve, limits.drainMs)));
       await Promise.race([closed, drained]);

@@ -7,6 +7,7 @@
  */
 import type { RoutableWorkload } from '../domain/route.js';
 import type { InstalledApp } from '../store/apps-repo.js';
+import { dashboardUrlOf } from '../domain/workspace.js';
 
 /** Maps installed apps to route-table rows (pure). */
 export function appWorkloads(apps: readonly InstalledApp[]): RoutableWorkload[] {
@@ -26,7 +27,7 @@ export function appWorkloads(apps: readonly InstalledApp[]): RoutableWorkload[] 
         visibility: 'private',
         ownerId: null,
         anyUser: true,
-        dashboardUrl: `${a.hosting.proto}://${a.hosting.host}${a.hosting.basePath}`,
+        dashboardUrl: dashboardUrlOf(a.hosting),
       },
     });
   }

@@ -4,7 +4,7 @@
  * and owner. Pure: the daemon and the scale benchmark build the route table with it.
  */
 import type { RoutableWorkload } from '../domain/route.js';
-import type { Workspace } from '../domain/workspace.js';
+import { dashboardUrlOf, type Workspace } from '../domain/workspace.js';
 
 /**
  * Maps one workspace record to its route-table row. A workspace being deleted routes as `deleting`
@@ -23,7 +23,7 @@ export function workspaceRoutable(ws: Workspace): RoutableWorkload {
       visibility: ws.visibility,
       ownerId: ws.ownerId,
       // Where a private app's login redirect sends the browser: the dashboard the workspace was created from.
-      dashboardUrl: `${ws.hosting.proto}://${ws.hosting.host}${ws.hosting.basePath}`,
+      dashboardUrl: dashboardUrlOf(ws.hosting),
     },
   };
 }

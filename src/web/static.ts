@@ -27,10 +27,14 @@ export interface DashboardOptions {
 
 export type DashboardHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-/** CSP of every dashboard answer: same-origin everything, plus WebSockets for the exec shell. */
+/**
+ * CSP of every dashboard answer: same-origin everything, plus WebSockets for the exec shell and
+ * frames of apps (served on the apps origin, another origin). Nothing may frame the dashboard:
+ * no hosted page can overlay or click through it.
+ */
 export const DASHBOARD_CSP =
   "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
-  "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
+  "frame-src http: https:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',

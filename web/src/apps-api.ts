@@ -89,17 +89,12 @@ export async function installApp(name: string, onProgress: (p: InstallProgress) 
   return out.app;
 }
 
-/** Where the dashboard frames an app served under a path: `<base>embed/{name}/`. */
-export function embedUrl(name: string): string {
-  return apiUrl(`embed/${encodeURIComponent(name)}/`);
-}
-
 /**
- * Where the app opens: below this page's base for path apps (so it works whatever prefix it was
- * installed under), its own host for the others; null when Berth cannot serve it now.
+ * Where the app opens: on the apps origin for path apps (`{apps origin}/embed/{name}/`, never
+ * the dashboard's origin), its own host for the others; null when Berth cannot serve it now.
  */
 export function openUrl(app: InstalledApp): string | null {
-  if (app.via === 'path') return embedUrl(app.name);
+  if (app.url && app.via === 'path' && !app.url.endsWith('/')) return app.url + '/';
   return app.url;
 }
 

@@ -89,7 +89,13 @@ export function presentApp(svc: Pick<AppService, 'location'>, a: InstalledApp, m
 }
 
 /** Routes under /api (mounted at `/api`): `/catalog…` and `/apps…`. */
-export function appRoutes(svc: AppService, auth: AuthService, hostingFor: (req: IncomingMessage) => HostingInfo) {
+export function appRoutes(
+  svc: AppService,
+  auth: AuthService,
+  hostingFor: (req: IncomingMessage) => HostingInfo,
+  /** Where installed apps are served (the apps origin): their URLs and `${app.*}` templates. */
+  appsHostingFor: (req: IncomingMessage) => HostingInfo,
+) {
   const app = new Hono<ApiEnv>();
 
   const present = (a: InstalledApp, manifest: AppManifest | undefined) => presentApp(svc, a, manifest);
@@ -135,7 +141,7 @@ export function appRoutes(svc: AppService, auth: AuthService, hostingFor: (req: 
     const p = c.get('principal');
     requireAdmin(p);
     const body = await readJson(c.req.raw, appInstallBody);
-    const hosting = hostingFor(c.env.incoming);
+    const hosting = appsHostingFor(c.env.incoming);
     // Refusals that need nothing started (unknown app, cycle, missing dependency, no domain,
     // shared service not configured) are plain HTTP errors, before the stream begins.
     await svc.plan(body.name, hosting);

@@ -8,7 +8,7 @@ import { presentUser, type AuthService } from '../../services/auth.js';
 import type { Route } from '../../domain/route.js';
 import type { HandoffStore } from '../../auth/app-handoff.js';
 import { hostnameOf } from '../../edge/match.js';
-import { hostKey } from '../hosted-access.js';
+import { APPS_ORIGIN_KEY, hostKey } from '../hosted-access.js';
 import { cookieValue } from '../upgrade-auth.js';
 import { SESSION_COOKIE } from '../authn.js';
 import { BerthError } from '../../errors.js';
@@ -18,40 +18,70 @@ import { readJson } from './workspaces.js';
 const loginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
 const setupBody = z.object({ token: z.string().min(1).max(200), password: z.string().max(1024) }).strict();
 
+/** What the hand-off needs of the edge: the current routes and the apps origin. */
+export interface HandoffDeps {
+  store: HandoffStore;
+  /** The route of an app host (subdomain mode), if any. */
+  hostRoute: (hostname: string) => Route | undefined;
+  /** The path route serving `path` (below the apps origin's base), if any. */
+  pathRoute: (path: string) => Route | undefined;
+  /** The apps origin's URL for this request (`proto://host[:port][base]`). */
+  appsUrl: (req: IncomingMessage) => string;
+}
+
 /** /api/auth: login (sets the session cookie), logout, me, and the one-time admin setup. */
 export function authRoutes(
   auth: AuthService,
   config: BerthConfig,
   hostingFor: (req: IncomingMessage) => HostingInfo,
-  handoff: { store: HandoffStore; hostRoute: (hostname: string) => Route | undefined },
+  handoff: HandoffDeps,
 ) {
   const app = new Hono<ApiEnv>();
 
   /**
-   * Subdomain mode sign-in: `GET /api/auth/handoff?to=<app URL>`. With a dashboard session that may
-   * see the app, mints a one-time ticket bound to that app host and sends the browser there;
-   * without one, sends it to the login page first. (An open route: it checks the session itself.)
+   * Sign-in for private hosted apps: `GET /api/auth/handoff?to=<app URL>`, where the URL is on the
+   * apps origin (path routes) or on an app's own host (subdomain mode). With a dashboard session
+   * that may see the app, mints a one-time ticket bound to that origin and sends the browser to
+   * its `/__berth/handoff`; without one, sends it to the login page first. The redirect target is
+   * built from Berth's own view of the origins (the apps origin, or the app host on the
+   * dashboard's scheme and port), never from the scheme or port given in `to`. (An open route: it
+   * checks the session itself.)
    */
   app.get('/handoff', (c) => {
-    const hosting = hostingFor(c.env.incoming);
+    const req = c.env.incoming;
+    const hosting = hostingFor(req);
     const dashboard = `${hosting.proto}://${hosting.host}${hosting.basePath}`;
     let to: URL;
     try {
       to = new URL(c.req.query('to') ?? '');
     } catch {
-      throw new BerthError('E_BAD_REQUEST', 'to must be the full URL of a hosted app');
+      throw new BerthError('E_BAD_REQUEST', 'to must be the full URL of a hosted app', { hint: 'open the app from the dashboard' });
     }
-    const route = handoff.hostRoute(hostnameOf(to.host));
-    if (!route || (to.protocol !== 'http:' && to.protocol !== 'https:')) {
-      throw new BerthError('E_NOT_FOUND', 'no hosted app at that address');
+    const notHere = new BerthError('E_NOT_FOUND', 'no hosted app at that address', { hint: 'open the app from the dashboard' });
+    if (to.protocol !== 'http:' && to.protocol !== 'https:') throw notHere;
+    const apps = new URL(handoff.appsUrl(req));
+    const appsBase = apps.pathname.replace(/\/+$/, '');
+    let route: Route | undefined;
+    let key: string;
+    let target: string;
+    if (to.origin === apps.origin && to.pathname.startsWith(appsBase + '/')) {
+      route = handoff.pathRoute(to.pathname.slice(appsBase.length));
+      key = APPS_ORIGIN_KEY;
+      target = apps.origin + appsBase;
+    } else {
+      route = handoff.hostRoute(hostnameOf(to.host));
+      key = route ? hostKey(route) : '';
+      const port = /:\d+$/.exec(hosting.host)?.[0] ?? '';
+      target = `${hosting.proto}://${hostnameOf(to.host)}${port}`;
     }
+    if (!route) throw notHere;
     const p = auth.sessionPrincipal(cookieValue(c.req.header('cookie'), SESSION_COOKIE));
     if (!p) return c.redirect(`${dashboard}/#/login?next=${encodeURIComponent(c.req.url.slice(c.req.url.indexOf('/api/')))}`, 302);
-    if (p.role !== 'admin' && p.userId !== route.access?.ownerId) throw new BerthError('E_NOT_FOUND', 'no hosted app at that address');
-    const ticket = handoff.store.mint(p.userId, hostKey(route));
+    if (p.role !== 'admin' && route.access?.anyUser !== true && p.userId !== route.access?.ownerId) throw notHere;
+    const ticket = handoff.store.mint(p.userId, key);
     const next = to.pathname + to.search;
     c.header('cache-control', 'no-store');
-    return c.redirect(`${to.origin}/__berth/handoff?ticket=${ticket}&next=${encodeURIComponent(next)}`, 302);
+    return c.redirect(`${target}/__berth/handoff?ticket=${ticket}&next=${encodeURIComponent(next)}`, 302);
   });
 
   app.post('/login', async (c) => {
