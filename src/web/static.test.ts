@@ -70,7 +70,7 @@ describe('dashboard static handler', () => {
     assert.equal(a.headers['cache-control'], 'no-cache');
     assert.equal(a.headers['content-security-policy'], DASHBOARD_CSP);
     assert.match(DASHBOARD_CSP, /default-src 'self'/);
-    assert.match(DASHBOARD_CSP, /frame-ancestors 'self'/);
+    assert.match(DASHBOARD_CSP, /frame-ancestors 'none'/, 'no page may frame the dashboard');
     assert.match(DASHBOARD_CSP, /connect-src 'self' ws: wss:/);
     assert.equal(a.headers['x-content-type-options'], 'nosniff');
     assert.match(a.body.toString(), /<base href="\/">/);

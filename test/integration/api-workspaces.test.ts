@@ -44,7 +44,7 @@ describe('workspaces API (process runtime)', () => {
     assert.equal(ws.state, 'running');
     assert.equal(ws.ports.length, 5);
     const first = ws.ports[0];
-    assert.equal(first.url, `${t.daemon.url}/hosted/${ws.id}/${first.hostPort}/`);
+    assert.equal(first.url, `${t.daemon.appsUrl}/hosted/${ws.id}/${first.hostPort}/`);
     const page = await waitFor(async () => {
       const r = await fetch(`${first.url}some/path?q=1`);
       return r.status === 200 ? ((await r.json()) as any) : undefined;
@@ -54,7 +54,7 @@ describe('workspaces API (process runtime)', () => {
     assert.equal(page.env.BERTH_WORKSPACE_ID, ws.id, 'injected variables win over user env');
     assert.equal(page.env.PORT, String(first.containerPort));
     assert.equal(page.env.BERTH_PORT_MAPPINGS, ws.ports.map((p: any) => `${p.containerPort}:${p.hostPort}`).join(','));
-    assert.equal(page.env.BERTH_HOSTING_HOSTNAME, new URL(t.daemon.url).host);
+    assert.equal(page.env.BERTH_HOSTING_HOSTNAME, new URL(t.daemon.appsUrl).host, 'hosted apps are linked on the apps origin');
     assert.equal(page.env.BERTH_HOSTING_PROTO, 'http');
     assert.equal(page.env.BERTH_HOSTING_BASE_PATH, '');
     assert.equal(page.headers['x-forwarded-prefix'], `/hosted/${ws.id}/${first.hostPort}`);
@@ -204,7 +204,7 @@ describe('metrics', () => {
       assert.equal((await fetch(`${t.daemon.url}/metrics`)).status, 401);
       const ws = (await t.api('POST', '/api/workspaces', { name: 'm', visibility: 'public', command: ECHO_SERVER })).body;
       for (let i = 0; i < 50 && (await fetch(ws.ports[0].url).then((r) => r.status, () => 0)) !== 200; i++) await new Promise((r) => setTimeout(r, 100));
-      await fetch(`${t.daemon.url}/hosted/${ws.id}/1/`);
+      await fetch(`${t.daemon.appsUrl}/hosted/${ws.id}/1/`);
       await t.daemon.reconcile();
       const text = await fetch(`${t.daemon.url}/metrics`, { headers: { authorization: `Bearer ${t.daemon.token}` } }).then((r) => r.text());
       assert.match(text, /^berth_http_requests_total\{kind="workspace",status="200"\} [1-9]\d*$/m);

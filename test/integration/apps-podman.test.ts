@@ -103,10 +103,10 @@ describe('catalog apps on podman', { skip: podmanMissing ? 'podman is not instal
       assert.equal(last.state, 'running', JSON.stringify(lines));
       assert.ok(lines.some((l) => l.step === 'pulling'));
 
-      const page = await fetch(`${t.daemon.url}/embed/${name}/`, { headers: { authorization: `Bearer ${t.daemon.token}` } });
+      const page = await fetch(`${t.daemon.appsUrl}/embed/${name}/`, { headers: { authorization: `Bearer ${t.daemon.token}` } });
       assert.equal(page.status, 200);
       assert.equal(await page.text(), TEST_IMAGE_BODY);
-      assert.equal(page.headers.get('content-security-policy'), "frame-ancestors 'self'");
+      assert.equal(page.headers.get('content-security-policy'), `frame-ancestors 'self' ${t.daemon.url}`);
       const root = await fetch(`${t.daemon.url}/index.html`, { headers: { authorization: `Bearer ${t.daemon.token}` } });
       assert.notEqual(await root.text(), TEST_IMAGE_BODY);
 
@@ -128,7 +128,7 @@ describe('catalog apps on podman', { skip: podmanMissing ? 'podman is not instal
     assert.deepEqual((await t.daemon.reconcile()).apps.restarted, ['busy-cmd']);
     let status = 0;
     for (let i = 0; i < 50 && status !== 200; i++) {
-      status = (await fetch(`${t.daemon.url}/embed/busy-cmd/`, { headers: { authorization: `Bearer ${t.daemon.token}` } })).status;
+      status = (await fetch(`${t.daemon.appsUrl}/embed/busy-cmd/`, { headers: { authorization: `Bearer ${t.daemon.token}` } })).status;
       if (status !== 200) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(status, 200, 'the restarted container is not served');
@@ -140,6 +140,6 @@ describe('catalog apps on podman', { skip: podmanMissing ? 'podman is not instal
       env: { ...process.env, CONTAINERS_CONF: conf },
     });
     assert.equal(stdout.trim(), '');
-    assert.equal((await fetch(`${t.daemon.url}/embed/busy-http/`, { headers: { authorization: `Bearer ${t.daemon.token}` } })).status, 404);
+    assert.equal((await fetch(`${t.daemon.appsUrl}/embed/busy-http/`, { headers: { authorization: `Bearer ${t.daemon.token}` } })).status, 404);
   });
 });

@@ -22,7 +22,7 @@ const auth = (t: TestDaemon) => ({ authorization: `Bearer ${t.daemon.token}` });
 
 /** What the app answers at /embed/{name}/ (status and JSON). */
 async function embed(t: TestDaemon, name: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${t.daemon.url}/embed/${name}/`, { headers: auth(t) });
+  const res = await fetch(`${t.daemon.appsUrl}/embed/${name}/`, { headers: auth(t) });
   const text = await res.text();
   return { status: res.status, body: res.status === 200 ? JSON.parse(text) : text };
 }
@@ -159,7 +159,7 @@ describe('apps and the reconciler (process runtime)', () => {
       const info = (await embed(t, 'notes')).body;
       const hostDir = path.join(t.dataDir, 'volumes', 'berth-app-notes-notes');
       assert.equal(info.volume, hostDir, 'the target path is substituted by the volume directory');
-      const put = await fetch(`${t.daemon.url}/embed/notes/note`, { method: 'PUT', headers: auth(t), body: 'remember me' });
+      const put = await fetch(`${t.daemon.appsUrl}/embed/notes/note`, { method: 'PUT', headers: auth(t), body: 'remember me' });
       assert.equal(put.status, 200);
 
       const kept = await t.api('DELETE', '/api/apps/notes');
@@ -167,7 +167,7 @@ describe('apps and the reconciler (process runtime)', () => {
       assert.ok(existsSync(path.join(hostDir, 'note.txt')), 'uninstall deleted the volume');
 
       assert.equal((await installApp(t.daemon.url, t.daemon.token, 'notes')).state, 'running');
-      const note = await fetch(`${t.daemon.url}/embed/notes/note`, { headers: auth(t) });
+      const note = await fetch(`${t.daemon.appsUrl}/embed/notes/note`, { headers: auth(t) });
       assert.equal(await note.text(), 'remember me');
 
       const purged = await t.api('DELETE', '/api/apps/notes?purge=1');

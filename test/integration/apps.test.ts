@@ -127,7 +127,7 @@ describe('catalog apps on shared Postgres and Redis (process runtime)', { skip }
 
   /** What the app answers at `/embed/{name}/`. */
   async function appInfo(name: string): Promise<any> {
-    const res = await fetch(`${t.daemon.url}/embed/${name}/`, { headers: { authorization: `Bearer ${t.daemon.token}` } });
+    const res = await fetch(`${t.daemon.appsUrl}/embed/${name}/`, { headers: { authorization: `Bearer ${t.daemon.token}` } });
     assert.equal(res.status, 200, `GET /embed/${name}/`);
     return res.json();
   }
@@ -210,13 +210,13 @@ describe('catalog apps on shared Postgres and Redis (process runtime)', { skip }
 
   test('served only under /embed/{app}/ with X-Forwarded-Prefix and frame-ancestors CSP', async () => {
     const auth = { authorization: `Bearer ${t.daemon.token}` };
-    const res = await fetch(`${t.daemon.url}/embed/pa/hello?x=1`, { headers: auth });
+    const res = await fetch(`${t.daemon.appsUrl}/embed/pa/hello?x=1`, { headers: auth });
     assert.equal(res.status, 200);
-    assert.equal(res.headers.get('content-security-policy'), "frame-ancestors 'self'");
+    assert.equal(res.headers.get('content-security-policy'), `frame-ancestors 'self' ${t.daemon.url}`, 'only the dashboard may frame it');
     const body = (await res.json()) as any;
     assert.equal(body.path, '/hello?x=1');
     assert.equal(body.prefix, '/embed/pa');
-    const bare = await fetch(`${t.daemon.url}/embed/pa?y=2`, { headers: auth, redirect: 'manual' });
+    const bare = await fetch(`${t.daemon.appsUrl}/embed/pa?y=2`, { headers: auth, redirect: 'manual' });
     assert.equal(bare.status, 308);
     assert.equal(bare.headers.get('location'), 'pa/?y=2');
     // Nothing of the app at the root.
@@ -225,12 +225,12 @@ describe('catalog apps on shared Postgres and Redis (process runtime)', { skip }
       assert.doesNotMatch(await root.text(), /"app":"pa"|^ok$/, p);
     }
     // Anonymous callers are refused; a browser is sent to log in.
-    assert.equal((await fetch(`${t.daemon.url}/embed/pa/`)).status, 401);
-    const page = await fetch(`${t.daemon.url}/embed/pa/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    assert.equal((await fetch(`${t.daemon.appsUrl}/embed/pa/`)).status, 401);
+    const page = await fetch(`${t.daemon.appsUrl}/embed/pa/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
     assert.equal(page.status, 302);
-    assert.equal((await fetch(`${t.daemon.url}/embed/nobody/`, { headers: auth })).status, 404);
+    assert.equal((await fetch(`${t.daemon.appsUrl}/embed/nobody/`, { headers: auth })).status, 404);
     // WebSockets go through the same route, prefix stripped.
-    const ws = new WebSocket(`${t.daemon.url.replace('http', 'ws')}/embed/pa/socket`, { headers: auth });
+    const ws = new WebSocket(`${t.daemon.appsUrl.replace("http", "ws")}/embed/pa/socket`, { headers: auth });
     const first = await new Promise<string>((resolve, reject) => {
       ws.once('message', (d) => resolve(String(d)));
       ws.once('error', reject);
@@ -252,7 +252,7 @@ describe('catalog apps on shared Postgres and Redis (process runtime)', { skip }
     const kept = await t.api('DELETE', '/api/apps/pa');
     assert.equal(kept.status, 200);
     assert.deepEqual(kept.body.kept, ['database app_pa', 'redis db 1', 'secrets']);
-    assert.equal((await fetch(`${t.daemon.url}/embed/pa/`, { headers: { authorization: `Bearer ${t.daemon.token}` } })).status, 404);
+    assert.equal((await fetch(`${t.daemon.appsUrl}/embed/pa/`, { headers: { authorization: `Bearer ${t.daemon.token}` } })).status, 404);
     assert.equal((await t.api('GET', '/api/apps/pa')).status, 404);
 
     assert.equal((await install('pa')).last.state, 'running');
@@ -304,7 +304,7 @@ describe('catalog apps on shared Postgres and Redis (process runtime)', { skip }
     assert.match(fb.reason, /not today/);
     assert.deepEqual(fb.ports, []);
     assert.equal((await t.api('GET', '/api/apps/fc')).status, 404);
-    assert.equal((await fetch(`${t.daemon.url}/embed/fb/`, { headers: { authorization: `Bearer ${t.daemon.token}` } })).status, 404);
+    assert.equal((await fetch(`${t.daemon.appsUrl}/embed/fb/`, { headers: { authorization: `Bearer ${t.daemon.token}` } })).status, 404);
     const runtime = createProcessRuntime({ log: silentLogger(), dataDir: t.dataDir }, {});
     assert.deepEqual(await runtime.list({ 'berth.kind': 'app', 'berth.id': 'fb' }), []);
     assert.equal((await runtime.list({ 'berth.kind': 'app', 'berth.id': 'fa' })).length, 1, 'the listing sees running apps');

@@ -102,7 +102,7 @@ describe('berth CLI against a running daemon', () => {
     assert.match(r.stdout, /^state\s+running$/m);
     assert.equal(shown.ports.length, t.config.portsPerWorkspace);
     for (const p of shown.ports) {
-      assert.equal(p.url, `${t.daemon.url}/hosted/${shown.id}/${p.hostPort}/`);
+      assert.equal(p.url, `${t.daemon.appsUrl}/hosted/${shown.id}/${p.hostPort}/`);
       assert.ok(r.stdout.includes(`${p.containerPort} → ${p.url}`), `port ${p.containerPort} in:\n${r.stdout}`);
     }
   });

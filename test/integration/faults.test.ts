@@ -86,7 +86,7 @@ describe('fault suite (podman): kill -9 mid-operation, then converge', { skip: p
       const labelled = await containers();
       assert.equal(labelled.length, list.length, `containers without records (or records without containers): ${labelled.length} vs ${list.length}`);
       const keeper = list.find((w) => w.name === 'keeper');
-      const page = await fetch(`${d.url}/hosted/${keeper.id}/${keeper.ports[0].hostPort}/`).then((r) => r.status);
+      const page = await fetch(`${d.appsUrl}/hosted/${keeper.id}/${keeper.ports[0].hostPort}/`).then((r) => r.status);
       assert.equal(page, 200, 'the surviving workspace is not served');
       for (const w of list) await api(d.url, 'DELETE', `/api/workspaces/${w.id}`);
       assert.equal((await containers()).length, 0);

@@ -106,7 +106,7 @@ describe("berth infra: Berth's own PostgreSQL and Redis on the process runtime",
   it('apps get a database and a Redis index on them; a dead server is started again by the reconciler', async () => {
     const installed = await installApp(t.daemon.url, t.daemon.token, 'dbapp');
     assert.equal(installed.state, 'running', JSON.stringify(installed));
-    const info = (await (await fetch(`${t.daemon.url}/embed/dbapp/`, { headers: { authorization: `Bearer ${t.daemon.token}` } })).json()) as any;
+    const info = (await (await fetch(`${t.daemon.appsUrl}/embed/dbapp/`, { headers: { authorization: `Bearer ${t.daemon.token}` } })).json()) as any;
     assert.deepEqual(await query(info.databaseUrl, 'SELECT current_user AS u'), [{ u: 'app_dbapp' }]);
     await query(info.databaseUrl, "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('survives down and up')");
     const conn = await connectResp(info.redisUrl);
@@ -140,7 +140,7 @@ describe("berth infra: Berth's own PostgreSQL and Redis on the process runtime",
     assert.equal((await cli(t, 'infra', 'up')).code, 0);
     const back = await installApp(t.daemon.url, t.daemon.token, 'dbapp');
     assert.equal(back.state, 'running', JSON.stringify(back));
-    const info = (await (await fetch(`${t.daemon.url}/embed/dbapp/`, { headers: { authorization: `Bearer ${t.daemon.token}` } })).json()) as any;
+    const info = (await (await fetch(`${t.daemon.appsUrl}/embed/dbapp/`, { headers: { authorization: `Bearer ${t.daemon.token}` } })).json()) as any;
     assert.deepEqual(await query(info.databaseUrl, 'SELECT body FROM notes'), [{ body: 'survives down and up' }]);
     assert.equal((await t.api('DELETE', '/api/apps/dbapp?purge=1')).status, 200);
   });

@@ -61,7 +61,7 @@ describe('restart safety (process runtime)', () => {
         const again = list.find((w: any) => w.id === ws.id);
         assert.equal(again.state, 'running');
         assert.deepEqual(again.ports.map((p: any) => p.hostPort), ws.ports.map((p: any) => p.hostPort));
-        const url = `${second.url}/hosted/${ws.id}/${ws.ports[0].hostPort}/`;
+        const url = `${second.appsUrl}/hosted/${ws.id}/${ws.ports[0].hostPort}/`;
         let status = 0;
         for (let i = 0; i < 50 && status !== 200; i++) {
           status = await get(url);
@@ -194,7 +194,7 @@ describe('restart safety for catalog apps (process runtime)', () => {
       return { status: r.status, body: r.status === 200 ? await r.json() : await r.text() };
     };
     for (const name of ['steady', 'fragile']) assert.equal((await installApp(first.url, token, name)).state, 'running');
-    const before = { steady: (await embed(first.url, 'steady')).body, fragile: (await embed(first.url, 'fragile')).body };
+    const before = { steady: (await embed(first.appsUrl, 'steady')).body, fragile: (await embed(first.appsUrl, 'fragile')).body };
     first.child.kill('SIGKILL');
     await new Promise((r) => first.child.once('exit', r));
     // While no daemon runs, one app dies too.
@@ -203,13 +203,13 @@ describe('restart safety for catalog apps (process runtime)', () => {
     const second = await spawnDaemon(env);
     try {
       // Routes are in the table before the first request: the running app answers at once.
-      const steady = await embed(second.url, 'steady');
+      const steady = await embed(second.appsUrl, 'steady');
       assert.equal(steady.status, 200);
       assert.equal(steady.body.started, before.steady.started, 'the running app was re-adopted, not restarted');
-      let fragile = await embed(second.url, 'fragile');
+      let fragile = await embed(second.appsUrl, 'fragile');
       for (let i = 0; i < 100 && fragile.status !== 200; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        fragile = await embed(second.url, 'fragile');
+        fragile = await embed(second.appsUrl, 'fragile');
       }
       assert.equal(fragile.status, 200, `the dead app was not restarted: ${JSON.stringify(fragile.body)}`);
       assert.ok(fragile.body.started > before.fragile.started);

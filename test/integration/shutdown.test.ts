@@ -70,7 +70,7 @@ describe('graceful shutdown', () => {
       const list = (await t.api('GET', '/api/workspaces')).body.workspaces;
       assert.equal(list.length, 1);
       assert.equal(list[0].state, 'running');
-      assert.equal(await fetch(`${t.daemon.url}/hosted/${list[0].id}/${list[0].ports[0].hostPort}/`).then((r) => r.text()), 'ok');
+      assert.equal(await fetch(`${t.daemon.appsUrl}/hosted/${list[0].id}/${list[0].ports[0].hostPort}/`).then((r) => r.text()), 'ok');
     } finally {
       await t.stop();
       rmSync(dataDir, { recursive: true, force: true });
