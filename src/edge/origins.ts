@@ -20,6 +20,12 @@ import { hostnameOf } from './match.js';
 export interface Origins {
   /** The dashboard's public URL for this request: `proto://host[:port][basePath]`, no trailing slash. */
   dashboardUrl(req: IncomingMessage): string;
+  /**
+   * A CSP source that matches the dashboard's origin as a browser may know it: the fixed public
+   * URL's origin, or (derived) this host name on any port — the apps listener cannot tell which
+   * port an outer proxy serves the dashboard on, but it is always the same host name.
+   */
+  dashboardSource(req: IncomingMessage): string;
   /** The apps origin's hosting info for this request (injected into workloads, used for links). */
   appsHosting(req: IncomingMessage): HostingInfo;
   /** `appsHosting` as a URL: `proto://host[:port][basePath]`, no trailing slash. */
@@ -100,6 +106,11 @@ export function createOrigins(opts: OriginsOptions): Origins {
 
   return {
     dashboardUrl,
+    dashboardSource(req) {
+      if (fixedDashboard) return `${fixedDashboard.proto}://${fixedDashboard.host}`;
+      const seen = forwardedInfo(req, opts.trusted);
+      return `${seen.proto}://${withPort(seen.host, 0).replace(/:0$/, ':*')}`;
+    },
     appsHosting,
     appsUrl: (req) => urlOf(appsHosting(req)),
     isAppsRequest,

@@ -147,7 +147,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     connectTimeoutMs: limits.connectTimeoutMs,
     connectionsPerUpstream: limits.connectionsPerUpstream,
     drainMs: limits.drainMs,
-    ...(opts.origins ? { appFrameAncestors: (req: IncomingMessage) => `frame-ancestors 'self' ${new URL(opts.origins!.dashboardUrl(req)).origin}` } : {}),
+    ...(opts.origins ? { appFrameAncestors: (req: IncomingMessage) => `frame-ancestors 'self' ${opts.origins!.dashboardSource(req)}` } : {}),
   });
   let table: RouteTable = emptyRouteTable();
   const sockets = new Set<Socket>();

@@ -147,24 +147,25 @@ describe('dashboard apps and previews pages in Chromium', () => {
     await card.getByRole('status').filter({ hasText: 'Demo Notes is installed and healthy.' }).waitFor();
     const steps = await card.locator('.steps li').evaluateAll((els) => els.map((e) => e.getAttribute('data-step')));
     assert.deepEqual(steps.filter((s, i) => s !== steps[i - 1]), ['provisioning', 'pulling', 'starting', 'health', 'healthy']);
-    assert.match((await card.locator('.steps li[data-step="healthy"]').textContent()) ?? '', new RegExp(`demo is healthy at .*${basePath}embed/demo/`));
+    assert.match((await card.locator('.steps li[data-step="healthy"]').textContent()) ?? '', new RegExp(`demo is healthy at ${td.daemon.appsUrl}/embed/demo/`));
 
     // Installed list: running, with its address.
     const item = page.locator('li.app', { has: page.getByRole('heading', { name: 'Demo Notes', exact: true }) });
     await item.locator('.state-running').waitFor();
     await shot(page, `${label}-apps`, true);
 
-    // Open it in the dashboard: an iframe on <base>embed/demo/; the app's page is inside the frame.
+    // Open it in the dashboard: an iframe on the apps origin's /embed/demo/ (another origin: the
+    // app's scripts cannot reach the dashboard); the app's page is inside the frame.
     await item.getByRole('link', { name: 'Open Demo Notes in the dashboard' }).click();
     await page.getByRole('heading', { name: 'Demo Notes', level: 1 }).waitFor();
     assert.ok(page.url().endsWith('#/apps/demo'), page.url());
     const iframe = page.locator('iframe.frame');
-    assert.equal(await iframe.getAttribute('src'), `${base}embed/demo/`);
+    assert.equal(await iframe.getAttribute('src'), `${td.daemon.appsUrl}/embed/demo/`);
     assert.equal(await iframe.getAttribute('title'), 'Demo Notes (app)');
     const inside = page.frameLocator('iframe.frame');
     await inside.getByRole('heading', { name: 'Hello from Demo Notes' }).waitFor();
     assert.equal(await inside.locator('#path').textContent(), '/');
-    assert.equal(await inside.locator('#prefix').textContent(), `${basePath}embed/demo`);
+    assert.equal(await inside.locator('#prefix').textContent(), '/embed/demo');
     const secret = (await inside.locator('#secret').textContent()) ?? '';
     assert.match(secret, /\S{16,}/);
     for (const earlier of secrets) assert.notEqual(secret, earlier, 'a purged app gets new secrets on its next install');
@@ -188,7 +189,7 @@ describe('dashboard apps and previews pages in Chromium', () => {
     await item.waitFor({ state: 'detached' });
     await page.getByText('No apps installed yet.').waitFor();
     assert.equal((await td.api('GET', '/api/apps/demo')).status, 404);
-    assert.equal((await fetch(`${rootUrl}/embed/demo/`, { headers: { authorization: `Bearer ${td.daemon.token}` } })).status, 404);
+    assert.equal((await fetch(`${td.daemon.appsUrl}/embed/demo/`, { headers: { authorization: `Bearer ${td.daemon.token}` } })).status, 404);
 
     // Everything the page and its frame fetched stayed below its base URL.
     const origin = new URL(base).origin;

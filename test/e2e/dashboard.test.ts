@@ -84,11 +84,13 @@ describe('dashboard in Chromium', () => {
     await item.locator('pre.term', { hasText: 'shell-ok-42 hello' }).waitFor();
     await shot(page, `${label}-workspaces`, true);
 
-    // The hosted app, one click away (private: the Berth session opens it)
+    // The hosted app, one click away on the apps origin (private: the Berth session opens it
+    // through the one-time hand-off). Without BERTH_APPS_URL the apps origin is this host name on
+    // the apps port, also behind the sub-path proxy.
     // (On the process runtime a workload listens on its host port itself: no 8000 mapping.)
     const link = item.locator('.ports a').first();
     const href = await link.getAttribute('href');
-    assert.ok(href?.startsWith(`${base}hosted/`), `hosted link ${href} is under ${base}`);
+    assert.ok(href?.startsWith(`${td.daemon.appsUrl}/hosted/`), `hosted link ${href} is on the apps origin ${td.daemon.appsUrl}`);
     const [app] = await Promise.all([browser.context.waitForEvent('page'), link.click()]);
     await app.waitForLoadState();
     assert.equal(await app.locator('h1').textContent(), 'hello from demo');
