@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { BerthError } from '../errors.js';
 import type { AuthService, Principal, TokenScope } from '../services/auth.js';
-import { bearerToken, tokenMatches } from './auth.js';
+import { bearerToken, tokenMatches } from '../auth/tokens.js';
 import type { ApiEnv } from './env.js';
 
 /** Name of Berth's session cookie; the edge strips it before proxying anything upstream. */

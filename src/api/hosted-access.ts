@@ -3,7 +3,7 @@ import type { Route } from '../domain/route.js';
 import { BERTH_APP_SESSION_COOKIE } from '../edge/headers.js';
 import type { HandoffStore } from '../auth/app-handoff.js';
 import type { AuthService, Principal } from '../services/auth.js';
-import { bearerToken } from './auth.js';
+import { bearerToken } from '../auth/tokens.js';
 import { cookieValue } from './upgrade-auth.js';
 
 /**

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { checkPasswordStrength, dummyPasswordHash, hashPassword, verifyPassword } from '../auth/passwords.js';
 import { LoginLimiter } from '../auth/rate-limit.js';
 import type { ApiToken, AuditEntry, AuthRepo, Role, User } from '../store/auth-repo.js';
-import { TOKEN_PREFIX, tokenMatches } from '../api/auth.js';
+import { TOKEN_PREFIX, tokenMatches } from '../auth/tokens.js';
 
 /** Scopes an API token may carry: `read` (GET), `write` (change own workloads), `admin` (everything an admin may do). */
 export const TOKEN_SCOPES = ['read', 'write', 'admin'] as const;

@@ -1,3 +1,7 @@
+/**
+ * Berth credentials: the local CLI token file, hashing, timing-safe comparison and the Bearer
+ * header. A neutral module (no HTTP framework, no store) so services and the API both use it.
+ */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 
@@ -34,4 +38,14 @@ export function bearerToken(header: string | undefined | null): string | undefin
   if (!header) return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return m?.[1];
+}
+
+/** Hex SHA-256 of a credential: what the store keeps instead of the credential itself. */
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** A fresh random credential `berth_<kind>_<43 base64url chars>` (256 bits). */
+export function newToken(kind: string): string {
+  return `${TOKEN_PREFIX}${kind}_${randomBytes(32).toString('base64url')}`;
 }
