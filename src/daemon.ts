@@ -13,6 +13,9 @@ import { createHostingResolver } from './api/hosting.js';
 import { SESSION_COOKIE } from './api/authn.js';
 import { forwardedInfo, parseTrustedProxies } from './edge/forwarded.js';
 import { AuthRepo } from './store/auth-repo.js';
+import { LlmTokensRepo } from './store/llm-tokens-repo.js';
+import { LlmTokens } from './services/llm-tokens.js';
+import { createLlmAccess } from './api/llm-access.js';
 import { AuthService } from './services/auth.js';
 import { sessionPrincipalForUpgrade } from './api/upgrade-auth.js';
 import { createHostedAccess } from './api/hosted-access.js';
@@ -137,7 +140,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
 
   const db = openDb(path.join(config.dataDir, 'berth.db'));
   const repo = new WorkspacesRepo(db);
-  const workspaces = new WorkspaceService({ config, log: log.child({ component: 'workspaces' }), repo, runtime, berthUrlHelper });
+  const llmTokens = new LlmTokens(new LlmTokensRepo(db));
+  const workspaces = new WorkspaceService({ config, log: log.child({ component: 'workspaces' }), repo, runtime, berthUrlHelper, llmTokens });
   const appsRepo = new AppsRepo(db);
   // BERTH_POSTGRES_URL / BERTH_REDIS_URL, or Berth's own servers after `berth infra up`.
   const infra = new InfraService({ config, runtime, log: log.child({ component: 'infra' }), usersOf: (kind) => apps.usersOf(kind), instanceId: instanceId(db) });
@@ -243,6 +247,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       return apiListener(req, res);
     },
     onResponse: metrics.onResponse,
+    llmAccess: createLlmAccess({ auth, llmTokens, hostingFor, ratePerMinute: config.llmRateLimit }),
+    onLlmResponse: metrics.onLlmResponse,
     limits: { drainMs: config.drainSeconds * 1000 },
     authorize: hostedAccess.authorize,
     redeemHandoff: hostedAccess.redeemHandoff,
@@ -253,6 +259,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   edgeRef = edge;
   edgeForStats = edge;
   const refreshRoutes = (): void => {
+    // Deletes made past the service (the reconciler finishing one) cascade to the credential.
+    llmTokens.reload();
     edge.setRoutes(previews.withRoutes(
       buildRouteTable(
         workspaces.list().map(workspaceRoutable).concat(appRoutableWorkloads(apps)),

@@ -52,6 +52,8 @@ export const configSchema = z.object({
   trustedProxies: csv.default([]),
   llmBaseUrl: optionalUrl,
   llmApiKey: z.string().optional(),
+  /** `/llm/` requests per minute per workspace (and per user); 0 = no limit. Past it: 429 with Retry-After. */
+  llmRateLimit: z.coerce.number().int().min(0).default(0),
   dnsServers: csv.default([]),
   reconcileInterval: z.coerce.number().int().min(1).default(30),
   drainSeconds: z.coerce.number().min(0).default(10),

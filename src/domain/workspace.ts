@@ -112,8 +112,12 @@ export function portMappingsEnv(ports: PortMapping[]): string {
   return ports.map((p) => `${p.containerPort}:${p.hostPort}`).join(',');
 }
 
-/** The environment Berth injects into every workspace; user env cannot override these keys. */
-export function injectedEnv(ws: Pick<Workspace, 'id' | 'ports' | 'hosting'>, extra: { llmUrl?: string } = {}): Record<string, string> {
+/**
+ * The environment Berth injects into every workspace; user env cannot override these keys.
+ * `llmUrl` is Berth's `/llm/` (BERTH_LLM_BASE_URL, and BERTH_LLM_URL as before) and `llmToken`
+ * the workspace's own credential for it (BERTH_LLM_TOKEN) — never the operator's key.
+ */
+export function injectedEnv(ws: Pick<Workspace, 'id' | 'ports' | 'hosting'>, extra: { llmUrl?: string; llmToken?: string } = {}): Record<string, string> {
   const first = ws.ports[0];
   const env: Record<string, string> = {
     BERTH_WORKSPACE_ID: ws.id,
@@ -123,6 +127,10 @@ export function injectedEnv(ws: Pick<Workspace, 'id' | 'ports' | 'hosting'>, ext
     BERTH_HOSTING_BASE_PATH: ws.hosting.basePath,
   };
   if (first) env.PORT = String(first.containerPort);
-  if (extra.llmUrl) env.BERTH_LLM_URL = extra.llmUrl;
+  if (extra.llmUrl) {
+    env.BERTH_LLM_URL = extra.llmUrl;
+    env.BERTH_LLM_BASE_URL = extra.llmUrl;
+    if (extra.llmToken) env.BERTH_LLM_TOKEN = extra.llmToken;
+  }
   return env;
 }

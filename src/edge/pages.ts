@@ -16,7 +16,8 @@ export type EdgeErrorCode =
   | 'E_UPSTREAM_PROTOCOL'
   | 'E_LLM_NOT_CONFIGURED'
   | 'E_FORBIDDEN'
-  | 'E_UNAUTHORIZED';
+  | 'E_UNAUTHORIZED'
+  | 'E_RATE_LIMITED';
 
 export interface EdgeError {
   status: number;
@@ -26,8 +27,10 @@ export interface EdgeError {
 }
 
 const TITLES: Record<number, string> = {
+  401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  429: 'Too Many Requests',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',

@@ -53,8 +53,14 @@ export interface EdgeOptions {
   /** At shutdown, ends the WebSockets `fallbackUpgrade` accepted, with close frames (bounded, ~1 s). */
   closeWebSockets?: () => Promise<void>;
   limits?: Partial<EdgeLimits>;
-  /** Decides who may use `/llm/` (the key is spent on their behalf); default: anyone who reaches the edge. */
-  llmAllow?: (req: IncomingMessage) => boolean;
+  /**
+   * Decides, per `/llm/` request, whether the operator's key may be spent on its behalf (a
+   * workspace's credential, a user's token or session). Without it `/llm/` refuses everyone: an
+   * unwired gate must not make an open relay. Called only for `/llm/` requests.
+   */
+  llmAccess?: (req: IncomingMessage) => LlmVerdict;
+  /** Called once per finished `/llm/` response: the workspace it was spent for (null: a user, or refused before one was known) and its status. */
+  onLlmResponse?: (workspaceId: string | null, status: number) => void;
   /**
    * Decides whether a request may reach a private route (HTTP and WebSocket alike). Without it,
    * private routes are refused: failing closed beats leaking a private app.
@@ -78,6 +84,19 @@ export interface EdgeOptions {
   /** Called once per finished HTTP response: what kind of request it was, its status, its duration. */
   onResponse?: (kind: RequestKind, status: number, seconds: number) => void;
 }
+
+/** What `EdgeOptions.llmAccess` decided about one `/llm/` request. */
+export type LlmVerdict =
+  | { readonly ok: true; readonly workspaceId: string | null }
+  | { readonly ok: false; readonly workspaceId: string | null; readonly error: EdgeError; readonly retryAfterSeconds?: number };
+
+const LLM_REFUSED: LlmVerdict = {
+  ok: false,
+  workspaceId: null,
+  error: { status: 401, code: 'E_UNAUTHORIZED', message: 'The LLM proxy needs a credential: send Authorization: Bearer $BERTH_LLM_TOKEN (or a Berth API token).' },
+};
+
+const LLM_CHALLENGE = Object.freeze({ 'www-authenticate': 'Bearer' });
 
 /** How the edge classified a request, for metrics. */
 export type RequestKind = 'workspace' | 'app' | 'preview' | 'api' | 'llm' | 'refused';
@@ -321,10 +340,26 @@ export function createEdge(opts: EdgeOptions): Edge {
           sendError(res, { status: 404, code: 'E_LLM_NOT_CONFIGURED', message: 'The LLM proxy is not configured: set BERTH_LLM_BASE_URL (and BERTH_LLM_API_KEY).' }, req.headers.accept);
           return;
         }
-        if (opts.llmAllow && !opts.llmAllow(req)) {
-          sendError(res, { status: 403, code: 'E_FORBIDDEN', message: 'This client may not use the LLM proxy.' }, req.headers.accept);
+        let verdict: LlmVerdict = LLM_REFUSED;
+        try {
+          if (opts.llmAccess) verdict = opts.llmAccess(req);
+        } catch (err) {
+          log.warn({ err, url: req.url }, 'LLM access check failed; refusing');
+        }
+        if (opts.onLlmResponse) {
+          const onLlm = opts.onLlmResponse;
+          const workspaceId = verdict.workspaceId;
+          res.once('finish', () => onLlm(workspaceId, res.statusCode));
+        }
+        if (!verdict.ok) {
+          // SDKs parse JSON errors whatever they sent as Accept.
+          const retry = verdict.retryAfterSeconds;
+          const extra = retry !== undefined ? { 'retry-after': String(retry) } : verdict.error.status === 401 ? LLM_CHALLENGE : undefined;
+          sendError(res, verdict.error, 'application/json', extra);
           return;
         }
+        // The client's Authorization (its Berth credential) and cookies are dropped by LLM_HTTP;
+        // the operator's key is added as the only Authorization.
         const target: ForwardTarget = {
           origin: llm.origin,
           path: llmPath(llmBase, m.path),

@@ -13,7 +13,7 @@ export interface MetricsSources {
 }
 
 /**
- * Berth's Prometheus metrics: requests by kind and status, request latency, active WebSockets,
+ * Berth's Prometheus metrics: requests by kind and status, `/llm/` requests by workspace and status, request latency, active WebSockets,
  * workloads by state, job queue depth, reconcile results. Served at `GET /metrics` to any
  * principal that may read (bearer token or session): the figures name workloads' states, not
  * secrets, but are still nobody else's business.
@@ -39,12 +39,19 @@ export function createDaemonMetrics(src: MetricsSources) {
   registry.register(new Gauge('berth_job_queue_depth', 'Jobs waiting to run.', () => [[{}, src.queueDepth?.() ?? 0]]));
   const reconciles = registry.register(new Counter('berth_reconcile_actions_total', 'What reconcile passes did, by action.'));
   const passes = registry.register(new Counter('berth_reconcile_passes_total', 'Reconcile passes run.'));
+  const llm = registry.register(
+    new Counter('berth_llm_requests_total', 'Requests through /llm/, by workspace id (empty: a user, or refused before any was known) and status.'),
+  );
 
   return {
     /** Edge hook: one call per finished response. */
     onResponse(kind: RequestKind, status: number, seconds: number): void {
       requests.inc({ kind, status: String(status) });
       latency.observe({ kind }, seconds);
+    },
+    /** Edge hook: one call per finished `/llm/` response. */
+    onLlmResponse(workspaceId: string | null, status: number): void {
+      llm.inc({ workspace: workspaceId ?? '', status: String(status) });
     },
     onReconcile(r: ReconcileReport): void {
       passes.inc();

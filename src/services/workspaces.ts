@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { LABEL_ID, LABEL_KIND, type ExecOptions, type ExecResult, type ExecSession, type Runtime } from '../runtime/runtime.js';
 import type { WorkspacesRepo } from '../store/workspaces-repo.js';
 import { sharedNetwork } from '../runtime/shared-network.js';
+import type { LlmTokens } from './llm-tokens.js';
 
 export interface CreateWorkspaceInput {
   name: string;
@@ -25,6 +26,8 @@ export interface WorkspaceServiceDeps {
   runtime: Runtime;
   /** Host path of the `berth-url` helper, mounted into containers. */
   berthUrlHelper: string;
+  /** Per-workspace `/llm/` credentials (issued at create when BERTH_LLM_BASE_URL is set). */
+  llmTokens: LlmTokens;
 }
 
 /** Engine-visible name of a workspace's workload. */
@@ -109,12 +112,14 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     this.inFlight.add(ws.id);
     let ref: string | null = null;
     try {
+      // Issued inside the try: a failed create deletes the row, and the credential with it.
+      const llmToken = config.llmBaseUrl ? this.deps.llmTokens.issue(ws.id) : undefined;
       const network = await sharedNetwork(runtime);
       ref = await runtime.create({
         name: workloadName(ws.id),
         image: ws.image,
         ...(ws.command ? { command: ws.command } : {}),
-        env: this.environment(ws),
+        env: this.environment(ws, llmToken),
         ports: ws.ports,
         labels: { [LABEL_KIND]: 'workspace', [LABEL_ID]: ws.id, 'berth.name': ws.name },
         ...(config.dnsServers.length ? { dnsServers: config.dnsServers } : {}),
@@ -132,6 +137,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     } catch (err) {
       log.warn({ err }, 'workspace create failed; cleaning up');
       if (ref) await runtime.remove(ref).catch((e: unknown) => log.error({ err: e }, 'cleanup: remove failed'));
+      this.deps.llmTokens.revoke(ws.id);
       repo.delete(ws.id);
       this.emit('changed');
       throw asRuntimeError(err, 'create');
@@ -208,10 +214,30 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
           throw asRuntimeError(err, 'remove');
         }
       }
+      this.deps.llmTokens.revoke(ws.id);
       this.deps.repo.delete(ws.id);
     });
     this.deps.log.info({ workspaceId: ws.id, name: ws.name }, 'workspace removed');
     this.emit('changed');
+  }
+
+  /**
+   * Issues the workspace a new `/llm/` credential and revokes its old one at once (a leak is
+   * contained the moment this returns). The token is returned once and never stored in clear.
+   * A workload's environment is fixed when it is created, so a running workload keeps the old
+   * (now refused) BERTH_LLM_TOKEN: hand it the new one (e.g. `export BERTH_LLM_TOKEN=…` in its
+   * shell). Workspaces created before per-workspace credentials existed get their first one here.
+   */
+  rotateLlmToken(idOrName: string): { token: string; baseUrl: string } {
+    const ws = this.get(idOrName);
+    const baseUrl = this.llmUrl(ws);
+    if (!baseUrl) {
+      throw new BerthError('E_INVALID_STATE', 'the LLM proxy is not configured', { hint: 'set BERTH_LLM_BASE_URL (and BERTH_LLM_API_KEY) and restart Berth' });
+    }
+    if (ws.deleting) throw new BerthError('E_INVALID_STATE', `workspace "${ws.name}" is being deleted`);
+    const token = this.deps.llmTokens.issue(ws.id);
+    this.deps.log.info({ workspaceId: ws.id, name: ws.name }, 'workspace LLM credential rotated');
+    return { token, baseUrl };
   }
 
   /**
@@ -248,11 +274,15 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     return this.deps.runtime.exec(ws.runtimeRef, argv, opts);
   }
 
+  /** Berth's `/llm/` as the workspace reaches it, or undefined when the LLM proxy is off. */
+  private llmUrl(ws: Workspace): string | undefined {
+    return this.deps.config.llmBaseUrl ? `${ws.hosting.proto}://${ws.hosting.host}${ws.hosting.basePath}/llm` : undefined;
+  }
+
   /** User env, then Berth's injected variables (which the user cannot override). */
-  private environment(ws: Workspace): Record<string, string> {
-    const { config } = this.deps;
-    const llmUrl = config.llmBaseUrl ? `${ws.hosting.proto}://${ws.hosting.host}${ws.hosting.basePath}/llm` : undefined;
-    return { ...ws.env, ...injectedEnv(ws, llmUrl ? { llmUrl } : {}) };
+  private environment(ws: Workspace, llmToken: string | undefined): Record<string, string> {
+    const llmUrl = this.llmUrl(ws);
+    return { ...ws.env, ...injectedEnv(ws, llmUrl ? { llmUrl, ...(llmToken ? { llmToken } : {}) } : {}) };
   }
 }
 

@@ -210,4 +210,16 @@ export const migrations: { version: number; sql: string }[] = [
       ALTER TABLE apps ADD COLUMN exit_code INTEGER;
     `,
   },
+  {
+    // Per-workspace LLM credentials (src/services/llm-tokens.ts): only a hash is kept, and the row
+    // goes with its workspace, so deleting a workspace revokes its credential.
+    version: 9,
+    sql: `
+      CREATE TABLE workspace_llm_tokens (
+        workspace_id TEXT PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
+        token_hash   TEXT NOT NULL UNIQUE,
+        created_at   TEXT NOT NULL
+      );
+    `,
+  },
 ];

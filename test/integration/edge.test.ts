@@ -49,6 +49,8 @@ describe('edge (HTTP)', () => {
     h = await startEdge(
       { appsDomain: 'apps.test', trustedProxies: '127.0.0.2/32', llmBaseUrl: `http://127.0.0.1:${llm.port}/v1`, llmApiKey: 'sk-test' },
       { upstreamTimeoutMs: 500, headersTimeoutMs: 500, requestTimeoutMs: 3_000, checkIntervalMs: 100 },
+      // The daemon's gate is tested in llm-proxy.test.ts; here every /llm request is let through.
+      { llmAccess: () => ({ ok: true, workspaceId: null }) },
     );
     h.edge.setRoutes(buildRouteTable(rowsNow(), { appsDomain: 'apps.test' }));
   });
@@ -316,6 +318,20 @@ describe('edge (HTTP)', () => {
     assert.equal(seen.headers.host, `127.0.0.1:${llm.port}`);
     assert.equal(seen.headers['x-forwarded-for'], undefined);
     await assertStreamsBeforeEnd(h.port, '/llm/stream?sse', llmStream, 'data: one', 'data: two');
+  });
+
+  it('/llm without an access gate refuses everyone (401 JSON) and never dials the provider', async () => {
+    const ungated = await startEdge({ llmBaseUrl: `http://127.0.0.1:${llm.port}/v1`, llmApiKey: 'sk-test' });
+    try {
+      const before = llm.requests.length;
+      const res = await get(ungated.port, '/llm/models');
+      assert.equal(res.status, 401);
+      assert.equal(JSON.parse(res.body).error.code, 'E_UNAUTHORIZED');
+      assert.equal(res.headers['www-authenticate'], 'Bearer');
+      assert.equal(llm.requests.length, before);
+    } finally {
+      await ungated.close();
+    }
   });
 
   it('/llm answers 404 with a clear message when not configured', async () => {

@@ -11,7 +11,7 @@ import { WebSocketServer } from 'ws';
 import { loadConfig } from '../../src/config/load.js';
 import type { BerthConfig } from '../../src/config/schema.js';
 import { silentLogger, createLogger } from '../../src/log.js';
-import { createEdge, type Edge, type EdgeLimits } from '../../src/edge/server.js';
+import { createEdge, type Edge, type EdgeLimits, type EdgeOptions } from '../../src/edge/server.js';
 
 export interface RecordedRequest {
   method: string;
@@ -163,8 +163,12 @@ export interface EdgeHarness {
   close(): Promise<void>;
 }
 
-/** An edge on an ephemeral loopback port whose fallback answers `fallback <url>`. */
-export async function startEdge(overrides: Partial<Record<keyof BerthConfig, unknown>> = {}, limits: Partial<EdgeLimits> = {}): Promise<EdgeHarness> {
+/** An edge on an ephemeral loopback port whose fallback answers `fallback <url>`; `hooks` adds edge options (e.g. `llmAccess`). */
+export async function startEdge(
+  overrides: Partial<Record<keyof BerthConfig, unknown>> = {},
+  limits: Partial<EdgeLimits> = {},
+  hooks: Pick<EdgeOptions, 'llmAccess' | 'onLlmResponse'> = {},
+): Promise<EdgeHarness> {
   const config = loadConfig({}, { port: 0, host: '127.0.0.1', ...overrides });
   const fallbackRequests: RecordedRequest[] = [];
   const fallbackUpgrades: string[] = [];
@@ -181,6 +185,7 @@ export async function startEdge(overrides: Partial<Record<keyof BerthConfig, unk
       socket.end('HTTP/1.1 418 Fallback\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     },
     limits: { drainMs: 200, ...limits },
+    ...hooks,
   });
   const addr = await edge.listen(0, '127.0.0.1');
   return { edge, port: addr.port, config, fallbackRequests, fallbackUpgrades, close: () => edge.close() };

@@ -120,6 +120,14 @@ export function workspaceRoutes(svc: WorkspaceService, auth: AuthService, hostin
     return c.body(null, 204);
   });
 
+  // Issues a new /llm/ credential, revoking the old one at once; the token is in this answer only.
+  app.post('/:id/llm-token', (c) => {
+    const ws = visible(c.get('principal'), c.req.param('id'));
+    const { token, baseUrl } = svc.rotateLlmToken(ws.id);
+    auth.audit(c.get('principal'), 'workspace.llm_token', ws.name, c.get('clientIp'), { id: ws.id });
+    return c.json({ token, baseUrl, env: { BERTH_LLM_BASE_URL: baseUrl, BERTH_LLM_TOKEN: token } });
+  });
+
   app.get('/:id/logs', async (c) => {
     const ws = visible(c.get('principal'), c.req.param('id'));
     const follow = ['1', 'true'].includes(c.req.query('follow') ?? '');

@@ -1,6 +1,6 @@
 /**
- * `berth ws …`: create, list, show, stop, start, remove, follow logs of and open a shell in
- * workspaces. Every call goes through the daemon's HTTP API.
+ * `berth ws …`: create, list, show, stop, start, remove, follow logs of, open a shell in and
+ * rotate the LLM credential of workspaces. Every call goes through the daemon's HTTP API.
  */
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
@@ -213,6 +213,15 @@ export function registerWs(program: Command): void {
       const client = clientFor(cmd);
       await withProgress(`removing workspace ${idOrName}`, () => client.json<void>('DELETE', workspacePath(idOrName)));
       process.stdout.write(`workspace ${idOrName} removed\n`);
+    });
+
+  ws.command('llm-token')
+    .description("issue a workspace a new /llm/ credential (the old one stops working at once) and print it as env lines")
+    .argument('<id|name>')
+    .action(async (idOrName: string, _opts: unknown, cmd: Command) => {
+      const r = await clientFor(cmd).json<{ env: Record<string, string> }>('POST', `${workspacePath(idOrName)}/llm-token`);
+      // KEY=value lines, ready for an env file or `export` in the workspace.
+      for (const [k, v] of Object.entries(r.env)) process.stdout.write(`${k}=${v}\n`);
     });
 
   ws.command('logs')
