@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { BerthConfig } from '../config/schema.js';
 import { BerthError, isBerthError } from '../errors.js';
 import { newId } from '../domain/ids.js';
-import { checkWorkspaceName, injectedEnv, type HostingInfo, type RestartPolicy, type Visibility, type Workspace } from '../domain/workspace.js';
+import { checkWorkspaceName, dashboardUrlOf, injectedEnv, type HostingInfo, type RestartPolicy, type Visibility, type Workspace } from '../domain/workspace.js';
 import type { Logger } from '../log.js';
 import { LABEL_ID, LABEL_KIND, type ExecOptions, type ExecResult, type ExecSession, type Runtime } from '../runtime/runtime.js';
 import type { WorkspacesRepo } from '../store/workspaces-repo.js';
@@ -274,9 +274,12 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     return this.deps.runtime.exec(ws.runtimeRef, argv, opts);
   }
 
-  /** Berth's `/llm/` as the workspace reaches it, or undefined when the LLM proxy is off. */
+  /**
+   * Berth's `/llm/` as the workspace reaches it, or undefined when the LLM proxy is off. It lives
+   * on the dashboard's origin: the apps origin (the workspace's hosting) serves workload content only.
+   */
   private llmUrl(ws: Workspace): string | undefined {
-    return this.deps.config.llmBaseUrl ? `${ws.hosting.proto}://${ws.hosting.host}${ws.hosting.basePath}/llm` : undefined;
+    return this.deps.config.llmBaseUrl ? `${dashboardUrlOf(ws.hosting)}/llm` : undefined;
   }
 
   /** User env, then Berth's injected variables (which the user cannot override). */
