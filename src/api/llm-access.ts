@@ -4,7 +4,7 @@ import type { LlmVerdict } from '../edge/server.js';
 import { bearerToken } from '../auth/tokens.js';
 import { RequestRateLimiter } from '../auth/request-rate.js';
 import type { AuthService, Principal } from '../services/auth.js';
-import type { LlmTokens } from '../services/llm-tokens.js';
+import { LLM_TOKEN_PREFIX, type LlmTokens } from '../services/llm-tokens.js';
 import { SESSION_COOKIE } from './authn.js';
 import { cookieValue } from './upgrade-auth.js';
 
@@ -64,6 +64,8 @@ export function createLlmAccess(deps: LlmAccessDeps): (req: IncomingMessage) => 
       const token = bearerToken(authorization);
       const workspaceId = deps.llmTokens.workspaceOf(token);
       if (workspaceId !== null) return limited(workspaceId, workspaceId) ?? { ok: true, workspaceId };
+      // A missed or revoked workspace credential is no API token either: skip the store lookup.
+      if (token?.startsWith(LLM_TOKEN_PREFIX)) return BAD_CREDENTIAL;
       const p = deps.auth.tokenPrincipal(token);
       if (!p) return BAD_CREDENTIAL;
       if (!p.scopes.has('write') && !p.scopes.has('admin')) return READ_ONLY;
