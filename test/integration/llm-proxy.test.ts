@@ -6,7 +6,9 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { startTestDaemon, TEST_ADMIN_PASSWORD, type TestDaemon } from '../support/daemon.js';
 import { startUpstream, type TestUpstream } from '../support/edge-harness.js';
@@ -139,6 +141,18 @@ describe('/llm/ for workloads and users only', () => {
     assert.equal(gone.status, 401);
     assert.equal(gone.body.error.code, 'E_UNAUTHORIZED');
     assert.equal(provider.requests.length, before);
+  });
+
+  it('`berth ws llm-token` rotates and prints the new credential as env lines', async () => {
+    const ws = await createWorkspace(t, 'llm-cli');
+    const cli = path.resolve(import.meta.dirname, '../../src/cli/index.ts');
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BERTH_URL: t.daemon.url, BERTH_DATA_DIR: t.dataDir };
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', cli, 'ws', 'llm-token', 'llm-cli'], { env });
+    const lines = Object.fromEntries(stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    assert.equal(lines.BERTH_LLM_BASE_URL, `${t.daemon.url}/llm`);
+    assert.match(lines.BERTH_LLM_TOKEN!, /^berth_llm_/);
+    assert.equal((await llm(t, '/models', { authorization: `Bearer ${lines.BERTH_LLM_TOKEN}` })).status, 200);
+    assert.equal((await llm(t, '/models', { authorization: `Bearer ${ws.env.BERTH_LLM_TOKEN}` })).status, 401);
   });
 
   it("a user's API token and a same-origin session work; a cross-site session does not; neither is forwarded", async () => {
