@@ -15,13 +15,31 @@ export function describeZodError(err: ZodError): string {
 }
 
 /**
+ * The hint of the first zod issue that carries one: a custom issue's `params.hint` (e.g. the
+ * shape an image reference must have), so a refused field tells the user what to send instead.
+ */
+export function zodErrorHint(err: ZodError): string | undefined {
+  for (const issue of err.issues) {
+    const hint = issue.code === 'custom' ? (issue.params as { hint?: unknown } | undefined)?.hint : undefined;
+    if (typeof hint === 'string') return hint;
+  }
+  return undefined;
+}
+
+/** A BerthError('E_BAD_REQUEST') saying every zod issue, with the first hint an issue carries. */
+export function zodBadRequest(err: ZodError): BerthError {
+  const hint = zodErrorHint(err);
+  return new BerthError('E_BAD_REQUEST', describeZodError(err), hint ? { hint } : {});
+}
+
+/**
  * The one place errors become HTTP. BerthError keeps its status and code; zod failures are 400;
  * anything else is logged with its stack and answered as a generic 500 (no internals leak).
  */
 export function errorResponse(c: Context, err: unknown, log: Logger): Response {
   let e: BerthError;
   if (isBerthError(err)) e = err;
-  else if (err instanceof ZodError) e = new BerthError('E_BAD_REQUEST', describeZodError(err));
+  else if (err instanceof ZodError) e = zodBadRequest(err);
   else {
     log.error({ err }, 'unhandled error in API');
     e = new BerthError('E_INTERNAL', 'internal error; see the daemon log');

@@ -3,20 +3,29 @@ import type { IncomingMessage } from 'node:http';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { BerthError } from '../../errors.js';
+import { IMAGE_REF_HINT, imageRefIssue } from '../../domain/image-ref.js';
 import { hostedUrl, type HostingInfo, type Workspace } from '../../domain/workspace.js';
 import type { WorkspaceService } from '../../services/workspaces.js';
 import type { AuthService, Principal } from '../../services/auth.js';
-import { describeZodError } from '../error-handler.js';
+import { zodBadRequest } from '../error-handler.js';
 import type { ApiEnv } from '../env.js';
+
+/** An image reference (distribution grammar: never `-…`, no whitespace), refused with its hint. */
+const imageRef = z.string().superRefine((s, ctx) => {
+  const issue = imageRefIssue(s);
+  if (issue) ctx.addIssue({ code: 'custom', message: issue, params: { hint: IMAGE_REF_HINT } });
+});
+/** A value that becomes one argv word or env value: NUL cannot be passed to a process at all. */
+const argvWord = (max: number) => z.string().max(max).refine((s) => !s.includes('\0'), 'must not contain a NUL character');
 
 /** Body of `POST /api/workspaces`. */
 export const workspaceCreateBody = z
   .object({
     name: z.string().max(200),
-    image: z.string().min(1).max(512).optional(),
-    command: z.array(z.string().max(8192)).max(256).optional(),
+    image: imageRef.optional(),
+    command: z.array(argvWord(8192)).max(256).optional(),
     env: z
-      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'env names are letters, digits and _'), z.string().max(65536))
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'env names are letters, digits and _'), argvWord(65536))
       .optional(),
     visibility: z.enum(['private', 'public']).optional(),
     restart: z.enum(['no', 'on-failure', 'always']).optional(),
@@ -55,7 +64,7 @@ export async function readJson<T>(req: Request, schema: z.ZodType<T>): Promise<T
     throw new BerthError('E_BAD_REQUEST', 'request body is not valid JSON', { hint: 'send Content-Type: application/json with a JSON object' });
   }
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new BerthError('E_BAD_REQUEST', describeZodError(parsed.error));
+  if (!parsed.success) throw zodBadRequest(parsed.error);
   return parsed.data;
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  buildArgs,
   classifyEngineError,
   createArgs,
   engineMessage,
@@ -22,7 +23,7 @@ import {
 } from './oci-args.js';
 
 describe('createArgs', () => {
-  it('builds options, then image, then command — loopback-only ports', () => {
+  it('builds options, then --, image and command — loopback-only ports', () => {
     const args = createArgs({
       name: 'berth-ws-abc',
       image: 'localhost/img:1',
@@ -38,14 +39,14 @@ describe('createArgs', () => {
       files: [{ hostPath: '/d/bin/berth-url', containerPath: '/usr/local/bin/berth-url' }],
     });
     assert.deepEqual(args, [
-      'create', '--name', 'berth-ws-abc',
-      '--label', 'berth.kind=workspace', '--label', 'berth.id=abc',
-      '--env', 'X=a b=c', '--env', 'PORT=8000',
-      '-p', '127.0.0.1:9000:8000', '-p', '127.0.0.1:9001:8001',
-      '--dns', '1.1.1.1',
-      '--cpus', '1.5', '--memory', '512m',
-      '-v', '/d/bin/berth-url:/usr/local/bin/berth-url:ro',
-      'localhost/img:1',
+      'create', '--name=berth-ws-abc',
+      '--label=berth.kind=workspace', '--label=berth.id=abc',
+      '--env=X=a b=c', '--env=PORT=8000',
+      '--publish=127.0.0.1:9000:8000', '--publish=127.0.0.1:9001:8001',
+      '--dns=1.1.1.1',
+      '--cpus=1.5', '--memory=512m',
+      '--volume=/d/bin/berth-url:/usr/local/bin/berth-url:ro',
+      '--', 'localhost/img:1',
       'sh', '-c', 'echo "$X"; exit 0',
     ]);
   });
@@ -56,7 +57,7 @@ describe('createArgs', () => {
       files: [{ hostPath: '/h', containerPath: '/c' }],
       volumes: [{ name: 'berth-app-a-data', target: '/data' }, { name: 'berth-app-a-cfg', target: '/etc/app' }],
     });
-    assert.deepEqual(args.slice(-7), ['-v', '/h:/c:ro', '-v', 'berth-app-a-data:/data', '-v', 'berth-app-a-cfg:/etc/app', 'i']);
+    assert.deepEqual(args.slice(-5), ['--volume=/h:/c:ro', '--volume=berth-app-a-data:/data', '--volume=berth-app-a-cfg:/etc/app', '--', 'i']);
   });
 
   it('joins a network with its aliases, before the image', () => {
@@ -65,24 +66,44 @@ describe('createArgs', () => {
       network: { name: 'berth-pv-p', aliases: ['web', 'www'] },
     });
     // Published ports stay on loopback: the network is for the workloads, the edge still dials 127.0.0.1.
-    assert.deepEqual(args.slice(-10), ['-p', '127.0.0.1:9000:80', '--network', 'berth-pv-p', '--network-alias', 'web', '--network-alias', 'www', 'i', 'run']);
+    assert.deepEqual(args.slice(-7), ['--publish=127.0.0.1:9000:80', '--network=berth-pv-p', '--network-alias=web', '--network-alias=www', '--', 'i', 'run']);
   });
 
   it('leaves the image default command alone when none is given', () => {
     const args = createArgs({ name: 'n', image: 'i', env: {}, ports: [], labels: { 'berth.kind': 'k', 'berth.id': 'i' } });
-    assert.equal(args.at(-1), 'i');
+    assert.deepEqual(args.slice(-2), ['--', 'i']);
+  });
+
+  it('keeps option-shaped values out of option position: each in its flag\'s word, or after --', () => {
+    const args = createArgs({
+      name: '-x', image: '--privileged', command: ['--privileged', '-v', '/:/host'],
+      env: { X: '--privileged', Y: '-v' }, ports: [], labels: { 'berth.kind': '--privileged' },
+      network: { name: '--net', aliases: ['-a'] }, volumes: [{ name: '-v', target: '/d' }], dnsServers: ['-x'],
+    });
+    const end = args.indexOf('--');
+    assert.ok(end > 0, 'options end with --');
+    // Before --: only Berth's own flags, every one carrying its value after "=".
+    for (const a of args.slice(1, end)) assert.match(a, /^--[a-z-]+=/, `${a} is a flag with its value in the same word`);
+    assert.deepEqual(args.slice(end + 1), ['--privileged', '--privileged', '-v', '/:/host'], 'image then command, after --');
   });
 });
 
 describe('small builders', () => {
   const cases: [string, string[], string[]][] = [
-    ['logs plain', logsArgs('c1'), ['logs', 'c1']],
-    ['logs follow+tail', logsArgs('c1', { follow: true, tail: 5 }), ['logs', '-f', '--tail', '5', 'c1']],
-    ['logs with timestamps', logsArgs('c1', { tail: 1, timestamps: true }), ['logs', '--timestamps', '--tail', '1', 'c1']],
-    ['exec plain', execArgs('c1', ['ls', '-l']), ['exec', 'c1', 'ls', '-l']],
-    ['exec tty+env', execArgs('c1', ['sh'], { tty: true, env: { A: '1' } }), ['exec', '-i', '-t', '--env', 'A=1', 'c1', 'sh']],
-    ['exec tty without -t', execArgs('c1', ['sh'], { tty: true, ttyFlag: false }), ['exec', '-i', 'c1', 'sh']],
-    ['ps', psArgs({ 'berth.kind': 'app', 'berth.id': 'x' }, 'json'), ['ps', '-a', '--no-trunc', '--filter', 'label=berth.kind=app', '--filter', 'label=berth.id=x', '--format', 'json']],
+    ['logs plain', logsArgs('c1'), ['logs', '--', 'c1']],
+    ['logs follow+tail', logsArgs('c1', { follow: true, tail: 5 }), ['logs', '-f', '--tail=5', '--', 'c1']],
+    ['logs with timestamps', logsArgs('c1', { tail: 1, timestamps: true }), ['logs', '--timestamps', '--tail=1', '--', 'c1']],
+    ['logs of an option-shaped ref', logsArgs('--all', { tail: -3 }), ['logs', '--tail=0', '--', '--all']],
+    ['exec plain', execArgs('c1', ['ls', '-l']), ['exec', '--', 'c1', 'ls', '-l']],
+    ['exec tty+env', execArgs('c1', ['sh'], { tty: true, env: { A: '1' } }), ['exec', '-i', '-t', '--env=A=1', '--', 'c1', 'sh']],
+    ['exec tty without -t', execArgs('c1', ['sh'], { tty: true, ttyFlag: false }), ['exec', '-i', '--', 'c1', 'sh']],
+    ['exec option-shaped argv and env', execArgs('c1', ['--privileged'], { env: { X: '-v' } }), ['exec', '--env=X=-v', '--', 'c1', '--privileged']],
+    ['ps', psArgs({ 'berth.kind': 'app', 'berth.id': 'x' }, 'json'), ['ps', '-a', '--no-trunc', '--filter=label=berth.kind=app', '--filter=label=berth.id=x', '--format=json']],
+    ['ps with an option-shaped label value', psArgs({ 'berth.id': '--all' }, '{{json .}}'), ['ps', '-a', '--no-trunc', '--filter=label=berth.id=--all', '--format={{json .}}']],
+    ['build', buildArgs('/ctx', '/ctx/Containerfile', 'localhost/t:1'), ['build', '--file=/ctx/Containerfile', '--tag=localhost/t:1', '--', '/ctx']],
+    ['build with option-shaped values', buildArgs('-ctx', '--file', '--tag'), ['build', '--file=--file', '--tag=--tag', '--', '-ctx']],
+    ['volume rm of an option-shaped name', volumeRmArgs('-f'), ['volume', 'rm', '--', '-f']],
+    ['network rm of an option-shaped name', networkRmArgs('--force'), ['network', 'rm', '--', '--force']],
   ];
   for (const [name, got, want] of cases) it(name, () => assert.deepEqual(got, want));
 });
@@ -161,7 +182,7 @@ describe('engine output', () => {
     assert.equal(classifyEngineError('Error: pinging container registry: no such host'), null);
   });
   it('volume rm: no -f (podman would remove the containers using it); errors classified', () => {
-    assert.deepEqual(volumeRmArgs('v'), ['volume', 'rm', 'v']);
+    assert.deepEqual(volumeRmArgs('v'), ['volume', 'rm', '--', 'v']);
     assert.equal(classifyVolumeError('Error: no volume with name "x" found: no such volume'), 'not-found');
     assert.equal(classifyVolumeError('Error response from daemon: get x: no such volume'), 'not-found');
     assert.equal(classifyVolumeError('Error: volume x is being used by the following container(s): abc: volume is being used'), 'in-use');
@@ -171,11 +192,11 @@ describe('engine output', () => {
 
   it('network create/rm/ls argv: driver options, labels, then the name; rm without -f', () => {
     assert.deepEqual(networkCreateArgs('berth-pv-x', { 'berth.kind': 'preview', 'berth.id': 'x' }, ['--opt', 'isolate=true']), [
-      'network', 'create', '--opt', 'isolate=true', '--label', 'berth.kind=preview', '--label', 'berth.id=x', 'berth-pv-x',
+      'network', 'create', '--opt', 'isolate=true', '--label=berth.kind=preview', '--label=berth.id=x', '--', 'berth-pv-x',
     ]);
-    assert.deepEqual(networkCreateArgs('n', {}), ['network', 'create', 'n']);
-    assert.deepEqual(networkRmArgs('n'), ['network', 'rm', 'n']);
-    assert.deepEqual(networkLsArgs({ 'berth.kind': 'preview' }, 'json'), ['network', 'ls', '--filter', 'label=berth.kind=preview', '--format', 'json']);
+    assert.deepEqual(networkCreateArgs('n', {}), ['network', 'create', '--', 'n']);
+    assert.deepEqual(networkRmArgs('n'), ['network', 'rm', '--', 'n']);
+    assert.deepEqual(networkLsArgs({ 'berth.kind': 'preview' }, 'json'), ['network', 'ls', '--filter=label=berth.kind=preview', '--format=json']);
   });
   it('parseNetworkLs reads podman’s array and docker’s lines, keeping only rows with every label', () => {
     const podman = JSON.stringify([

@@ -8,24 +8,30 @@ import type { NetworkSummary, WorkloadSpec, WorkloadState, WorkloadStatus, Workl
 /** Host the edge dials for published ports: single-host engines publish on loopback only. */
 export const UPSTREAM_HOST = '127.0.0.1';
 
-/** argv for `<bin> create …`: options first, then the image, then the optional command. */
+/**
+ * argv for `<bin> create …`: options first, then `--`, the image and the optional command. Every
+ * value rides in its option's own word (`--env=K=V`), and `--` ends the options, so no user value
+ * can read as an engine option — a command argument `--privileged` reaches the command (both
+ * engines, also for `build` and `exec`, take `--` this way: checked on podman 4.3 and docker 28).
+ * The driver validates the values first (argv-guard.ts); this shape is the second wall.
+ */
 export function createArgs(spec: WorkloadSpec): string[] {
-  const args = ['create', '--name', spec.name];
-  for (const [k, v] of Object.entries(spec.labels)) args.push('--label', `${k}=${v}`);
-  for (const [k, v] of Object.entries(spec.env)) args.push('--env', `${k}=${v}`);
+  const args = ['create', `--name=${spec.name}`];
+  for (const [k, v] of Object.entries(spec.labels)) args.push(`--label=${k}=${v}`);
+  for (const [k, v] of Object.entries(spec.env)) args.push(`--env=${k}=${v}`);
   // Loopback only: the edge is the one way in (DESIGN "Published ports bind 127.0.0.1 only").
-  for (const p of spec.ports) args.push('-p', `${UPSTREAM_HOST}:${p.hostPort}:${p.containerPort}`);
-  for (const dns of spec.dnsServers ?? []) args.push('--dns', dns);
-  if (spec.resources?.cpus !== undefined) args.push('--cpus', String(spec.resources.cpus));
-  if (spec.resources?.memoryMb !== undefined) args.push('--memory', `${spec.resources.memoryMb}m`);
-  for (const f of spec.files ?? []) args.push('-v', `${f.hostPath}:${f.containerPath}:ro`);
+  for (const p of spec.ports) args.push(`--publish=${UPSTREAM_HOST}:${p.hostPort}:${p.containerPort}`);
+  for (const dns of spec.dnsServers ?? []) args.push(`--dns=${dns}`);
+  if (spec.resources?.cpus !== undefined) args.push(`--cpus=${spec.resources.cpus}`);
+  if (spec.resources?.memoryMb !== undefined) args.push(`--memory=${spec.resources.memoryMb}m`);
+  for (const f of spec.files ?? []) args.push(`--volume=${f.hostPath}:${f.containerPath}:ro`);
   // A name (not a path) before the colon: the engine's named volume, created on first use.
-  for (const v of spec.volumes ?? []) args.push('-v', `${v.name}:${v.target}`);
+  for (const v of spec.volumes ?? []) args.push(`--volume=${v.name}:${v.target}`);
   if (spec.network) {
-    args.push('--network', spec.network.name);
-    for (const alias of spec.network.aliases) args.push('--network-alias', alias);
+    args.push(`--network=${spec.network.name}`);
+    for (const alias of spec.network.aliases) args.push(`--network-alias=${alias}`);
   }
-  args.push(spec.image);
+  args.push('--', spec.image);
   if (spec.command) args.push(...spec.command);
   return args;
 }
@@ -35,8 +41,8 @@ export function logsArgs(ref: string, opts: { follow?: boolean; tail?: number; t
   const args = ['logs'];
   if (opts.follow) args.push('-f');
   if (opts.timestamps) args.push('--timestamps');
-  if (opts.tail !== undefined) args.push('--tail', String(Math.max(0, Math.floor(opts.tail))));
-  args.push(ref);
+  if (opts.tail !== undefined) args.push(`--tail=${Math.max(0, Math.floor(opts.tail))}`);
+  args.push('--', ref);
   return args;
 }
 
@@ -54,22 +60,23 @@ export function execArgs(
     args.push('-i');
     if (opts.ttyFlag !== false) args.push('-t');
   }
-  for (const [k, v] of Object.entries(opts.env ?? {})) args.push('--env', `${k}=${v}`);
-  args.push(ref, ...argv);
+  for (const [k, v] of Object.entries(opts.env ?? {})) args.push(`--env=${k}=${v}`);
+  // `--` before the container, not after it: after it, both engines would run `--` as the command.
+  args.push('--', ref, ...argv);
   return args;
 }
 
 /** argv for `<bin> ps` filtered by every label; `format` is the engine's JSON format flag value. */
 export function psArgs(labels: Record<string, string>, format: string): string[] {
   const args = ['ps', '-a', '--no-trunc'];
-  for (const [k, v] of Object.entries(labels)) args.push('--filter', `label=${k}=${v}`);
-  args.push('--format', format);
+  for (const [k, v] of Object.entries(labels)) args.push(`--filter=label=${k}=${v}`);
+  args.push(`--format=${format}`);
   return args;
 }
 
-/** argv for `<bin> build`; the containerfile is resolved by the caller. */
+/** argv for `<bin> build`; the containerfile is resolved by the caller (both paths absolute). */
 export function buildArgs(contextDir: string, containerfile: string, tag: string): string[] {
-  return ['build', '-f', containerfile, '-t', tag, contextDir];
+  return ['build', `--file=${containerfile}`, `--tag=${tag}`, '--', contextDir];
 }
 
 /** Engine states → the four Berth states. Paused/restarting containers still hold their process. */
@@ -195,7 +202,7 @@ export function engineMessage(stderr: string): string {
 
 /** argv for `<bin> volume rm` (no `-f`: podman's would remove the containers using the volume). */
 export function volumeRmArgs(name: string): string[] {
-  return ['volume', 'rm', name];
+  return ['volume', 'rm', '--', name];
 }
 
 /** Recognizes the engine's way of saying a volume does not exist, or is still used by a container. */
@@ -211,21 +218,21 @@ export function classifyVolumeError(stderr: string): 'not-found' | 'in-use' | nu
  */
 export function networkCreateArgs(name: string, labels: Record<string, string>, options: readonly string[] = []): string[] {
   const args = ['network', 'create', ...options];
-  for (const [k, v] of Object.entries(labels)) args.push('--label', `${k}=${v}`);
-  args.push(name);
+  for (const [k, v] of Object.entries(labels)) args.push(`--label=${k}=${v}`);
+  args.push('--', name);
   return args;
 }
 
 /** argv for `<bin> network rm` (no `-f`: podman's would remove the containers attached to it). */
 export function networkRmArgs(name: string): string[] {
-  return ['network', 'rm', name];
+  return ['network', 'rm', '--', name];
 }
 
 /** argv for `<bin> network ls` filtered by every label; `format` as for `psArgs`. */
 export function networkLsArgs(labels: Record<string, string>, format: string): string[] {
   const args = ['network', 'ls'];
-  for (const [k, v] of Object.entries(labels)) args.push('--filter', `label=${k}=${v}`);
-  args.push('--format', format);
+  for (const [k, v] of Object.entries(labels)) args.push(`--filter=label=${k}=${v}`);
+  args.push(`--format=${format}`);
   return args;
 }
 

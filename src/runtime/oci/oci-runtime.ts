@@ -11,6 +11,8 @@ import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { BerthError } from '../../errors.js';
+import { imageRefProblem } from '../../domain/image-ref.js';
+import { argvRefusal, commandProblem, envProblem, hostPathProblem, labelsProblem, refProblem, specProblem } from './argv-guard.js';
 import { mergeStampedLogs } from './log-merge.js';
 import {
   LABEL_ID,
@@ -23,9 +25,7 @@ import {
   type RuntimeName,
   type WorkloadStatus,
   NETWORK_NAME_RE,
-  networkProblem,
   VOLUME_NAME_RE,
-  volumeProblem,
 } from '../runtime.js';
 import {
   buildArgs,
@@ -159,6 +159,8 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
 
   /** Runs `<bin> argv…` to completion; never throws for a non-zero exit (callers decide). */
   async function run(argv: string[], opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+    // Last wall: node refuses a NUL in argv with a TypeError that would read as "podman not found".
+    if (argv.some((a) => a.includes('\0'))) throw refused(argv[0] ?? '', 'an argument contains a NUL character');
     const env = await engine.env();
     try {
       const { stdout, stderr } = await execFileAsync(bin, argv, {
@@ -192,6 +194,13 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
     }
   }
 
+  const refused = (verb: string, problem: string): BerthError => argvRefusal(bin, verb, problem);
+  const check = (verb: string, problem: string | null): void => {
+    if (problem) throw refused(verb, problem);
+  };
+  // A name the engines would take for an option or a path is refused before any call.
+  const checkNetworkName = (name: string): void => check('network', NETWORK_NAME_RE.test(name) ? null : `invalid network name ${JSON.stringify(name)}`);
+
   async function must(verb: string, argv: string[]): Promise<RunResult> {
     const res = await run(argv);
     if (res.code !== 0) throw failure(verb, res);
@@ -199,7 +208,8 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
   }
 
   async function inspect(ref: string): Promise<WorkloadStatus> {
-    const res = await run(['inspect', '--type', 'container', ref]);
+    check('inspect', refProblem(ref));
+    const res = await run(['inspect', '--type=container', '--', ref]);
     if (res.code === 0) return parseInspect(res.stdout);
     if (classifyEngineError(res.stderr) === 'not-found') return missingStatus();
     throw failure('inspect', res);
@@ -238,10 +248,7 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
       if (!spec.labels[LABEL_KIND] || !spec.labels[LABEL_ID]) {
         throw new BerthError('E_BAD_REQUEST', `workload ${spec.name} must carry labels ${LABEL_KIND} and ${LABEL_ID}`);
       }
-      const badVolume = volumeProblem(spec.volumes ?? []);
-      if (badVolume) throw new BerthError('E_BAD_REQUEST', `${bin} create failed: ${badVolume}`);
-      const badNetwork = spec.network ? networkProblem(spec.network) : null;
-      if (badNetwork) throw new BerthError('E_BAD_REQUEST', `${bin} create failed: ${badNetwork}`);
+      check('create', specProblem(spec));
       // A failed create (bad image, name taken) leaves nothing behind in either engine, and
       // removing by name here could delete the workload that already holds the name.
       const res = await must('create', createArgs(spec));
@@ -252,23 +259,27 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
     },
 
     async start(ref) {
-      await must('start', ['start', ref]);
+      check('start', refProblem(ref));
+      await must('start', ['start', '--', ref]);
     },
 
     async stop(ref, opts = {}) {
-      const res = await run(['stop', '-t', String(opts.timeoutSeconds ?? 10), ref]);
+      check('stop', refProblem(ref));
+      const res = await run(['stop', '-t', String(Math.max(0, Math.floor(opts.timeoutSeconds ?? 10))), '--', ref]);
       // Stopping something that is gone is a no-op, like stopping something already stopped.
       if (res.code !== 0 && classifyEngineError(res.stderr) !== 'not-found') throw failure('stop', res);
     },
 
     async remove(ref) {
-      const res = await run(['rm', '-f', '-v', ...engine.forceRemoveFlags, ref]);
+      check('rm', refProblem(ref));
+      const res = await run(['rm', '-f', '-v', ...engine.forceRemoveFlags, '--', ref]);
       if (res.code !== 0 && classifyEngineError(res.stderr) !== 'not-found') throw failure('rm', res);
     },
 
     inspect,
 
     async logs(ref, opts = {}) {
+      check('logs', refProblem(ref));
       await requireState(ref, 'logs', false);
       if (engine.logsSplitStreams && !opts.follow) {
         const res = await must('logs', logsArgs(ref, { ...opts, timestamps: true }));
@@ -291,6 +302,7 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
     },
 
     async exec(ref, argv, opts = {}): Promise<ExecResult | ExecSession> {
+      check('exec', refProblem(ref) ?? envProblem(opts.env ?? {}) ?? commandProblem(argv));
       await requireState(ref, 'exec', true);
       const args = execArgs(ref, argv, { tty: opts.tty, env: opts.env, ttyFlag: engine.ttyOverPipes });
       if (!opts.tty) {
@@ -307,12 +319,14 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
     },
 
     async list(labels) {
+      check('ps', labelsProblem(labels));
       const res = await must('ps', psArgs(labels, engine.psFormat));
       return parsePsOutput(res.stdout);
     },
 
     async build(contextDir, containerfile, tag) {
       const file = path.resolve(contextDir, containerfile);
+      check('build', hostPathProblem('build context', contextDir) ?? hostPathProblem('Containerfile', file) ?? imageRefProblem(tag));
       const res = await run(buildArgs(contextDir, file, tag));
       if (res.code !== 0) {
         // Build errors sit at the end of a long transcript; keep the tail.
@@ -323,7 +337,7 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
     },
 
     async removeVolume(name) {
-      if (!VOLUME_NAME_RE.test(name)) throw new BerthError('E_BAD_REQUEST', `invalid volume name ${JSON.stringify(name)}`);
+      if (!VOLUME_NAME_RE.test(name)) throw refused('volume rm', `invalid volume name ${JSON.stringify(name)}`);
       const res = await run(volumeRmArgs(name));
       if (res.code === 0) return;
       const kind = classifyVolumeError(res.stderr);
@@ -338,6 +352,7 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
 
     async createNetwork(name, labels) {
       checkNetworkName(name);
+      check('network create', labelsProblem(labels));
       const res = await run(networkCreateArgs(name, labels, engine.networkCreateOptions));
       if (res.code === 0) {
         log.debug({ network: name }, 'network created');
@@ -362,6 +377,7 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
     },
 
     async listNetworks(labels) {
+      check('network ls', labelsProblem(labels));
       const res = await must('network ls', networkLsArgs(labels, engine.psFormat));
       return parseNetworkLs(res.stdout, labels);
     },
@@ -369,18 +385,14 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
     async removeImage(tag) {
       // No --force: that would also remove containers using the image, and two tags of one
       // build may share an image id. With another tag left, rmi only untags. Missing is fine.
-      const res = await run(['rmi', tag]);
+      check('rmi', imageRefProblem(tag));
+      const res = await run(['rmi', '--', tag]);
       if (res.code !== 0 && !/image not known|No such image|not found/i.test(res.stderr)) {
         throw new BerthError('E_RUNTIME', `${bin} rmi ${tag} failed: ${res.stderr.trim()}`);
       }
     },
   };
   return runtime;
-}
-
-/** A name the engines would take for an option or a path is refused before any call. */
-function checkNetworkName(name: string): void {
-  if (!NETWORK_NAME_RE.test(name)) throw new BerthError('E_BAD_REQUEST', `invalid network name ${JSON.stringify(name)}`);
 }
 
 /** Shell convention for a signal death: 128 + signal number (SIGKILL → 137). */
