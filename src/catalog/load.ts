@@ -10,7 +10,8 @@ import type { z } from 'zod';
 import { findCycle } from '../domain/app-graph.js';
 import { BerthError } from '../errors.js';
 import { editDistance } from './template.js';
-import { KNOWN_FIELDS, manifestInputSchema, normalizeManifest, type AppManifest } from './manifest.schema.js';
+import type { AppManifest } from './manifest.js';
+import { KNOWN_FIELDS, manifestInputSchema, normalizeManifest } from './manifest.schema.js';
 
 /** One problem in one manifest. `line`/`col` are 1-based; 0 when the problem is not in the file's text. */
 export interface ManifestError {

@@ -23,68 +23,10 @@
  */
 import { z } from 'zod';
 import { APP_NAME_MAX, APP_NAME_RE, INFRA_KINDS, type InfraKind } from '../domain/app.js';
+import { parseImageRef, quoteValue } from '../domain/image-ref.js';
 import type { RestartPolicy } from '../domain/workspace.js';
+import type { AppManifest } from './manifest.js';
 import { scanTemplate } from './template.js';
-
-/**
- * How an app is health-checked: an HTTP GET on its served port (healthy on a 2xx or 3xx answer
- * within the timeout; redirects are not followed), or a command run inside it (healthy on exit 0).
- */
-export type AppHealthcheck = (
-  | { kind: 'http'; /** Template; rendered with the install's context. */ path: string }
-  | { kind: 'command'; /** Templates; argv run inside the workload, exit 0 = healthy. */ argv: string[] }
-) & {
-  intervalMs: number;
-  timeoutMs: number;
-  /** Failed checks (after the start period) before the app is declared failed. */
-  retries: number;
-  /** Grace time after start during which failures do not count. */
-  startPeriodMs: number;
-};
-
-/** A validated, normalized manifest. */
-export interface AppManifest {
-  name: string;
-  title: string;
-  description: string;
-  /** A file in the app's directory (e.g. `icon.svg`) or an https URL. */
-  icon?: string | undefined;
-  website?: string | undefined;
-  /** Fully qualified image reference (`registry/name[:tag][@digest]`). */
-  image: string;
-  /** argv after the image (the image's entrypoint stays); templates allowed. */
-  command?: string[] | undefined;
-  /** Container ports by name; `http` is the one the proxy serves. */
-  ports: { http: number; [name: string]: number };
-  /** Environment; values are templates. */
-  env: Record<string, string>;
-  requires: InfraKind[];
-  /** Other catalog apps that must be installed and healthy first. */
-  dependsOn: string[];
-  healthcheck: AppHealthcheck;
-  /**
-   * Persistent named volumes: name → absolute container path. Kept on uninstall unless purged.
-   * The app gets each path in `BERTH_VOLUME_<NAME>` (see `volumeEnvName`).
-   */
-  volumes: Record<string, string>;
-  /**
-   * What the reconciler does when the app's workload exits on its own. Default `always`: an app is
-   * a server that Berth never stops except to uninstall it, so any exit (even code 0) is an outage.
-   */
-  restart: RestartPolicy;
-  resources?: { cpus?: number | undefined; memoryMb?: number | undefined } | undefined;
-  embed: {
-    /** The app works under a path prefix (`/embed/{app}/`); false = it needs a host of its own. */
-    subpath: boolean;
-    /**
-     * The proxy removes the public prefix before forwarding (X-Forwarded-Prefix tells the app).
-     * false: the app is configured with its base path (`${app.basePath}`) and receives it in every request.
-     */
-    stripPrefix: boolean;
-  };
-  /** Path of the app.yaml this came from. */
-  source: string;
-}
 
 const NAME_MESSAGE = 'must be lowercase letters, digits and single dashes, starting with a letter';
 const appName = z.string().max(APP_NAME_MAX, `must be at most ${APP_NAME_MAX} characters`).regex(APP_NAME_RE, NAME_MESSAGE);
@@ -94,9 +36,16 @@ const templated = z.string().superRefine((s, ctx) => {
   for (const p of scanTemplate(s).problems) ctx.addIssue({ code: 'custom', message: p.message, params: { needle: p.raw } });
 });
 
-// Fully qualified so podman never has to guess a registry for a short name (it refuses to, non-interactively).
-const IMAGE_RE =
-  /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+(?::\d+)?|localhost(?::\d+)?)(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const FULLY_QUALIFIED = 'must be a fully qualified image like docker.io/library/nginx:1.27';
+/**
+ * An OCI reference (distribution grammar: never `-…`, no whitespace), fully qualified so podman
+ * never has to guess a registry for a short name (it refuses to, non-interactively).
+ */
+const imageRef = z.string().superRefine((s, ctx) => {
+  const ref = parseImageRef(s);
+  if ('problem' in ref) ctx.addIssue({ code: 'custom', message: `${quoteValue(s)} ${ref.problem}; ${FULLY_QUALIFIED.replace('must be', 'give')}` });
+  else if (ref.domain === null) ctx.addIssue({ code: 'custom', message: FULLY_QUALIFIED });
+});
 
 const port = z.number().int().min(1).max(65535);
 
@@ -203,7 +152,7 @@ export const manifestInputSchema = z
       .regex(/^(?:https:\/\/\S+|[A-Za-z0-9][A-Za-z0-9._-]*)$/, 'must be a file next to app.yaml (e.g. icon.svg) or an https URL')
       .optional(),
     website: z.url({ protocol: /^https?$/ }).optional(),
-    image: z.string().regex(IMAGE_RE, 'must be a fully qualified image like docker.io/library/nginx:1.27'),
+    image: imageRef,
     command: z.array(templated).min(1).optional(),
     ports: z
       .record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'port names are lowercase letters, digits and "-"'), port)

@@ -191,6 +191,18 @@ const cases: { name: string; from: string; to: string; want: string[] }[] = [
     want: [`${FILE}:4:8: image: must be a fully qualified image like docker.io/library/nginx:1.27`],
   },
   {
+    name: 'option-shaped image',
+    from: 'image: docker.io/library/demo:1.0',
+    to: 'image: --privileged',
+    want: [`${FILE}:4:8: image: "--privileged" must not start with "-" (it would read as an engine option); give a fully qualified image like docker.io/library/nginx:1.27`],
+  },
+  {
+    name: 'image with an option after a space',
+    from: 'image: docker.io/library/demo:1.0',
+    to: 'image: "docker.io/library/demo:1.0 --privileged"',
+    want: [`${FILE}:4:8: image: "docker.io/library/demo:1.0 --privileged" must not contain whitespace or control characters; give a fully qualified image like docker.io/library/nginx:1.27`],
+  },
+  {
     name: 'unknown shared service',
     from: 'requires: [postgres, redis]',
     to: 'requires: [postgres, redis, mysql]',

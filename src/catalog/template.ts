@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AppLocation, InfraKind, PostgresCredentials, RedisBinding } from '../domain/app.js';
 import { BerthError } from '../errors.js';
-import type { AppHealthcheck, AppManifest } from './manifest.schema.js';
+import type { AppHealthcheck, AppManifest } from './manifest.js';
 
 /** Every variable a manifest may use, with the shared service it needs (if any). */
 export const TEMPLATE_VARIABLES: Readonly<Record<string, InfraKind | null>> = {

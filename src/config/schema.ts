@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { imageRefIssue } from '../domain/image-ref.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
 /** A comma-separated env value (or, from code, an array). */
@@ -11,6 +12,11 @@ const optionalUrl = z
   .url()
   .transform((s) => s.replace(/\/+$/, ''))
   .optional();
+/** An OCI image reference (distribution grammar): it goes into the engine's argv. */
+const imageRef = z.string().superRefine((s, ctx) => {
+  const issue = imageRefIssue(s);
+  if (issue) ctx.addIssue({ code: 'custom', message: `${issue}; give an image reference like docker.io/library/postgres:16` });
+});
 const domain = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+(:\d+)?$/i, 'must be a DNS name like apps.example.com')
@@ -42,7 +48,7 @@ export const configSchema = z.object({
   /** First container port; a workspace's ports are containerPortBase … +portsPerWorkspace-1. */
   containerPortBase: port.default(8000),
   /** Image used when a workspace names none. */
-  defaultImage: z.string().default('docker.io/library/debian:bookworm-slim'),
+  defaultImage: imageRef.default('docker.io/library/debian:bookworm-slim'),
   /** Enables subdomain routing `{port}--{id}.{appsDomain}`. */
   appsDomain: domain,
   previewDomain: domain,
@@ -72,8 +78,8 @@ export const configSchema = z.object({
   /** Host workloads use to reach the shared Postgres/Redis (e.g. `host.containers.internal`); default: the host of each URL. */
   infraHost: z.string().min(1).optional(),
   /** Images of Berth's own PostgreSQL / Redis (`berth infra up`) on container runtimes; one that is neither local nor pullable is a clear error. */
-  infraPostgresImage: z.string().min(1).default('docker.io/library/postgres:16'),
-  infraRedisImage: z.string().min(1).default('docker.io/library/redis:7'),
+  infraPostgresImage: imageRef.default('docker.io/library/postgres:16'),
+  infraRedisImage: imageRef.default('docker.io/library/redis:7'),
   /** podman/docker binaries (absolute or on PATH). */
   podmanBin: z.string().default('podman'),
   dockerBin: z.string().default('docker'),
@@ -94,7 +100,7 @@ export const configSchema = z.object({
   /** Seconds between preview reaper passes (closed PRs, ttl, orphans). */
   previewReapInterval: z.coerce.number().int().min(1).default(300),
   /** Image of the dedicated PostgreSQL of `database: container` previews on podman/docker (must be present locally when no registry is reachable). */
-  previewPostgresImage: z.string().min(1).default('docker.io/library/postgres:16'),
+  previewPostgresImage: imageRef.default('docker.io/library/postgres:16'),
 });
 
 export type BerthConfig = Readonly<z.infer<typeof configSchema>>;

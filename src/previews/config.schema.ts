@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
+import { IMAGE_REF_HINT, imageRefIssue } from '../domain/image-ref.js';
 import { BerthError } from '../errors.js';
 
 /**
@@ -94,7 +95,15 @@ const duration = z.union([z.string(), z.number()], { error: DURATION_HINT }).tra
   return ms;
 });
 
-const argv = z.array(z.string().min(1), { error: 'must be a list of arguments like [node, server.js] (no shell strings)' }).min(1);
+const argv = z
+  .array(z.string().min(1).refine((a) => !a.includes('\0'), 'must not contain a NUL character'), { error: 'must be a list of arguments like [node, server.js] (no shell strings)' })
+  .min(1);
+
+/** An OCI image reference (distribution grammar): never `-…`, no whitespace, lower-case repository. */
+const imageRef = z.string().superRefine((s, ctx) => {
+  const issue = imageRefIssue(s);
+  if (issue) ctx.addIssue({ code: 'custom', message: `${issue}; ${IMAGE_REF_HINT}` });
+});
 
 /** Relative to the repository root and staying inside it (a PR must not point the build at the host). */
 const repoPath = z
@@ -117,7 +126,7 @@ const healthcheckSchema = z.strictObject({
 const serviceSchema = z.strictObject({
   name: serviceName,
   build: z.strictObject({ context: repoPath.default('.'), containerfile: repoPath.optional() }).optional(),
-  image: z.string().regex(/^\S+$/, 'must be an image reference without spaces').optional(),
+  image: imageRef.optional(),
   command: argv.optional(),
   port: z.number().int().min(1).max(65535).optional(),
   env: z

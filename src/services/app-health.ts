@@ -4,7 +4,7 @@
  * (exit 0). Resolves once healthy; rejects with E_APP_UNHEALTHY and the last check's output when
  * the checks keep failing past the start period, or at once when the workload exits.
  */
-import type { AppHealthcheck } from '../catalog/manifest.schema.js';
+import type { AppHealthcheck } from '../catalog/manifest.js';
 import { BerthError } from '../errors.js';
 import { logTail } from '../runtime/log-tail.js';
 import type { Runtime, WorkloadRef } from '../runtime/runtime.js';

@@ -26,7 +26,8 @@ import { checkUninstall, planInstall, type InstallPlan } from '../domain/app-gra
 import type { HostingInfo } from '../domain/workspace.js';
 import { BerthError, isBerthError } from '../errors.js';
 import { loadCatalog, type ManifestError } from '../catalog/load.js';
-import { volumeEnvName, type AppManifest } from '../catalog/manifest.schema.js';
+import type { AppManifest } from '../catalog/manifest.js';
+import { volumeEnvName } from '../catalog/manifest.schema.js';
 import { generateSecret, renderCommand, renderEnv, renderHealthcheck, type TemplateContext } from '../catalog/template.js';
 import type { InfraKind } from '../domain/app.js';
 import type { SharedInfra } from '../infra/managed.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { AppManifest } from '../../catalog/manifest.schema.js';
+import type { AppManifest } from '../../catalog/manifest.js';
 import { formatManifestError } from '../../catalog/load.js';
 import type { HostingInfo } from '../../domain/workspace.js';
 import { BerthError, isBerthError } from '../../errors.js';

@@ -16,7 +16,7 @@
  */
 import { Hono } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
-import type { AppManifest } from '../../catalog/manifest.schema.js';
+import type { AppManifest } from '../../catalog/manifest.js';
 import type { Workspace } from '../../domain/workspace.js';
 import type { Logger } from '../../log.js';
 import type { AppService } from '../../services/apps.js';
