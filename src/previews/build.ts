@@ -5,7 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError } from '../errors.js';
 import type { Runtime, WorkloadRef } from '../runtime/runtime.js';
 import { PREVIEW_CONFIG_FILE, checkPreviewConfig, type Healthcheck, type PreviewConfig } from './config.schema.js';
+import { refuseEscapingLinks } from './checkout-links.js';
 import { GIT_SHA_RE } from './github/events.js';
+import { checkCloneUrl, gitRefProblem } from './git-input.js';
 
 /**
  * The I/O steps of building a preview generation: fetch the PR head into a directory with `git`
@@ -35,22 +37,6 @@ export class BuildLog {
   async raw(text: string): Promise<void> {
     if (text.trim()) await appendFile(this.file, text.endsWith('\n') ? text : `${text}\n`, { mode: 0o600 });
   }
-}
-
-/** Refuses clone URLs Berth must not fetch: only https (http on loopback), and file:// when allowed. */
-export function checkCloneUrl(cloneUrl: string, allowFile: boolean): URL {
-  let url: URL;
-  try {
-    url = new URL(cloneUrl);
-  } catch {
-    throw new BerthError('E_BAD_REQUEST', `not a clone URL: ${cloneUrl}`);
-  }
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]')) return url;
-  if (url.protocol === 'file:' && allowFile) return url;
-  throw new BerthError('E_BAD_REQUEST', `clone URL ${url.protocol}//… is not allowed`, {
-    hint: url.protocol === 'file:' ? 'file:// repositories need BERTH_ALLOW_FILE_REPOS=1 (tests only)' : 'use the repository\'s https clone URL',
-  });
 }
 
 /** A clone URL as messages and logs show it: without credentials or query. */
@@ -88,39 +74,46 @@ function git(args: string[], cwd: string, env: NodeJS.ProcessEnv, log: BuildLog,
 /**
  * Fetches commit `sha` of `cloneUrl` into `dir` (emptied first) and checks it out detached.
  * Tries the SHA itself (GitHub and protocol v2 servers allow it), then `refs/pull/{pr}/head`,
- * then every branch.
+ * then every branch. The checkout is refused when a symlink in it leaves the repository.
+ * git's argv: the URL is the parsed `href` after `--`; the SHA is 40/64 hex digits (it cannot
+ * follow `--` in `checkout`, where `--` starts paths); the PR number is a positive integer.
  */
 export async function checkoutCommit(cloneUrl: string, sha: string, pr: number, dir: string, log: BuildLog, opts: GitOptions): Promise<void> {
-  if (!GIT_SHA_RE.test(sha)) throw new BerthError('E_BAD_REQUEST', `not a commit SHA: ${sha}`);
+  if (!GIT_SHA_RE.test(sha)) throw new BerthError('E_BAD_REQUEST', `not a commit SHA: ${JSON.stringify(sha.slice(0, 80))}`);
+  if (!Number.isSafeInteger(pr) || pr < 1) throw new BerthError('E_BAD_REQUEST', `not a pull request number: ${pr}`);
   const url = checkCloneUrl(cloneUrl, opts.allowFile);
   const env = gitEnv(url, opts);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   await log.line(`fetching ${sha} from ${shownUrl(url)}`);
   await git(['init', '--quiet', '--initial-branch=preview'], dir, env, log, opts.signal);
-  await git(['remote', 'add', 'origin', cloneUrl], dir, env, log, opts.signal);
-  const attempts = [['--depth=1', 'origin', sha], ['origin', `+refs/pull/${pr}/head:refs/remotes/origin/pr`], ['origin', '+refs/heads/*:refs/remotes/origin/*']];
+  await git(['remote', 'add', '--', 'origin', url.href], dir, env, log, opts.signal);
+  const attempts = [['--depth=1', '--', 'origin', sha], ['--', 'origin', `+refs/pull/${pr}/head:refs/remotes/origin/pr`], ['--', 'origin', '+refs/heads/*:refs/remotes/origin/*']];
   let lastError: unknown = null;
   for (const a of attempts) {
     try {
       await git(['fetch', '--quiet', '--no-tags', ...a], dir, env, log, opts.signal);
       await git(['checkout', '--quiet', '--detach', sha], dir, env, log, opts.signal);
-      return;
+      lastError = null;
+      break;
     } catch (err) {
       if (opts.signal?.aborted) throw err;
       lastError = err;
     }
   }
-  throw lastError instanceof BerthError ? lastError : new BerthError('E_PREVIEW_BUILD', `cannot fetch ${sha}`, { cause: lastError });
+  if (lastError !== null) throw lastError instanceof BerthError ? lastError : new BerthError('E_PREVIEW_BUILD', `cannot fetch ${sha}`, { cause: lastError });
+  // Before berth.preview.yaml is read, .preview.env written or a build context used.
+  await refuseEscapingLinks(dir);
 }
 
 /** Resolves a branch or tag name to its commit SHA with `git ls-remote` (for manual previews). */
 export async function resolveRef(cloneUrl: string, ref: string, opts: GitOptions): Promise<string> {
   if (GIT_SHA_RE.test(ref)) return ref;
-  if (!/^[A-Za-z0-9._/-]+$/.test(ref) || ref.startsWith('-')) throw new BerthError('E_BAD_REQUEST', `not a branch name: ${ref}`);
+  const bad = gitRefProblem(ref);
+  if (bad) throw new BerthError('E_BAD_REQUEST', bad, { hint: 'give a branch name, a tag or a commit SHA' });
   const url = checkCloneUrl(cloneUrl, opts.allowFile);
   const out = await new Promise<string>((resolve, reject) => {
-    execFile('git', ['ls-remote', '--', cloneUrl, ref], { env: gitEnv(url, opts), timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile('git', ['ls-remote', '--', url.href, ref], { env: gitEnv(url, opts), timeout: 60_000 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       const words = stderr.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 2).join(' ') || err.message;
       reject(new BerthError('E_BAD_REQUEST', `git ls-remote ${shownUrl(url)} failed: ${words}`, { hint: 'check the repository and its clone URL: the daemon must be able to fetch it' }));
