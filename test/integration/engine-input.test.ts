@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { login } from '../support/origins.js';
 import { ensureTestImage } from '../support/test-image.js';
 
 const run = promisify(execFile);
@@ -24,14 +25,10 @@ const engineMissing = async (bin: Engine): Promise<string | false> =>
 const skips: Record<Engine, string | false> = { podman: await engineMissing('podman'), docker: await engineMissing('docker') };
 for (const [bin, why] of Object.entries(skips)) if (why) console.error(`SKIPPED ${bin} option-injection tests: ${why}`);
 
-async function login(t: TestDaemon, username: string, password: string): Promise<Record<string, string>> {
-  const res = await fetch(`${t.daemon.url}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password }),
-  });
-  const body = (await res.json()) as { csrfToken: string };
-  return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, 'x-csrf-token': body.csrfToken };
+/** A member's dashboard session as request headers (cookie, CSRF token, the dashboard's Origin). */
+async function memberHeaders(t: TestDaemon, username: string, password: string): Promise<Record<string, string>> {
+  const session = await login(t, username, password);
+  return { cookie: session.cookie, 'x-csrf-token': session.csrf, origin: new URL(t.daemon.url).origin };
 }
 
 for (const bin of ['podman', 'docker'] as const) {
@@ -53,7 +50,7 @@ for (const bin of ['podman', 'docker'] as const) {
       env = bin === 'podman' ? { ...process.env, CONTAINERS_CONF: path.join(t.dataDir, 'containers.conf') } : process.env;
       image = await ensureTestImage(bin, bin === 'podman' ? { CONTAINERS_CONF: env.CONTAINERS_CONF } : {});
       assert.equal((await t.api('POST', '/api/users', { username: 'mia', password: 'mia-password-123', role: 'member' })).status, 201);
-      member = await login(t, 'mia', 'mia-password-123');
+      member = await memberHeaders(t, 'mia', 'mia-password-123');
     });
     after(async () => {
       await t?.stop();
