@@ -11,17 +11,22 @@ export interface ErrorBody {
 
 /** Formats zod issues as `field: problem; field: problem`. */
 export function describeZodError(err: ZodError): string {
-  return err.issues.map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`).join('; ');
+  // A bad record key (an env name) says what a key must be, not zod's "Invalid key in record".
+  const message = (i: ZodError['issues'][number]): string => (i.code === 'invalid_key' ? (i.issues[0]?.message ?? i.message) : i.message);
+  return err.issues.map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${message(i)}`).join('; ');
 }
 
 /**
  * The hint of the first zod issue that carries one: a custom issue's `params.hint` (e.g. the
  * shape an image reference must have), so a refused field tells the user what to send instead.
  */
-export function zodErrorHint(err: ZodError): string | undefined {
+export function zodErrorHint(err: Pick<ZodError, 'issues'>): string | undefined {
   for (const issue of err.issues) {
     const hint = issue.code === 'custom' ? (issue.params as { hint?: unknown } | undefined)?.hint : undefined;
     if (typeof hint === 'string') return hint;
+    // A record key's own issues sit inside the invalid_key issue.
+    const nested = issue.code === 'invalid_key' ? zodErrorHint(issue) : undefined;
+    if (nested) return nested;
   }
   return undefined;
 }

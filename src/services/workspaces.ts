@@ -84,7 +84,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
   async create(input: CreateWorkspaceInput, hosting: HostingInfo, ownerId: string | null = null): Promise<Workspace> {
     const { config, repo, runtime } = this.deps;
     const nameProblem = checkWorkspaceName(input.name);
-    if (nameProblem) throw new BerthError('E_INVALID_NAME', nameProblem);
+    if (nameProblem) throw new BerthError('E_INVALID_NAME', nameProblem, { hint: 'a name like my-app: lowercase letters, digits and dashes, at most 40' });
     const portMapping = runtime.capabilities.portMapping;
     const ws = repo.insertWithPorts(
       {

@@ -93,6 +93,7 @@ for (const bin of ['podman', 'docker'] as const) {
         assert.equal(res.status, 400, `${key}: ${JSON.stringify(res.body)}`);
         assert.equal(res.body.error.code, 'E_BAD_REQUEST');
         assert.match(res.body.error.message, /env/);
+        assert.match(res.body.error.hint, /letters, digits/);
       }
       assert.deepEqual(await containersOf('inj-env'), []);
     });
@@ -101,6 +102,7 @@ for (const bin of ['podman', 'docker'] as const) {
       const res = await create({ name: '-x', image, command: ['sleep', '600'] });
       assert.equal(res.status, 400);
       assert.equal(res.body.error.code, 'E_INVALID_NAME');
+      assert.match(res.body.error.hint, /lowercase letters/);
       assert.deepEqual(await containersOf('-x'), []);
     });
 
@@ -109,6 +111,8 @@ for (const bin of ['podman', 'docker'] as const) {
         const res = await create({ name: 'inj-nul', image, ...body });
         assert.equal(res.status, 400, JSON.stringify(res.body));
         assert.equal(res.body.error.code, 'E_BAD_REQUEST');
+        assert.match(res.body.error.message, /NUL/);
+        assert.match(res.body.error.hint, /NUL byte/);
       }
       assert.deepEqual(await containersOf('inj-nul'), []);
     });

@@ -16,7 +16,17 @@ const imageRef = z.string().superRefine((s, ctx) => {
   if (issue) ctx.addIssue({ code: 'custom', message: issue, params: { hint: IMAGE_REF_HINT } });
 });
 /** A value that becomes one argv word or env value: NUL cannot be passed to a process at all. */
-const argvWord = (max: number) => z.string().max(max).refine((s) => !s.includes('\0'), 'must not contain a NUL character');
+const argvWord = (max: number) =>
+  z.string().max(max).superRefine((s, ctx) => {
+    if (s.includes('\0')) ctx.addIssue({ code: 'custom', message: 'must not contain a NUL character', params: { hint: 'a process cannot receive a NUL byte in an argument or env value; remove it' } });
+  });
+
+/** An environment variable name: a C identifier, so never `-…` and never `K=V`. */
+const envName = z.string().superRefine((s, ctx) => {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(s)) {
+    ctx.addIssue({ code: 'custom', message: 'env names are letters, digits and _', params: { hint: 'name variables like DATABASE_URL: letters, digits and "_", not starting with a digit' } });
+  }
+});
 
 /** Body of `POST /api/workspaces`. */
 export const workspaceCreateBody = z
@@ -25,7 +35,7 @@ export const workspaceCreateBody = z
     image: imageRef.optional(),
     command: z.array(argvWord(8192)).max(256).optional(),
     env: z
-      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'env names are letters, digits and _'), argvWord(65536))
+      .record(envName, argvWord(65536))
       .optional(),
     visibility: z.enum(['private', 'public']).optional(),
     restart: z.enum(['no', 'on-failure', 'always']).optional(),
