@@ -71,6 +71,27 @@ describe('preview checkouts refuse symlinks that leave the repository', () => {
       await t?.stop();
     });
 
+    it('option-shaped refs and clone URLs are refused 400 before git runs', async () => {
+      const repo = path.join(tmp, 'repo-refs');
+      createPreviewRepo(repo, { database: 'none' });
+      const cases: [Record<string, unknown>, RegExp][] = [
+        [{ ref: '--upload-pack=touch /tmp/berth-pwned' }, /must not start with "-"/],
+        [{ ref: '-b' }, /must not start with "-"/],
+        [{ ref: 'main\n--upload-pack=x' }, /may contain only/],
+        [{ ref: 'main', cloneUrl: '--upload-pack=touch%20/tmp/berth-pwned' }, /not a clone URL/],
+        [{ ref: 'main', cloneUrl: 'ext::sh -c touch% /tmp/berth-pwned' }, /whitespace/],
+        [{ ref: 'main', cloneUrl: 'ssh://git@github.com/acme/shop.git' }, /not allowed/],
+      ];
+      for (const [body, message] of cases) {
+        const res = await t.api('POST', '/api/previews', { repo: 'acme/shop', cloneUrl: pathToFileURL(repo).href, number: 6, ...body });
+        assert.equal(res.status, 400, `${JSON.stringify(body)}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.code, 'E_BAD_REQUEST');
+        assert.match(res.body.error.message, message);
+        assert.ok(res.body.error.hint, 'with a hint');
+      }
+      assert.equal(((await t.api('GET', '/api/previews')).body.previews as any[]).filter((x) => x.pr === 6).length, 0);
+    });
+
     it('a committed .preview.env → host file fails the preview, naming the link; the host file is untouched', async () => {
       const repo = path.join(tmp, 'repo-daemon');
       createPreviewRepo(repo, { database: 'none' });
