@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { BerthConfig } from './config/schema.js';
-import { BerthError } from './errors.js';
+import { BerthError, isBerthError } from './errors.js';
 import type { Logger } from './log.js';
 import { createApiApp } from './api/app.js';
 import { bearerToken, ensureTokenFile } from './auth/tokens.js';
@@ -29,6 +29,7 @@ import { buildRouteTable } from './edge/route-table.js';
 import { createEdge } from './edge/server.js';
 import { selectRuntime } from './runtime/select.js';
 import { openDb } from './store/db.js';
+import { tightenMode } from './store/file-modes.js';
 import { WorkspacesRepo } from './store/workspaces-repo.js';
 import { WorkspaceService } from './services/workspaces.js';
 import { AppsRepo } from './store/apps-repo.js';
@@ -80,12 +81,15 @@ const DATA_DIR_PROBE_BYTES = 1024 * 1024;
 /**
  * Creates the data directory and proves it takes a real write (1 MiB, fsynced, removed): a
  * read-only or full filesystem then stops Berth at once with a clear error, instead of a stack
- * trace from SQLite or a half-written token file later. Exported for tests.
+ * trace from SQLite or a half-written token file later. An existing directory open to other users
+ * is made 0700 with a warning on `log`, or refused when it is not ours (see store/file-modes.ts).
+ * Exported for tests.
  */
-export function prepareDataDir(dir: string): void {
+export function prepareDataDir(dir: string, log?: Logger): void {
   const probe = path.join(dir, `.write-probe-${process.pid}`);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    tightenMode(dir, 0o700, log);
     accessSync(dir, constants.W_OK);
     const fd = openSync(probe, 'w', 0o600);
     try {
@@ -97,6 +101,7 @@ export function prepareDataDir(dir: string): void {
       closeSync(fd);
     }
   } catch (err) {
+    if (isBerthError(err)) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT') {
       throw new BerthError('E_DISK_FULL', `no space left for the data directory ${dir} (${code})`, {
@@ -123,7 +128,7 @@ export function prepareDataDir(dir: string): void {
  */
 export async function startDaemon(config: BerthConfig, log: Logger): Promise<Daemon> {
   const startedAt = Date.now();
-  prepareDataDir(config.dataDir);
+  prepareDataDir(config.dataDir, log);
   const token = ensureTokenFile(path.join(config.dataDir, 'token'));
   const helperDir = path.join(config.dataDir, 'bin');
   mkdirSync(helperDir, { recursive: true });
@@ -138,7 +143,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   log.info({ runtime: runtime.name, reason }, `runtime: ${runtime.name} (${reason})`);
   if (!runtime.capabilities.isolation) log.warn('the process runtime gives workloads NO isolation from the host');
 
-  const db = openDb(path.join(config.dataDir, 'berth.db'));
+  const db = openDb(path.join(config.dataDir, 'berth.db'), log);
   const repo = new WorkspacesRepo(db);
   const llmTokens = new LlmTokens(new LlmTokensRepo(db));
   const workspaces = new WorkspaceService({ config, log: log.child({ component: 'workspaces' }), repo, runtime, berthUrlHelper, llmTokens });

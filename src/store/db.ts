@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { Logger } from '../log.js';
+import { ensurePrivateFile, tightenMode } from './file-modes.js';
 import { migrations } from './migrations.js';
 
 export type Db = Database.Database;
@@ -8,9 +10,18 @@ export type Db = Database.Database;
 /**
  * Opens (creating if needed) the SQLite store in WAL mode and applies every numbered migration
  * not yet recorded in `schema_migrations`, each in its own transaction.
+ *
+ * The store holds secrets (session and token hashes, app secrets, database passwords): the file is
+ * created 0600 before SQLite opens it (SQLite gives its -wal and -shm the database file's mode),
+ * and an existing file, -wal or -shm readable by others is tightened with a warning on `log`, or
+ * refused when it belongs to another user (see file-modes.ts).
  */
-export function openDb(file: string): Db {
-  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+export function openDb(file: string, log?: Logger): Db {
+  if (file !== ':memory:') {
+    mkdirSync(path.dirname(file), { recursive: true });
+    ensurePrivateFile(file, log);
+    for (const side of [`${file}-wal`, `${file}-shm`]) tightenMode(side, 0o600, log);
+  }
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
