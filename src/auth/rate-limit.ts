@@ -26,6 +26,12 @@ export class LoginLimiter {
     return Math.max(0, f.last + delay - now);
   }
 
+  /** True while `key` has failures on record (within the window or an unfinished delay). */
+  hasFailed(key: string, now = Date.now()): boolean {
+    this.retryAfterMs(key, now); // drops an expired record
+    return this.failures.has(key);
+  }
+
   fail(key: string, now = Date.now()): void {
     const f = this.failures.get(key);
     if (!f || now - f.first > this.windowMs) this.failures.set(key, { count: 1, first: now, last: now });

@@ -27,6 +27,8 @@ export interface Principal {
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 const USERNAME_RE = /^[a-z][a-z0-9_.-]{1,31}$/;
 const ALL_SCOPES: ReadonlySet<TokenScope> = new Set(TOKEN_SCOPES);
+/** Longest wait the per-account cap imposes: it slows guessing, it never locks the account out. */
+const ACCOUNT_MAX_DELAY_MS = 3_000;
 
 /** Public view of a user (never the hash). */
 export const presentUser = (u: User) => ({ id: u.id, username: u.username, role: u.role, createdAt: u.createdAt });
@@ -36,10 +38,21 @@ export const presentUser = (u: User) => ({ id: u.id, username: u.username, role:
  * the local CLI token file, an API token or a session cookie is the only way in.
  */
 export class AuthService {
-  /** Per account: few free attempts. */
-  private readonly accountLimiter = new LoginLimiter(5);
-  /** Per address: more, since many people may share one address (NAT, a proxy). */
+  /**
+   * Per (account, address): few free attempts, then waits growing to 15 minutes. Keyed by both so
+   * that someone guessing from one address locks out that address only, never the account's owner
+   * at another one (a per-account lock was a remote lockout of the admin).
+   */
+  private readonly pairLimiter = new LoginLimiter(5);
+  /** Per address, across accounts: more, since many people may share one address (NAT, a proxy). */
   private readonly addressLimiter = new LoginLimiter(20);
+  /**
+   * Per account, across addresses: caps guessing from many addresses at one attempt every few
+   * seconds (the wait never exceeds ACCOUNT_MAX_DELAY_MS). It applies only to addresses that have
+   * failed on this account themselves: one that has not (the owner at home) is never held back by
+   * others' failures, and a botnet's fresh addresses each get one attempt before the cap holds.
+   */
+  private readonly accountLimiter = new LoginLimiter(10, 15 * 60_000, ACCOUNT_MAX_DELAY_MS);
 
   constructor(
     private readonly deps: { repo: AuthRepo; config: BerthConfig; log: Logger; localToken: string },
@@ -82,10 +95,19 @@ export class AuthService {
     repo.audit({ actor: 'admin', action: 'auth.setup', target: 'admin', ip, detail: null });
   }
 
-  /** Checks credentials (rate-limited per account and per address) and opens a session. */
+  /**
+   * Checks credentials and opens a session. Rate-limited per (account, address), per address, and
+   * — for addresses that failed on this account before — by a short per-account cap (see the
+   * limiters above). `ip` is the client address as trusted proxies vouch for it.
+   */
   async login(username: string, password: string, ip: string): Promise<{ sessionId: string; csrfToken: string; user: User }> {
     const { repo } = this.deps;
-    const wait = Math.max(this.accountLimiter.retryAfterMs(username), this.addressLimiter.retryAfterMs(ip));
+    const pair = `${username}\n${ip}`;
+    const wait = Math.max(
+      this.pairLimiter.retryAfterMs(pair),
+      this.addressLimiter.retryAfterMs(ip),
+      this.pairLimiter.hasFailed(pair) ? this.accountLimiter.retryAfterMs(username) : 0,
+    );
     if (wait > 0) {
       throw new BerthError('E_RATE_LIMITED', `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`, {
         hint: 'wait, then try again',
@@ -95,13 +117,15 @@ export class AuthService {
     // Same work and the same answer for an unknown user and a wrong password.
     const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
     if (!user || !user.passwordHash || !ok) {
-      this.accountLimiter.fail(username);
+      this.pairLimiter.fail(pair);
       this.addressLimiter.fail(ip);
+      this.accountLimiter.fail(username);
       repo.audit({ actor: username.slice(0, 64), action: 'auth.login_failed', target: null, ip, detail: null });
       throw new BerthError('E_UNAUTHORIZED', 'wrong username or password');
     }
-    // Only the account's counter resets: a guesser must not clear its address by logging in itself.
-    this.accountLimiter.succeed(username);
+    // Only this (account, address) resets: a guesser must not clear its address by logging in to
+    // an account of its own, nor the owner's login the cap others' failures put on the account.
+    this.pairLimiter.succeed(pair);
     const sessionId = randomBytes(32).toString('base64url');
     const csrfToken = randomBytes(24).toString('base64url');
     const now = Date.now();
