@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { BerthError } from '../errors.js';
-import type { AuthService, Principal, TokenScope } from '../services/auth.js';
+import { isAdmin, type AuthService, type Principal } from '../services/auth.js';
 import { bearerToken, tokenMatches } from '../auth/tokens.js';
 import type { ApiEnv } from './env.js';
 
@@ -85,7 +85,7 @@ export function authenticate(
 
 /** Requires an admin (with the `admin` scope when it comes through an API token). */
 export function requireAdmin(p: Principal): void {
-  if (p.role !== 'admin' || !p.scopes.has('admin' as TokenScope)) {
+  if (!isAdmin(p)) {
     throw new BerthError('E_FORBIDDEN', 'only admins may do this');
   }
 }

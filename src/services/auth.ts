@@ -30,6 +30,12 @@ const ALL_SCOPES: ReadonlySet<TokenScope> = new Set(TOKEN_SCOPES);
 /** Longest wait the per-account cap imposes: it slows guessing, it never locks the account out. */
 const ACCOUNT_MAX_DELAY_MS = 3_000;
 
+/**
+ * Whether `p` acts with an admin's full rights: an admin, and through an API token only one that
+ * carries the `admin` scope. What admins alone may do or read (secrets included) checks this.
+ */
+export const isAdmin = (p: Pick<Principal, 'role' | 'scopes'>): boolean => p.role === 'admin' && p.scopes.has('admin');
+
 /** Public view of a user (never the hash). */
 export const presentUser = (u: User) => ({ id: u.id, username: u.username, role: u.role, createdAt: u.createdAt });
 

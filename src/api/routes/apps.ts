@@ -15,7 +15,7 @@ import { formatManifestError } from '../../catalog/load.js';
 import type { HostingInfo } from '../../domain/workspace.js';
 import { BerthError, isBerthError } from '../../errors.js';
 import type { AppService, InstallProgress } from '../../services/apps.js';
-import type { AuthService } from '../../services/auth.js';
+import { isAdmin, type AuthService, type Principal } from '../../services/auth.js';
 import type { InstalledApp } from '../../store/apps-repo.js';
 import { requireAdmin } from '../authn.js';
 import type { ApiEnv } from '../env.js';
@@ -63,10 +63,22 @@ export function presentManifest(m: AppManifest, basePath: string) {
 }
 
 /**
- * The API's view of an installed app (`GET /api/apps`, and the `app` events of `/api/events`).
- * `manifest`: its catalog entry, for the title and what it needs (absent once it left the catalog).
+ * An app's settings as `viewer` may see them. Settings are what the admin typed at install time —
+ * often an API key or a password — so only admins (with the admin scope) read the values; everyone
+ * else gets the names with `null` values, so a dashboard can still say which settings are set.
  */
-export function presentApp(svc: Pick<AppService, 'location'>, a: InstalledApp, manifest: AppManifest | undefined) {
+export function presentSettings(settings: Record<string, string>, viewer: Pick<Principal, 'role' | 'scopes'>) {
+  if (isAdmin(viewer)) return { settings, settingsRedacted: false };
+  return { settings: Object.fromEntries(Object.keys(settings).map((k) => [k, null])) as Record<string, null>, settingsRedacted: true };
+}
+
+/**
+ * The API's view of an installed app (`GET /api/apps`, and the `app` events of `/api/events`) for
+ * `viewer`: `settings` carry values for admins only, `settingsRedacted` says whether they were
+ * withheld (see presentSettings). `manifest`: its catalog entry, for the title and what it needs
+ * (absent once it left the catalog).
+ */
+export function presentApp(svc: Pick<AppService, 'location'>, a: InstalledApp, manifest: AppManifest | undefined, viewer: Pick<Principal, 'role' | 'scopes'>) {
   const loc = svc.location(a);
   return {
     name: a.name,
@@ -75,7 +87,7 @@ export function presentApp(svc: Pick<AppService, 'location'>, a: InstalledApp, m
     reason: a.reason,
     url: loc ? `${loc.url}/` : null,
     via: loc?.via ?? null,
-    settings: a.settings,
+    ...presentSettings(a.settings, viewer),
     ports: a.ports,
     volumes: a.volumes,
     restart: a.restartPolicy,
@@ -98,7 +110,7 @@ export function appRoutes(
 ) {
   const app = new Hono<ApiEnv>();
 
-  const present = (a: InstalledApp, manifest: AppManifest | undefined) => presentApp(svc, a, manifest);
+  const present = (a: InstalledApp, manifest: AppManifest | undefined, viewer: Principal) => presentApp(svc, a, manifest, viewer);
 
   app.get('/catalog', async (c) => {
     const { apps, errors } = await svc.catalog();
@@ -129,12 +141,12 @@ export function appRoutes(
 
   app.get('/apps', async (c) => {
     const { apps } = await svc.catalog();
-    return c.json({ apps: svc.list().map((a) => present(a, apps.get(a.name))) });
+    return c.json({ apps: svc.list().map((a) => present(a, apps.get(a.name), c.get('principal'))) });
   });
 
   app.get('/apps/:name', async (c) => {
     const a = svc.get(c.req.param('name'));
-    return c.json(present(a, (await svc.catalog()).apps.get(a.name)));
+    return c.json(present(a, (await svc.catalog()).apps.get(a.name), c.get('principal')));
   });
 
   app.post('/apps', async (c) => {
@@ -152,7 +164,7 @@ export function appRoutes(
       .install(body.name, body.settings ?? {}, hosting, (e: InstallProgress) => write(e))
       .then(async (installed) => {
         auth.audit(p, 'app.install', installed.name, ip, { settings: Object.keys(installed.settings) });
-        write(present(installed, (await svc.catalog()).apps.get(installed.name)));
+        write(present(installed, (await svc.catalog()).apps.get(installed.name), p));
       })
       .catch((err: unknown) => {
         auth.audit(p, 'app.install.failed', body.name, ip, { error: err instanceof Error ? err.message : String(err) });

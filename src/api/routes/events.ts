@@ -5,8 +5,8 @@
  *
  * - `{"type":"workspace","workspace":{…}}` / `{"type":"workspace-removed","id"}` (as
  *   `GET /api/workspaces` presents them; only the workspaces the user may see);
- * - `{"type":"app","app":{…}}` / `{"type":"app-removed","name"}` (as `GET /api/apps`; any
- *   logged-in user reads apps);
+ * - `{"type":"app","app":{…}}` / `{"type":"app-removed","name"}` (as `GET /api/apps` presents
+ *   them to this user: any logged-in user reads apps, only admins their settings' values);
  * - `{"type":"preview","preview":{…}}` / `{"type":"preview-removed","id"}` (as
  *   `GET /api/previews`; any logged-in user reads previews), only when the daemon has previews.
  *
@@ -112,7 +112,7 @@ export function eventRoutes(deps: EventDeps) {
           'name',
           seen.app,
           // The whole row as version: restarts and exit codes change it without a state change.
-          apps.list().map((a) => ({ key: a.name, version: JSON.stringify(a), body: async () => presentApp(apps, a, await manifest(a.name)) })),
+          apps.list().map((a) => ({ key: a.name, version: JSON.stringify(a), body: async () => presentApp(apps, a, await manifest(a.name), principal) })),
         );
         if (previews) {
           seen.preview = await sendDiff(
