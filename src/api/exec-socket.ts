@@ -53,6 +53,8 @@ export function createExecUpgradeHandler(deps: {
     } catch {
       return refuse(socket, 404, 'workspace not found');
     }
+    // A shell on a runtime without isolation is a shell as Berth itself (see WorkspaceService.mayRun).
+    if (!deps.workspaces.mayRun(principal)) return refuse(socket, 403, 'this runtime does not isolate workloads: only admins may open a shell');
     const argv = url.searchParams.getAll('cmd');
     const tty = url.searchParams.get('tty') === '1';
     wss.handleUpgrade(req, socket, head, (ws) => void runSession(ws, idOrName, argv.length ? argv : ['/bin/sh'], tty));

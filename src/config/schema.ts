@@ -83,6 +83,12 @@ export const configSchema = z.object({
   /** podman/docker binaries (absolute or on PATH). */
   podmanBin: z.string().default('podman'),
   dockerBin: z.string().default('docker'),
+  /**
+   * Whether members may run workloads on a runtime without isolation (`process`: workloads run as
+   * Berth's own user, which can read the data directory and its token). `refuse` (default): only
+   * admins; `allow`: the admin accepts that every member can act as Berth on this host.
+   */
+  processRuntimeMembers: z.enum(['refuse', 'allow']).default('refuse'),
   // ---- pull-request previews (issue 5) ----
   /** HMAC secret of GitHub deliveries; unset turns POST /webhooks/github off (never accept-all). */
   githubWebhookSecret: z.string().optional(),

@@ -7,6 +7,7 @@ import { checkWorkspaceName, dashboardUrlOf, injectedEnv, type HostingInfo, type
 import type { Logger } from '../log.js';
 import { LABEL_ID, LABEL_KIND, type ExecOptions, type ExecResult, type ExecSession, type Runtime } from '../runtime/runtime.js';
 import type { WorkspacesRepo } from '../store/workspaces-repo.js';
+import { isAdmin, type Principal } from './auth.js';
 import { sharedNetwork } from '../runtime/shared-network.js';
 import type { LlmTokens } from './llm-tokens.js';
 
@@ -29,6 +30,9 @@ export interface WorkspaceServiceDeps {
   /** Per-workspace `/llm/` credentials (issued at create when BERTH_LLM_BASE_URL is set). */
   llmTokens: LlmTokens;
 }
+
+/** Who asks for a workload to run or for a shell in it (absent: Berth itself, e.g. a restart policy). */
+export type Actor = Pick<Principal, 'role' | 'scopes'>;
 
 /** Engine-visible name of a workspace's workload. */
 export const workloadName = (id: string): string => `berth-ws-${id}`;
@@ -80,9 +84,32 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     return ws;
   }
 
-  /** Creates and starts a workspace; resolves when it is running. */
-  async create(input: CreateWorkspaceInput, hosting: HostingInfo, ownerId: string | null = null): Promise<Workspace> {
+  /**
+   * Whether `by` may run code on this runtime. A runtime without isolation (`process`) runs every
+   * workload as Berth's own user — root when Berth runs as root — able to read the data directory,
+   * its token and every secret in the store: that is an admin's power, so members get it only when
+   * the admin opted in (BERTH_PROCESS_RUNTIME_MEMBERS=allow).
+   */
+  mayRun(by: Actor): boolean {
+    return this.deps.runtime.capabilities.isolation || isAdmin(by) || this.deps.config.processRuntimeMembers === 'allow';
+  }
+
+  /** Throws E_FORBIDDEN (with what to do) when `by` may not run code here; see mayRun. */
+  checkMayRun(by: Actor | undefined): void {
+    if (!by || this.mayRun(by)) return;
+    const name = this.deps.runtime.name;
+    throw new BerthError('E_FORBIDDEN', `the ${name} runtime does not isolate workloads from the host: only admins (and admins' tokens with the admin scope) may run workloads on it`, {
+      hint: "ask an admin to run Berth on podman or docker (BERTH_RUNTIME), or to set BERTH_PROCESS_RUNTIME_MEMBERS=allow (members' workloads then run as Berth's own user)",
+    });
+  }
+
+  /**
+   * Creates and starts a workspace; resolves when it is running. `by`: who asks (see mayRun);
+   * absent for Berth's own calls.
+   */
+  async create(input: CreateWorkspaceInput, hosting: HostingInfo, ownerId: string | null = null, by?: Actor): Promise<Workspace> {
     const { config, repo, runtime } = this.deps;
+    this.checkMayRun(by);
     const nameProblem = checkWorkspaceName(input.name);
     if (nameProblem) throw new BerthError('E_INVALID_NAME', nameProblem, { hint: 'a name like my-app: lowercase letters, digits and dashes, at most 40' });
     const portMapping = runtime.capabilities.portMapping;
@@ -163,8 +190,10 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     });
   }
 
-  async start(idOrName: string): Promise<Workspace> {
+  /** Starts a stopped workspace; `by` as for create. */
+  async start(idOrName: string, by?: Actor): Promise<Workspace> {
     const ws = this.get(idOrName);
+    this.checkMayRun(by);
     const ref = ws.runtimeRef;
     if (!ref) throw new BerthError('E_INVALID_STATE', `workspace "${ws.name}" is still being created`);
     return this.track(ws.id, async () => {
@@ -266,8 +295,10 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     }
   }
 
-  async exec(idOrName: string, argv: string[], opts: ExecOptions): Promise<ExecResult | ExecSession> {
+  /** Runs `argv` in a running workspace; `by` as for create. */
+  async exec(idOrName: string, argv: string[], opts: ExecOptions, by?: Actor): Promise<ExecResult | ExecSession> {
     const ws = this.get(idOrName);
+    this.checkMayRun(by);
     if (ws.state !== 'running' || !ws.runtimeRef) {
       throw new BerthError('E_INVALID_STATE', `workspace "${ws.name}" is ${ws.state}`, { hint: 'start it with `berth ws start`' });
     }

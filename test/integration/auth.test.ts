@@ -28,7 +28,8 @@ function withSession(s: Session, csrf = true): Record<string, string> {
 describe('access control', () => {
   let t: TestDaemon;
   before(async () => {
-    t = await startTestDaemon();
+    // Members run workspaces here: on the process runtime that needs the admin's opt-in.
+    t = await startTestDaemon({ processRuntimeMembers: 'allow' });
   });
   after(async () => {
     await t.stop();

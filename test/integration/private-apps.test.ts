@@ -40,7 +40,8 @@ describe('private hosted apps', () => {
   let appHost: string;
 
   before(async () => {
-    t = await startTestDaemon({ appsDomain: 'apps.test' });
+    // Members run workspaces here: on the process runtime that needs the admin's opt-in.
+    t = await startTestDaemon({ appsDomain: 'apps.test', processRuntimeMembers: 'allow' });
     for (const u of ['alice', 'bob']) await t.api('POST', '/api/users', { username: u, password: `${u}-password-123`, role: 'member' });
     alice = await login(t, 'alice', 'alice-password-123');
     bob = await login(t, 'bob', 'bob-password-123');

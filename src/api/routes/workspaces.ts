@@ -103,7 +103,7 @@ export function workspaceRoutes(svc: WorkspaceService, auth: AuthService, hostin
   app.post('/', async (c) => {
     const body = await readJson(c.req.raw, workspaceCreateBody);
     const p = c.get('principal');
-    const ws = await svc.create(body, hostingFor(c.env.incoming), p.userId);
+    const ws = await svc.create(body, hostingFor(c.env.incoming), p.userId, p);
     auth.audit(p, 'workspace.create', ws.name, c.get('clientIp'), { id: ws.id, image: ws.image });
     return c.json(present(ws), 201);
   });
@@ -127,7 +127,7 @@ export function workspaceRoutes(svc: WorkspaceService, auth: AuthService, hostin
 
   app.post('/:id/start', async (c) => {
     const ws = visible(c.get('principal'), c.req.param('id'));
-    const started = await svc.start(ws.id);
+    const started = await svc.start(ws.id, c.get('principal'));
     auth.audit(c.get('principal'), 'workspace.start', ws.name, c.get('clientIp'));
     return c.json(present(started));
   });
