@@ -89,8 +89,8 @@ export function prepareDataDir(dir: string, log?: Logger): void {
   const probe = path.join(dir, `.write-probe-${process.pid}`);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    tightenMode(dir, 0o700, log);
     accessSync(dir, constants.W_OK);
+    tightenMode(dir, 0o700, log);
     const fd = openSync(probe, 'w', 0o600);
     try {
       // write(2) stores what fits and returns a short count; only the next call says ENOSPC.
@@ -156,7 +156,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const auth = new AuthService({ repo: new AuthRepo(db), config, log: log.child({ component: 'auth' }), localToken: token });
   const { setupToken } = await auth.bootstrap();
   const trusted = parseTrustedProxies(config.trustedProxies);
-  const hostingFor = createHostingResolver(config);
+  const hostingFor = createHostingResolver(config, log.child({ component: 'hosting' }));
   const origins = createOrigins({ trusted, publicUrl: config.publicUrl, appsUrl: config.appsUrl });
   const appsHostingFor = (req: IncomingMessage): HostingInfo => {
     const dashboard = hostingFor(req);

@@ -15,6 +15,7 @@ import type { IncomingMessage } from 'node:http';
 import type { HostingInfo } from '../domain/workspace.js';
 import { forwardedInfo, type TrustedProxies } from './forwarded.js';
 import { hostnameOf } from './match.js';
+import { trustedForwardedInfo } from './own-host.js';
 
 /** Where the outside world reaches the dashboard and the apps, for one request. */
 export interface Origins {
@@ -88,9 +89,11 @@ export function createOrigins(opts: OriginsOptions): Origins {
     return hostnameOf(forwardedInfo(req, opts.trusted).host) === appsByHost;
   };
 
+  // URLs built here are stored (a workspace's links, its sign-in redirect) and shown to others, so
+  // they take the request's Host only when it names this Berth (see own-host.ts).
   const appsHosting = (req: IncomingMessage): HostingInfo => {
     if (fixedApps) return fixedApps;
-    const seen = forwardedInfo(req, opts.trusted);
+    const seen = trustedForwardedInfo(req, opts.trusted);
     // Reached on the apps listener: the browser's own view of it. From the dashboard: same scheme
     // and host name, the apps port (no outer prefix: the apps port is reached directly).
     if (viaListener(req)) return { proto: seen.proto, host: seen.host, basePath: seen.prefix };
@@ -99,7 +102,7 @@ export function createOrigins(opts: OriginsOptions): Origins {
 
   const dashboardUrl = (req: IncomingMessage): string => {
     if (fixedDashboard) return urlOf(fixedDashboard);
-    const seen = forwardedInfo(req, opts.trusted);
+    const seen = trustedForwardedInfo(req, opts.trusted);
     if (isAppsRequest(req)) return `${seen.proto}://${withPort(seen.host, mainPort)}`;
     return `${seen.proto}://${seen.host}${seen.prefix}`;
   };
