@@ -60,11 +60,19 @@ function gitEnv(url: URL, opts: GitOptions): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * Text with the user and password of every URL in it removed. Build logs and build errors are read
+ * by every logged-in user, and a clone URL may carry credentials (`https://user:token@host/…`).
+ */
+export function withoutUserinfo(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1');
+}
+
 function git(args: string[], cwd: string, env: NodeJS.ProcessEnv, log: BuildLog, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('git', args, { cwd, env, timeout: GIT_TIMEOUT_MS, maxBuffer: MAX_OUTPUT, signal }, (err, stdout, stderr) => {
-      void log.raw(`$ git ${args.join(' ')}\n${stdout}${stderr}`).then(() => {
-        if (err) reject(new BerthError('E_PREVIEW_BUILD', `git ${args[0]} failed: ${(stderr || err.message).trim().split('\n').slice(-3).join(' ')}`, { cause: err }));
+      void log.raw(withoutUserinfo(`$ git ${args.join(' ')}\n${stdout}${stderr}`)).then(() => {
+        if (err) reject(new BerthError('E_PREVIEW_BUILD', `git ${args[0]} failed: ${withoutUserinfo((stderr || err.message).trim().split('\n').slice(-3).join(' '))}`, { cause: err }));
         else resolve(stdout);
       });
     });
