@@ -1,7 +1,7 @@
 /**
  * Issue 11 (8), what a member can see and do (real daemon, process runtime, real sockets):
  * - app settings (an admin-entered API key) reach members as keys only, in `GET /api/apps`,
- *   `GET /api/apps/:name` and `/api/events`;
+ *   `GET /api/apps/:name` and `/api/events`; an app's logs (which may print them) are admins' only;
  * - a forged `Host` on `POST /api/workspaces` does not end up in the URLs Berth stores and shows
  *   to others (links in the dashboard, the private route's sign-in redirect);
  * - the process runtime (no isolation: workloads run as Berth's own user) is refused to members
@@ -88,7 +88,10 @@ describe('what members see and run', () => {
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'berth-members-'));
-    await writeCatalogApp(dir, 'keyed');
+    // Like many apps, it prints its configuration when it starts.
+    await writeCatalogApp(dir, 'keyed', {
+      command: [process.execPath, '-e', "console.log('starting with key', process.env.API_KEY); require(process.argv[1])", path.join(dir, 'app.cjs')],
+    });
     t = await startTestDaemon({ catalogDirs: [dir], reconcileInterval: 3600 });
     mia = await addMember(t, 'mia');
     const res = await fetch(`${t.daemon.url}/api/apps`, {
@@ -127,6 +130,15 @@ describe('what members see and run', () => {
     const narrow = await t.api('POST', '/api/tokens', { name: 'ro', scopes: ['read'] });
     const viaNarrow = await t.api('GET', '/api/apps', undefined, { token: narrow.body.token });
     assert.deepEqual(viaNarrow.body.apps[0].settings, { API_KEY: null, MODE: null });
+  });
+
+  it("keeps an app's logs (which may print its settings) to admins", async () => {
+    const admin = await t.api('GET', '/api/apps/keyed/logs');
+    assert.equal(admin.status, 200);
+    assert.match(admin.body, new RegExp(`starting with key ${SECRET}`));
+    const member = await t.api('GET', '/api/apps/keyed/logs', undefined, as(mia));
+    assert.equal(member.status, 403, typeof member.body === 'string' ? member.body : JSON.stringify(member.body));
+    assert.equal(member.body.error.code, 'E_FORBIDDEN');
   });
 
   it('refuses the process runtime to members (403 E_FORBIDDEN with a hint); admins keep it', async () => {

@@ -1,6 +1,7 @@
 /**
  * Routes for the app catalog (`/api/catalog`) and installed apps (`/api/apps`). Installs and
- * uninstalls are admin-only and audited; any logged-in user may read. `POST /api/apps` streams
+ * uninstalls are admin-only and audited; any logged-in user may read, except settings' values and
+ * logs (admins only: both may hold secrets). `POST /api/apps` streams
  * NDJSON progress lines and ends with the app (or an `{"error":…}` line); `DELETE /api/apps/:name`
  * answers what it removed and what it kept (`?purge=1` removes volumes, database, Redis keys too).
  */
@@ -188,6 +189,8 @@ export function appRoutes(
   });
 
   app.get('/apps/:name/logs', async (c) => {
+    // Admins only: apps print their configuration (settings, database URLs) when they start.
+    requireAdmin(c.get('principal'));
     const follow = ['1', 'true'].includes(c.req.query('follow') ?? '');
     const tailRaw = c.req.query('tail');
     const tail = tailRaw === undefined ? undefined : Number(tailRaw);
