@@ -9,7 +9,7 @@ import type { Logger } from './log.js';
 import { createApiApp } from './api/app.js';
 import { bearerToken, ensureTokenFile } from './auth/tokens.js';
 import { createExecUpgradeHandler } from './api/exec-socket.js';
-import { createHostingResolver } from './api/hosting.js';
+import { createHostingResolver, createLinkHostingResolver } from './api/hosting.js';
 import { SESSION_COOKIE } from './api/authn.js';
 import { forwardedInfo, parseTrustedProxies } from './edge/forwarded.js';
 import { AuthRepo } from './store/auth-repo.js';
@@ -156,10 +156,12 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const auth = new AuthService({ repo: new AuthRepo(db), config, log: log.child({ component: 'auth' }), localToken: token });
   const { setupToken } = await auth.bootstrap();
   const trusted = parseTrustedProxies(config.trustedProxies);
-  const hostingFor = createHostingResolver(config, log.child({ component: 'hosting' }));
+  const hostingFor = createHostingResolver(config);
+  // Stored in workspaces and apps, shown to others: trusted configuration only (api/hosting.ts).
+  const linkHostingFor = createLinkHostingResolver(config, log.child({ component: 'hosting' }));
   const origins = createOrigins({ trusted, publicUrl: config.publicUrl, appsUrl: config.appsUrl });
   const appsHostingFor = (req: IncomingMessage): HostingInfo => {
-    const dashboard = hostingFor(req);
+    const dashboard = linkHostingFor(req);
     return { ...origins.appsHosting(req), dashboardUrl: `${dashboard.proto}://${dashboard.host}${dashboard.basePath}` };
   };
   if (!trusted.empty && !config.appsUrl) {

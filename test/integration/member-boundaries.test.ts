@@ -195,6 +195,11 @@ describe('what members see and run', () => {
     assert.ok(!(page.headers.location ?? '').includes('evil.example'), page.headers.location);
     assert.ok((page.headers.location ?? '').startsWith(`http://127.0.0.1:${port}/`), page.headers.location);
 
+    // Only links are built from trusted addresses: a browser that reached the dashboard by a name
+    // Berth cannot vouch for still logs in there (its Origin matches the Host it sent).
+    const byName = await raw(port, 'POST', '/api/auth/login', { host: `berth.lan:${port}`, origin: `http://berth.lan:${port}`, 'content-type': 'application/json' }, JSON.stringify({ username: 'mia', password: 'mia-password-123' }));
+    assert.equal(byName.status, 200, byName.body);
+
     // A Host naming an address Berth answers on is kept: localhost on this port.
     const local = await raw(port, 'POST', '/api/workspaces', { host: `localhost:${port}`, authorization: `Bearer ${t.daemon.token}`, 'content-type': 'application/json' }, JSON.stringify({ name: 'local', command: IDLE }));
     assert.equal(local.status, 201, local.body);
