@@ -62,7 +62,8 @@ describe('isolation in Chromium: a hostile hosted page opened by the admin', () 
 
   before(async () => {
     await ensureWebBuilt();
-    td = await startTestDaemon({ appsDomain: 'apps.localhost' });
+    // Mallory, a member, runs a workspace: on the process runtime that needs the admin's opt-in.
+    td = await startTestDaemon({ appsDomain: 'apps.localhost', processRuntimeMembers: 'allow' });
     browser = await launchBrowser();
   });
   after(async () => {
