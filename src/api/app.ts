@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { BerthConfig } from '../config/schema.js';
@@ -18,6 +17,7 @@ import { authenticate } from './authn.js';
 import type { ApiEnv } from './env.js';
 import type { HandoffDeps } from './routes/auth.js';
 import { errorResponse } from './error-handler.js';
+import { requestId } from '../edge/request-id.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { workspaceRoutes } from './routes/workspaces.js';
@@ -64,8 +64,7 @@ export function createApiApp(deps: ApiDeps) {
   app.onError((err, c) => errorResponse(c, err, deps.log.child({ reqId: c.get('reqId') })));
   // Every API answer carries a request id, and every log line about it names the same id.
   app.use('*', async (c, next) => {
-    const given = c.req.header('x-request-id');
-    const reqId = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+    const reqId = requestId(c.req.header('x-request-id'));
     c.set('reqId', reqId);
     const started = performance.now();
     await next();

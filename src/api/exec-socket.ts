@@ -39,8 +39,11 @@ export function createExecUpgradeHandler(deps: {
 }) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   const handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const url = new URL(req.url ?? '/', 'http://berth.invalid');
-    const m = EXEC_PATH.exec(url.pathname);
+    // Split the target by hand: `new URL` throws on targets such as `//` (client input must not
+    // throw), and the edge matched the raw origin-form path, so this reads the same one.
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const m = EXEC_PATH.exec(q === -1 ? target : target.slice(0, q));
     if (!m) return refuse(socket, 404, 'no WebSocket endpoint here');
     const principal = deps.principalOf(req);
     if (!principal) return refuse(socket, 401, 'log in or send Authorization: Bearer <token>');
@@ -55,8 +58,9 @@ export function createExecUpgradeHandler(deps: {
     }
     // A shell on a runtime without isolation is a shell as Berth itself (see WorkspaceService.mayRun).
     if (!deps.workspaces.mayRun(principal)) return refuse(socket, 403, 'this runtime does not isolate workloads: only admins may open a shell');
-    const argv = url.searchParams.getAll('cmd');
-    const tty = url.searchParams.get('tty') === '1';
+    const query = new URLSearchParams(q === -1 ? '' : target.slice(q + 1));
+    const argv = query.getAll('cmd');
+    const tty = query.get('tty') === '1';
     wss.handleUpgrade(req, socket, head, (ws) => void runSession(ws, idOrName, argv.length ? argv : ['/bin/sh'], tty));
   };
 

@@ -2,14 +2,27 @@ import type { IncomingMessage } from 'node:http';
 import type { HostingInfo } from '../domain/workspace.js';
 import type { AuthService, Principal } from '../services/auth.js';
 
-/** Reads one cookie from a raw Cookie header. */
+/**
+ * Reads one cookie from a raw Cookie header (the first pair with that name). A value that is not
+ * valid %-encoding is returned as sent: it is client input, so it must not throw, and no Berth
+ * credential looks like that, so it simply matches nothing.
+ */
 export function cookieValue(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeOrRaw(part.slice(eq + 1).trim());
   }
   return undefined;
+}
+
+function decodeOrRaw(value: string): string {
+  if (!value.includes('%')) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 /**

@@ -17,7 +17,9 @@ export type EdgeErrorCode =
   | 'E_LLM_NOT_CONFIGURED'
   | 'E_FORBIDDEN'
   | 'E_UNAUTHORIZED'
-  | 'E_RATE_LIMITED';
+  | 'E_RATE_LIMITED'
+  | 'E_BAD_REQUEST'
+  | 'E_INTERNAL';
 
 export interface EdgeError {
   status: number;
@@ -27,10 +29,14 @@ export interface EdgeError {
 }
 
 const TITLES: Record<number, string> = {
+  400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',

@@ -20,6 +20,7 @@ import { createProxy, type ForwardTarget } from './proxy.js';
 import { BERTH_APP_SESSION_COOKIE, LLM_HTTP } from './headers.js';
 import { sendError, sendSocketError, type EdgeError } from './pages.js';
 import { markAppsRequest, type Origins } from './origins.js';
+import { requestId } from './request-id.js';
 
 /** Timeouts and sizes; every field has a production default. */
 export interface EdgeLimits {
@@ -190,12 +191,40 @@ export function createEdge(opts: EdgeOptions): Edge {
     return { status: 503, code: 'E_WORKLOAD_UNAVAILABLE', message };
   };
 
-  function fallbackFailed(err: unknown, req: IncomingMessage, res: ServerResponse): void {
-    log.error({ err, url: req.url }, 'fallback handler failed');
-    if (res.headersSent) return void res.destroy();
-    res.writeHead(500, { 'content-type': 'text/plain' });
-    res.end('internal error\n');
+  /**
+   * A handler threw (a bug, never the client's fault): log it under a request id, answer 500 with
+   * that id if nothing was sent yet, else cut the response. Must not throw itself.
+   */
+  function requestFailed(err: unknown, req: IncomingMessage, res: ServerResponse, where: string): void {
+    const reqId = requestId(req.headers['x-request-id']);
+    try {
+      log.error({ err, reqId, method: req.method, url: req.url }, `${where} failed`);
+      if (res.headersSent || res.writableEnded) return void res.destroy();
+      const message = `Berth failed on this request; the daemon log names it ${reqId}.`;
+      sendError(res, { status: 500, code: 'E_INTERNAL', message }, req.headers.accept, { 'x-request-id': reqId });
+    } catch {
+      res.destroy();
+    }
   }
+
+  /** The upgrade twin of requestFailed: a 500 when the socket is untouched, else just closed. */
+  function upgradeFailed(err: unknown, req: IncomingMessage, socket: Duplex): void {
+    const reqId = requestId(req.headers['x-request-id']);
+    try {
+      log.error({ err, reqId, url: req.url }, 'upgrade handler failed');
+      const written = (socket as Partial<Socket>).bytesWritten ?? 0;
+      if (socket.destroyed || socket.writableEnded || written > 0) return void socket.destroy();
+      const body = `Berth failed on this request; the daemon log names it ${reqId}.\n`;
+      socket.end(
+        `HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${reqId}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    } catch {
+      socket.destroy();
+    }
+  }
+
+  const fallbackFailed = (err: unknown, req: IncomingMessage, res: ServerResponse): void => requestFailed(err, req, res, 'fallback handler');
 
   const allowed = (req: IncomingMessage, route: Route): boolean =>
     route.access === null || (opts.authorize !== undefined && opts.authorize(req, route));
@@ -277,7 +306,11 @@ export function createEdge(opts: EdgeOptions): Edge {
   const onResponse = opts.onResponse;
   // One shared listener (no closure per request): the response carries its own kind and start.
   function finished(this: Tagged): void {
-    onResponse!(this[KIND] ?? 'refused', this.statusCode, (performance.now() - (this[STARTED] ?? 0)) / 1000);
+    try {
+      onResponse!(this[KIND] ?? 'refused', this.statusCode, (performance.now() - (this[STARTED] ?? 0)) / 1000);
+    } catch (err) {
+      log.error({ err }, 'onResponse hook failed');
+    }
   }
 
   /** 308 to the same target on the apps origin: workload content is never served on the dashboard's origin. */
@@ -291,7 +324,49 @@ export function createEdge(opts: EdgeOptions): Edge {
     onRequest(req, res);
   }
 
+  // Entry points: Node calls these straight from the socket, where a throw would end the
+  // process. Each body runs inside one try/catch (no closure per request); a throw costs only
+  // the request or socket it happened on.
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      handleRequest(req, res);
+    } catch (err) {
+      requestFailed(err, req, res, 'request handler');
+    }
+  }
+
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // An error on a socket nobody listens to would crash the daemon.
+    socket.on('error', upgradeSocketError);
+    try {
+      handleUpgrade(req, socket, head);
+    } catch (err) {
+      upgradeFailed(err, req, socket);
+    }
+  }
+
+  function upgradeSocketError(err: Error): void {
+    log.debug({ err }, 'upgrade socket error');
+  }
+
+  /**
+   * Malformed HTTP (parser errors, oversized headers, header timeouts) never reaches a handler:
+   * answer what Node would (400, 431, 408) when the socket is between responses, then close it.
+   */
+  function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    try {
+      const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent) return void socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      log.debug({ code: err.code, status }, 'malformed request');
+      sendSocketError(socket, { status, code: 'E_BAD_REQUEST', message: 'Malformed HTTP request.' }, undefined);
+      (socket as Partial<Socket>).destroySoon?.();
+    } catch {
+      socket.destroy();
+    }
+  }
+
+  function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const t = table; // one read: the whole request sees one table
     const url = req.url ?? '/';
     const m = matchRequest(t, url, t.hostSuffix === null && !t.previewSuffix ? undefined : rawHost(req.rawHeaders));
@@ -379,9 +454,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     onUpgrade(req, socket, head);
   }
 
-  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    // An error on a socket nobody listens to would crash the daemon.
-    socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const t = table;
     const url = req.url ?? '/';
     const m = matchRequest(t, url, t.hostSuffix === null && !t.previewSuffix ? undefined : rawHost(req.rawHeaders));
@@ -426,9 +499,11 @@ export function createEdge(opts: EdgeOptions): Edge {
   };
   const server = http.createServer(serverOptions, onRequest);
   server.on('upgrade', onUpgrade);
+  server.on('clientError', onClientError);
   server.on('connection', track);
   const appsServer = http.createServer(serverOptions, onAppsRequest);
   appsServer.on('upgrade', onAppsUpgrade);
+  appsServer.on('clientError', onClientError);
   appsServer.on('connection', track);
 
   const listenOn = (srv: http.Server, port: number, host: string): Promise<AddressInfo> =>

@@ -1,0 +1,70 @@
+// Issue 11, item 1: one anonymous request must never kill the daemon. Each reproduction goes to a
+// real in-process daemon over a raw socket (Node's own client would normalize the targets away).
+// Before the fix the first two cases threw out of the edge's `upgrade` listener / access hook and
+// took the whole test process down with them.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { get, rawRequest } from '../support/edge-harness.js';
+
+/** A workload that only sleeps: the private route exists, nothing needs to answer behind it. */
+const SLEEP = [process.execPath, '-e', 'setInterval(() => {}, 1 << 30)'];
+
+describe('crash-proof entry points (regressions)', () => {
+  let t: TestDaemon;
+  let privatePath: string;
+
+  const alive = async (): Promise<void> => {
+    const health = await get(t.daemon.port, '/api/health');
+    assert.equal(health.status, 200, 'the daemon stopped answering GET /api/health');
+  };
+
+  before(async () => {
+    t = await startTestDaemon();
+    const res = await t.api('POST', '/api/workspaces', { name: 'secret', command: SLEEP });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal(res.body.visibility, 'private');
+    privatePath = `/hosted/${res.body.id}/${res.body.ports[0].hostPort}/`;
+  });
+  after(async () => {
+    await t.stop();
+  });
+
+  it('exec-socket-invalid-url: an upgrade for `//` answers 404 instead of throwing TypeError: Invalid URL', async () => {
+    const res = await rawRequest(t.daemon.port, 'GET // HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    assert.equal(res.status, 404);
+    await alive();
+  });
+
+  it('exec-socket-invalid-url: other odd upgrade targets (`///`, `//:x`, `http://x`, `*`, `/%zz`) answer 4xx', async () => {
+    for (const target of ['///', '//:x/', '//[::1', 'http://x', 'http://[/', '*', '/%zz', '/api/workspaces/%zz/exec']) {
+      const res = await rawRequest(t.daemon.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n`);
+      assert.ok(res.status >= 400 && res.status < 500, `${target} → ${res.status}`);
+    }
+    await alive();
+  });
+
+  it('cookie-bad-percent-encoding: `berth_session=%zz` on a private hosted route answers 401, not URIError', async () => {
+    const res = await get(t.daemon.port, privatePath, { Cookie: 'berth_session=%zz', Accept: 'application/json' });
+    assert.equal(res.status, 401);
+    assert.equal(JSON.parse(res.body).error.code, 'E_UNAUTHORIZED');
+    await alive();
+  });
+
+  it('cookie-bad-percent-encoding: the same cookie on a private WebSocket upgrade, /metrics and the exec endpoint', async () => {
+    const upgrade = (target: string) =>
+      rawRequest(t.daemon.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nCookie: berth_app_session=%E0%A4%A; berth_session=%zz\r\nOrigin: http://x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    assert.equal((await upgrade(privatePath)).status, 401);
+    assert.equal((await upgrade('/api/workspaces/secret/exec')).status, 401);
+    assert.equal((await get(t.daemon.port, '/metrics', { Cookie: 'berth_session=%' })).status, 401);
+    await alive();
+  });
+
+  it('malformed HTTP (clientError) answers 400 and leaves the daemon up', async () => {
+    for (const junk of ['\x00\x01\x02\r\n\r\n', 'GET / HTTP/9.9\r\n\r\n', 'GET / HTTP/1.1\r\nHost x\r\n\r\n', 'GET /\x7f HTTP/1.1\r\n\r\n']) {
+      const res = await rawRequest(t.daemon.port, junk);
+      assert.equal(res.status, 400, JSON.stringify(junk));
+    }
+    await alive();
+  });
+});
