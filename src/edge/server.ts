@@ -152,6 +152,8 @@ function llmPath(basePath: string, rest: string): string {
 /** `/hosted…` or `/embed…` in any spelling (`//hosted`, `/embed?x`): a target meant for a path route. */
 const PATH_ROUTE_TARGET = /^\/+(?:hosted|embed)(?:[/?]|$)/;
 
+const VISIBLE_ASCII = /^[\x21-\x7e]*$/;
+
 /** Path on app hosts where a one-time hand-off ticket is redeemed (never forwarded upstream). */
 export const HANDOFF_PATH = '/__berth/handoff?';
 
@@ -270,8 +272,9 @@ export function createEdge(opts: EdgeOptions): Edge {
     }
     const https = route ? route.access?.dashboardUrl.startsWith('https:') : origins?.appsHosting(req).proto === 'https';
     const secure = https ? '; Secure' : '';
-    // Only same-host relative paths: the hand-off must not become an open redirect.
-    const safeNext = next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') ? next : '/';
+    // Only same-host relative paths: the hand-off must not become an open redirect. Only visible
+    // ASCII too: `next` arrives %-decoded, and CR/LF or a char past Latin-1 would make writeHead throw.
+    const safeNext = next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') && VISIBLE_ASCII.test(next) ? next : '/';
     res.writeHead(302, {
       location: safeNext,
       'set-cookie': `${BERTH_APP_SESSION_COOKIE}=${cookie}; Path=/; HttpOnly; SameSite=Lax${secure}`,

@@ -4,7 +4,7 @@
 // took the whole test process down with them.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { startTestDaemon, TEST_ADMIN_PASSWORD, type TestDaemon } from '../support/daemon.js';
 import { get, rawRequest } from '../support/edge-harness.js';
 
 /** A workload that only sleeps: the private route exists, nothing needs to answer behind it. */
@@ -13,6 +13,7 @@ const SLEEP = [process.execPath, '-e', 'setInterval(() => {}, 1 << 30)'];
 describe('crash-proof entry points (regressions)', () => {
   let t: TestDaemon;
   let privatePath: string;
+  let appHost: string;
 
   const alive = async (): Promise<void> => {
     const health = await get(t.daemon.port, '/api/health');
@@ -20,11 +21,12 @@ describe('crash-proof entry points (regressions)', () => {
   };
 
   before(async () => {
-    t = await startTestDaemon();
+    t = await startTestDaemon({ appsDomain: 'apps.test' });
     const res = await t.api('POST', '/api/workspaces', { name: 'secret', command: SLEEP });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.equal(res.body.visibility, 'private');
     privatePath = `/hosted/${res.body.id}/${res.body.ports[0].hostPort}/`;
+    appHost = `${res.body.ports[0].hostPort}--${res.body.id}.apps.test`;
   });
   after(async () => {
     await t.stop();
@@ -57,6 +59,24 @@ describe('crash-proof entry points (regressions)', () => {
     assert.equal((await upgrade(privatePath)).status, 401);
     assert.equal((await upgrade('/api/workspaces/secret/exec')).status, 401);
     assert.equal((await get(t.daemon.port, '/metrics', { Cookie: 'berth_session=%' })).status, 401);
+    await alive();
+  });
+
+  it('handoff-next-control-chars: a hand-off whose next= decodes to CR/LF or non-Latin-1 redirects to / instead of throwing in writeHead', async () => {
+    const login = await fetch(`${t.daemon.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: TEST_ADMIN_PASSWORD }),
+    });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    for (const next of ['/%0d%0aSet-Cookie:%20x=1', '/%E2%98%83', '/a%00b']) {
+      const mint = await get(t.daemon.port, `/api/auth/handoff?to=${encodeURIComponent(`http://${appHost}/`)}`, { Cookie: cookie });
+      assert.equal(mint.status, 302, mint.body);
+      const ticket = /ticket=([^&]+)/.exec(mint.headers.location ?? '')![1]!;
+      const res = await get(t.daemon.port, `/__berth/handoff?ticket=${ticket}&next=${next}`, { Host: appHost });
+      assert.equal(res.status, 302, `${next} → ${res.status}`);
+      assert.equal(res.headers.location, '/');
+    }
     await alive();
   });
 
