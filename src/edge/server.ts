@@ -20,7 +20,7 @@ import { createProxy, type ForwardTarget } from './proxy.js';
 import { BERTH_APP_SESSION_COOKIE, LLM_HTTP } from './headers.js';
 import { sendError, sendSocketError, type EdgeError } from './pages.js';
 import { markAppsRequest, type Origins } from './origins.js';
-import { requestId } from './request-id.js';
+import { createEntryGuards } from './entry-guards.js';
 
 /** Timeouts and sizes; every field has a production default. */
 export interface EdgeLimits {
@@ -193,39 +193,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     return { status: 503, code: 'E_WORKLOAD_UNAVAILABLE', message };
   };
 
-  /**
-   * A handler threw (a bug, never the client's fault): log it under a request id, answer 500 with
-   * that id if nothing was sent yet, else cut the response. Must not throw itself.
-   */
-  function requestFailed(err: unknown, req: IncomingMessage, res: ServerResponse, where: string): void {
-    const reqId = requestId(req.headers['x-request-id']);
-    try {
-      log.error({ err, reqId, method: req.method, url: req.url }, `${where} failed`);
-      if (res.headersSent || res.writableEnded) return void res.destroy();
-      const message = `Berth failed on this request; the daemon log names it ${reqId}.`;
-      sendError(res, { status: 500, code: 'E_INTERNAL', message }, req.headers.accept, { 'x-request-id': reqId });
-    } catch {
-      res.destroy();
-    }
-  }
-
-  /** The upgrade twin of requestFailed: a 500 when the socket is untouched, else just closed. */
-  function upgradeFailed(err: unknown, req: IncomingMessage, socket: Duplex): void {
-    const reqId = requestId(req.headers['x-request-id']);
-    try {
-      log.error({ err, reqId, url: req.url }, 'upgrade handler failed');
-      const written = (socket as Partial<Socket>).bytesWritten ?? 0;
-      if (socket.destroyed || socket.writableEnded || written > 0) return void socket.destroy();
-      const body = `Berth failed on this request; the daemon log names it ${reqId}.\n`;
-      socket.end(
-        `HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-          `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${reqId}\r\nConnection: close\r\n\r\n${body}`,
-      );
-    } catch {
-      socket.destroy();
-    }
-  }
-
+  const { requestFailed, upgradeFailed, onClientError } = createEntryGuards(log);
   const fallbackFailed = (err: unknown, req: IncomingMessage, res: ServerResponse): void => requestFailed(err, req, res, 'fallback handler');
 
   const allowed = (req: IncomingMessage, route: Route): boolean =>
@@ -350,23 +318,6 @@ export function createEdge(opts: EdgeOptions): Edge {
 
   function upgradeSocketError(err: Error): void {
     log.debug({ err }, 'upgrade socket error');
-  }
-
-  /**
-   * Malformed HTTP (parser errors, oversized headers, header timeouts) never reaches a handler:
-   * answer what Node would (400, 431, 408) when the socket is between responses, then close it.
-   */
-  function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    try {
-      const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-      if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent) return void socket.destroy();
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      log.debug({ code: err.code, status }, 'malformed request');
-      sendSocketError(socket, { status, code: 'E_BAD_REQUEST', message: 'Malformed HTTP request.' }, undefined);
-      (socket as Partial<Socket>).destroySoon?.();
-    } catch {
-      socket.destroy();
-    }
   }
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
