@@ -2,11 +2,11 @@ import { EventEmitter } from 'node:events';
 import { accessSync, chmodSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { getRequestListener } from '@hono/node-server';
 import type { BerthConfig } from './config/schema.js';
 import { BerthError, isBerthError } from './errors.js';
 import type { Logger } from './log.js';
 import { createApiApp } from './api/app.js';
+import { createApiListener } from './api/listener.js';
 import { bearerToken, ensureTokenFile } from './auth/tokens.js';
 import { createExecUpgradeHandler } from './api/exec-socket.js';
 import { createHostingResolver, createLinkHostingResolver } from './api/hosting.js';
@@ -208,7 +208,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     infra,
   });
 
-  const apiListener = getRequestListener(api.fetch);
+  const apiListener = createApiListener(api.fetch);
   const dashboard = createDashboardHandler({
     // <repo>/web/dist from both src/daemon.ts (tsx) and dist/daemon.js
     distDir: fileURLToPath(new URL('../web/dist', import.meta.url)),
