@@ -47,16 +47,17 @@ describe('crash-proof entry points (regressions)', () => {
   });
 
   it('cookie-bad-percent-encoding: `berth_session=%zz` on a private hosted route answers 401, not URIError', async () => {
-    const res = await get(t.daemon.port, privatePath, { Cookie: 'berth_session=%zz', Accept: 'application/json' });
+    // Path routes live on the apps origin, where the app-origin session cookie is the one read.
+    const res = await get(t.daemon.appsPort, privatePath, { Cookie: 'berth_session=%zz; berth_app_session=%zz', Accept: 'application/json' });
     assert.equal(res.status, 401);
     assert.equal(JSON.parse(res.body).error.code, 'E_UNAUTHORIZED');
     await alive();
   });
 
   it('cookie-bad-percent-encoding: the same cookie on a private WebSocket upgrade, /metrics and the exec endpoint', async () => {
-    const upgrade = (target: string) =>
-      rawRequest(t.daemon.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nCookie: berth_app_session=%E0%A4%A; berth_session=%zz\r\nOrigin: http://x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
-    assert.equal((await upgrade(privatePath)).status, 401);
+    const upgrade = (target: string, port = t.daemon.port) =>
+      rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nCookie: berth_app_session=%E0%A4%A; berth_session=%zz\r\nOrigin: http://x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    assert.equal((await upgrade(privatePath, t.daemon.appsPort)).status, 401);
     assert.equal((await upgrade('/api/workspaces/secret/exec')).status, 401);
     assert.equal((await get(t.daemon.port, '/metrics', { Cookie: 'berth_session=%' })).status, 401);
     await alive();
