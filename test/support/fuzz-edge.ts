@@ -1,5 +1,5 @@
 /**
- * Fuzzing the edge over raw sockets, shared by test/integration/fuzz-edge.test.ts (a few thousand
+ * Fuzzing the edge over raw sockets (both listeners: the dashboard origin and the apps origin), shared by test/integration/fuzz-edge.test.ts (a few thousand
  * cases) and bench/fuzz.ts (10⁵ and more). A fixture is a real in-process daemon (process runtime)
  * with a private and a public workspace whose first port is served by a recording listener in this
  * process (the workloads only sleep), plus sentinel listeners on ports Berth did NOT allocate.
@@ -26,6 +26,8 @@ export interface FuzzCase {
   /** Header lines in order (names and values may be hostile; never CR or LF). */
   headers: [string, string][];
   upgrade: boolean;
+  /** Sent to the apps origin's listener (path routes live there) instead of the dashboard's. */
+  apps: boolean;
   credential: Credential;
   body: string;
 }
@@ -49,6 +51,8 @@ export interface FuzzRoute {
 export interface FuzzFixture {
   t: TestDaemon;
   port: number;
+  /** The apps origin's listener: path routes (`/hosted/…`, `/embed/…`) answer only there. */
+  appsPort: number;
   privateRoute: FuzzRoute;
   publicRoute: FuzzRoute;
   /** Listeners on ports Berth never allocated (inside and just past the range): must see nothing. */
@@ -132,6 +136,7 @@ export async function startFuzzFixture(): Promise<FuzzFixture> {
   return {
     t,
     port: t.daemon.port,
+    appsPort: t.daemon.appsPort,
     privateRoute: made[0]!,
     publicRoute: made[1]!,
     sentinels,
@@ -232,8 +237,10 @@ export function caseArbitrary(f: Pick<FuzzFixture, 'privateRoute' | 'publicRoute
       upgrade: fc.option(upgradeHeaders, { freq: 3 }),
       credential,
       body,
+      apps: fc.boolean(),
     })
-    .map(({ method, target, extra, upgrade, credential, body }) => ({
+    .map(({ method, target, extra, upgrade, credential, body, apps }) => ({
+      apps,
       method: NO_CRLF(method).replace(/ /g, ''),
       target: NO_CRLF(target).replace(/ /g, '%20'),
       headers: [...extra.map(([k, v]): [string, string] => [NO_CRLF(k), NO_CRLF(v)]), ...(upgrade ?? [])],
@@ -250,7 +257,7 @@ export function caseArbitrary(f: Pick<FuzzFixture, 'privateRoute' | 'publicRoute
 /** Raw request bytes of a case; `id` goes into `X-Fuzz-Id`, the credential is the fixture's. */
 export function renderCase(f: FuzzFixture, c: FuzzCase, id: number): Buffer {
   const lines = [`${c.method} ${c.target} HTTP/1.1`, `X-Fuzz-Id: ${id}`];
-  if (!c.headers.some(([k]) => k.toLowerCase() === 'host')) lines.push(`Host: 127.0.0.1:${f.port}`);
+  if (!c.headers.some(([k]) => k.toLowerCase() === 'host')) lines.push(`Host: 127.0.0.1:${c.apps ? f.appsPort : f.port}`);
   for (const [k, v] of c.headers) lines.push(`${k}: ${v}`);
   if (c.credential === 'garbage') lines.push('Cookie: berth_session=%zz; berth_app_session=%', 'Authorization: Bearer berth_nope');
   if (c.credential === 'member-cookie') lines.push(`Cookie: ${f.memberCookie}`);
@@ -309,7 +316,7 @@ export async function runBatch(f: FuzzFixture, cases: readonly FuzzCase[], first
       const id = firstId + i;
       const c = cases[i]!;
       byId.set(id, c);
-      const { status, timedOut } = await send(f.port, renderCase(f, c, id));
+      const { status, timedOut } = await send(c.apps ? f.appsPort : f.port, renderCase(f, c, id));
       stats.cases++;
       stats.byStatus.set(status, (stats.byStatus.get(status) ?? 0) + 1);
       if (status === 500) stats.errors.push({ id, c });
