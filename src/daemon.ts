@@ -20,7 +20,7 @@ import { AuthService } from './services/auth.js';
 import { sessionPrincipalForUpgrade } from './api/upgrade-auth.js';
 import { createHostedAccess } from './api/hosted-access.js';
 import { HandoffStore } from './auth/app-handoff.js';
-import type { Edge } from './edge/server.js';
+import type { Edge } from './edge/edge-contract.js';
 import { createDashboardHandler } from './web/static.js';
 import { createDaemonMetrics } from './metrics/daemon-metrics.js';
 import { cookieValue } from './api/upgrade-auth.js';

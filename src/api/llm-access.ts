@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { HostingInfo } from '../domain/workspace.js';
-import type { LlmVerdict } from '../edge/server.js';
+import type { LlmVerdict } from '../edge/edge-contract.js';
 import { bearerToken } from '../auth/tokens.js';
 import { RequestRateLimiter } from '../auth/request-rate.js';
 import type { AuthService, Principal } from '../services/auth.js';

@@ -10,86 +10,17 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { BerthConfig } from '../config/schema.js';
-import type { Logger } from '../log.js';
 import type { Route, RouteTable } from '../domain/route.js';
 import { emptyRouteTable } from './route-table.js';
 import { matchRequest } from './match.js';
 import { parseTrustedProxies } from './forwarded.js';
 import { createProxy, type ForwardTarget } from './proxy.js';
-import { BERTH_APP_SESSION_COOKIE, LLM_HTTP } from './headers.js';
+import { LLM_HTTP } from './headers.js';
 import { sendError, sendSocketError, type EdgeError } from './pages.js';
-import { markAppsRequest, type Origins } from './origins.js';
+import { markAppsRequest } from './origins.js';
+import { createAccessPages, HANDOFF_PATH } from './access-pages.js';
 import { createEntryGuards } from './entry-guards.js';
-
-/** Timeouts and sizes; every field has a production default. */
-export interface EdgeLimits {
-  /** Max time to receive a request's headers (slowloris guard). */
-  headersTimeoutMs: number;
-  /** Max time to receive a whole request (headers and body). */
-  requestTimeoutMs: number;
-  /** Idle time before a client keep-alive connection is closed. */
-  keepAliveTimeoutMs: number;
-  /** How often Node checks the two timeouts above. */
-  checkIntervalMs: number;
-  /** Max bytes of request headers; larger requests get 431. */
-  maxHeaderSize: number;
-  /** Max wait for an upstream's response headers before 504. */
-  upstreamTimeoutMs: number;
-  /** Max wait for an upstream TCP connect before 504. */
-  connectTimeoutMs: number;
-  /** Keep-alive connections per upstream. */
-  connectionsPerUpstream: number;
-  /** Grace for in-flight requests on close() and for pools of removed upstreams. */
-  drainMs: number;
-}
-
-export interface EdgeOptions {
-  config: BerthConfig;
-  log: Logger;
-  /** Receives every request that is not a workload route or `/llm/` (the Hono API); a rejected promise answers 500. */
-  fallback: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
-  /** Receives upgrade requests that match no route; without it they get 404. */
-  fallbackUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
-  /** At shutdown, ends the WebSockets `fallbackUpgrade` accepted, with close frames (bounded, ~1 s). */
-  closeWebSockets?: () => Promise<void>;
-  limits?: Partial<EdgeLimits>;
-  /**
-   * Decides, per `/llm/` request, whether the operator's key may be spent on its behalf (a
-   * workspace's credential, a user's token or session). Without it `/llm/` refuses everyone: an
-   * unwired gate must not make an open relay. Called only for `/llm/` requests.
-   */
-  llmAccess?: (req: IncomingMessage) => LlmVerdict;
-  /** Called once per finished `/llm/` response: the workspace it was spent for (null: a user, or refused before one was known) and its status. */
-  onLlmResponse?: (workspaceId: string | null, status: number) => void;
-  /**
-   * Decides whether a request may reach a private route (HTTP and WebSocket alike). Without it,
-   * private routes are refused: failing closed beats leaking a private app.
-   */
-  authorize?: (req: IncomingMessage, route: Route) => boolean;
-  /**
-   * Redeems a one-time hand-off ticket presented at `{app host}/__berth/handoff?ticket=…&next=/…`
-   * (subdomain mode: `route` is the host's route) or at the apps origin's `/__berth/handoff`
-   * (`route` null: a session for every path route of the apps origin) and returns the value of the
-   * app-origin session cookie to set, or null when the ticket is unknown, used, expired or for
-   * another host.
-   */
-  redeemHandoff?: (ticket: string, route: Route | null) => string | null;
-  /**
-   * The dashboard and apps origins. With it, path routes (`/hosted/…`, `/embed/…`) are served only
-   * to requests addressed to the apps origin (the apps listener, see `listenApps`); the dashboard
-   * origin answers them with a 308 to the apps origin, and the apps origin answers nothing else
-   * (no API, no dashboard, no exec socket). Without it (unit harnesses), one origin serves all.
-   */
-  origins?: Origins;
-  /** Called once per finished HTTP response: what kind of request it was, its status, its duration. */
-  onResponse?: (kind: RequestKind, status: number, seconds: number) => void;
-}
-
-/** What `EdgeOptions.llmAccess` decided about one `/llm/` request. */
-export type LlmVerdict =
-  | { readonly ok: true; readonly workspaceId: string | null }
-  | { readonly ok: false; readonly workspaceId: string | null; readonly error: EdgeError; readonly retryAfterSeconds?: number };
+import { defaultEdgeLimits, type Edge, type EdgeLimits, type EdgeOptions, type LlmVerdict, type RequestKind } from './edge-contract.js';
 
 const LLM_REFUSED: LlmVerdict = {
   ok: false,
@@ -99,41 +30,9 @@ const LLM_REFUSED: LlmVerdict = {
 
 const LLM_CHALLENGE = Object.freeze({ 'www-authenticate': 'Bearer' });
 
-/** How the edge classified a request, for metrics. */
-export type RequestKind = 'workspace' | 'app' | 'preview' | 'api' | 'llm' | 'refused';
-
 const KIND = Symbol('berth.kind');
 const STARTED = Symbol('berth.started');
 type Tagged = ServerResponse & { [KIND]?: RequestKind; [STARTED]?: number };
-
-export interface Edge {
-  server: http.Server;
-  /** The apps origin's listener (after `listenApps`). */
-  appsServer: http.Server;
-  /** Swaps the whole table in one assignment; tunnels whose route is untouched stay open. */
-  setRoutes(table: RouteTable): void;
-  routes(): RouteTable;
-  listen(port: number, host: string): Promise<AddressInfo>;
-  /** Opens the apps origin's listener (same handlers; every request on it is an apps-origin request). */
-  listenApps(port: number, host: string): Promise<AddressInfo>;
-  close(): Promise<void>;
-  /** Open client sockets and WebSocket tunnels (tests, metrics). */
-  stats(): { sockets: number; tunnels: number };
-}
-
-/** Production defaults of EdgeLimits; `createEdge({ limits })` overrides any of them. */
-export const defaultEdgeLimits: Readonly<EdgeLimits> = Object.freeze({
-  headersTimeoutMs: 20_000,
-  requestTimeoutMs: 300_000,
-  // Longer than the usual outer proxy's upstream keep-alive, so they close first (no races).
-  keepAliveTimeoutMs: 65_000,
-  checkIntervalMs: 1_000,
-  maxHeaderSize: 16 * 1024,
-  upstreamTimeoutMs: 300_000,
-  connectTimeoutMs: 10_000,
-  connectionsPerUpstream: 256,
-  drainMs: 10_000,
-});
 
 /** First Host header from rawHeaders, without building `req.headers`. */
 function rawHost(raw: readonly string[]): string | undefined {
@@ -148,14 +47,6 @@ function rawHost(raw: readonly string[]): string | undefined {
 function llmPath(basePath: string, rest: string): string {
   return basePath + (rest === '' || rest.charCodeAt(0) === 63 /* ? */ ? '/' + rest : rest);
 }
-
-/** `/hosted…` or `/embed…` in any spelling (`//hosted`, `/embed?x`): a target meant for a path route. */
-const PATH_ROUTE_TARGET = /^\/+(?:hosted|embed)(?:[/?]|$)/;
-
-const VISIBLE_ASCII = /^[\x21-\x7e]*$/;
-
-/** Path on app hosts where a one-time hand-off ticket is redeemed (never forwarded upstream). */
-export const HANDOFF_PATH = '/__berth/handoff?';
 
 /** Creates the edge (not yet listening). */
 export function createEdge(opts: EdgeOptions): Edge {
@@ -199,80 +90,8 @@ export function createEdge(opts: EdgeOptions): Edge {
   const allowed = (req: IncomingMessage, route: Route): boolean =>
     route.access === null || (opts.authorize !== undefined && opts.authorize(req, route));
 
-  /**
-   * A refused private route: browsers are sent through the dashboard's hand-off (which logs them
-   * in first if needed) back to this URL with an app-origin session; others get 401. Without
-   * separate origins (unit harnesses), path routes send the browser to the login page.
-   */
-  function refuse(req: IncomingMessage, res: ServerResponse, route: Route): void {
-    const access = route.access!;
-    const wantsPage = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
-    if (wantsPage) {
-      const proto = route.via === 'host' && access.dashboardUrl.startsWith('https:') ? 'https' : 'http';
-      const here =
-        route.via === 'host'
-          ? `${proto}://${req.headers.host ?? ''}${req.url ?? '/'}`
-          : origins
-            ? `${origins.appsUrl(req)}${req.url ?? '/'}`
-            : (req.url ?? '/');
-      const location =
-        route.via === 'host' || origins
-          ? `${access.dashboardUrl}/api/auth/handoff?to=${encodeURIComponent(here)}`
-          : `${access.dashboardUrl}/#/login?next=${encodeURIComponent(here)}`;
-      res.writeHead(302, { location, 'cache-control': 'no-store', 'content-length': 0 });
-      res.end();
-      return;
-    }
-    sendError(res, { status: 401, code: 'E_UNAUTHORIZED', message: `The ${route.kind} "${route.workloadName}" is private: log in to Berth first.` }, req.headers.accept);
-  }
-
-  /**
-   * `/__berth/handoff?ticket=…&next=/…` on an app host (`route`) or on the apps origin (`route`
-   * null): trade the ticket for a session cookie of that origin.
-   */
-  function handoff(req: IncomingMessage, res: ServerResponse, route: Route | null, path: string): void {
-    const q = new URLSearchParams(path.slice(path.indexOf('?') + 1));
-    const next = q.get('next') ?? '/';
-    const cookie = opts.redeemHandoff?.(q.get('ticket') ?? '', route) ?? null;
-    if (!cookie) {
-      sendError(res, { status: 401, code: 'E_UNAUTHORIZED', message: 'This sign-in link is invalid, used or expired; open the app from Berth again.' }, req.headers.accept);
-      return;
-    }
-    const https = route ? route.access?.dashboardUrl.startsWith('https:') : origins?.appsHosting(req).proto === 'https';
-    const secure = https ? '; Secure' : '';
-    // Only same-host relative paths: the hand-off must not become an open redirect. Only visible
-    // ASCII too: `next` arrives %-decoded, and CR/LF or a char past Latin-1 would make writeHead throw.
-    const safeNext = next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') && VISIBLE_ASCII.test(next) ? next : '/';
-    res.writeHead(302, {
-      location: safeNext,
-      'set-cookie': `${BERTH_APP_SESSION_COOKIE}=${cookie}; Path=/; HttpOnly; SameSite=Lax${secure}`,
-      'cache-control': 'no-store',
-      'content-length': 0,
-    });
-    res.end();
-  }
-
   const origins = opts.origins;
-  const ON_APPS_ORIGIN = (appsUrl: string): EdgeError => ({
-    status: 404,
-    code: 'E_WRONG_ORIGIN',
-    message: `Hosted apps are served on the apps origin, not the dashboard's: connect to ${appsUrl} instead.`,
-  });
-
-  /**
-   * Which origin may answer this match: path routes (and their redirects, 503s and 404s) belong
-   * to the apps origin, so the dashboard origin redirects them there ('redirect'); on the apps
-   * origin ('apps') everything that is not a workload route is refused. Host routes (subdomain
-   * apps, previews) are origins of their own and answer on either listener ('any').
-   */
-  function originSide(req: IncomingMessage, m: ReturnType<typeof matchRequest>, url: string): 'apps' | 'redirect' | 'any' {
-    if (origins!.isAppsRequest(req)) return 'apps';
-    const pathRoute =
-      m.type === 'route' || m.type === 'unavailable'
-        ? m.route.via === 'path'
-        : m.type === 'redirect' || (m.type === 'not-found' && PATH_ROUTE_TARGET.test(url));
-    return pathRoute ? 'redirect' : 'any';
-  }
+  const { refuse, handoff, originSide, toAppsOrigin, wrongOrigin } = createAccessPages({ origins, redeemHandoff: opts.redeemHandoff });
 
   const onResponse = opts.onResponse;
   // One shared listener (no closure per request): the response carries its own kind and start.
@@ -282,12 +101,6 @@ export function createEdge(opts: EdgeOptions): Edge {
     } catch (err) {
       log.error({ err }, 'onResponse hook failed');
     }
-  }
-
-  /** 308 to the same target on the apps origin: workload content is never served on the dashboard's origin. */
-  function toAppsOrigin(req: IncomingMessage, res: ServerResponse): void {
-    res.writeHead(308, { location: origins!.appsUrl(req) + (req.url ?? '/'), 'content-length': 0, 'cache-control': 'no-store' });
-    res.end();
   }
 
   function onAppsRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -324,7 +137,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     const t = table; // one read: the whole request sees one table
     const url = req.url ?? '/';
     const m = matchRequest(t, url, t.hostSuffix === null && !t.previewSuffix ? undefined : rawHost(req.rawHeaders));
-    const side = origins ? originSide(req, m, url) : 'any';
+    const side = originSide(req, m, url);
     if (side === 'redirect') return toAppsOrigin(req, res);
     if (onResponse) {
       const tagged = res as Tagged;
@@ -413,9 +226,9 @@ export function createEdge(opts: EdgeOptions): Edge {
     const url = req.url ?? '/';
     const m = matchRequest(t, url, t.hostSuffix === null && !t.previewSuffix ? undefined : rawHost(req.rawHeaders));
     const accept = req.headers.accept;
-    const side = origins ? originSide(req, m, url) : 'any';
+    const side = originSide(req, m, url);
     // WebSocket clients follow no redirects: say where the app is instead.
-    if (side === 'redirect') return sendSocketError(socket, ON_APPS_ORIGIN(origins!.appsUrl(req)), accept);
+    if (side === 'redirect') return sendSocketError(socket, wrongOrigin(req), accept);
     if (side === 'apps' && (m.type === 'none' || m.type === 'llm')) return sendSocketError(socket, NOTHING_HERE, accept);
     switch (m.type) {
       case 'route':

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestKind } from '../edge/server.js';
+import type { RequestKind } from '../edge/edge-contract.js';
 import type { ReconcileReport } from '../services/reconcile.js';
 import { Counter, Gauge, Histogram, Registry } from './registry.js';
 

@@ -6,7 +6,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
-import { createEdge, type Edge } from '../../src/edge/server.js';
+import { createEdge } from '../../src/edge/server.js';
+import type { Edge } from '../../src/edge/edge-contract.js';
 import { buildRouteTable } from '../../src/edge/route-table.js';
 import { get, rawRequest, startUpstream, type TestUpstream } from '../support/edge-harness.js';
 

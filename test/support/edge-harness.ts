@@ -11,7 +11,8 @@ import { WebSocketServer } from 'ws';
 import { loadConfig } from '../../src/config/load.js';
 import type { BerthConfig } from '../../src/config/schema.js';
 import { silentLogger, createLogger } from '../../src/log.js';
-import { createEdge, type Edge, type EdgeLimits, type EdgeOptions } from '../../src/edge/server.js';
+import { createEdge } from '../../src/edge/server.js';
+import type { Edge, EdgeLimits, EdgeOptions } from '../../src/edge/edge-contract.js';
 
 export interface RecordedRequest {
   method: string;
