@@ -25,6 +25,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { podmanConfPath } from '../src/runtime/oci/oci-runtime.js';
 import { workloadName } from '../src/services/workspaces.js';
+import { openDb } from '../src/store/db.js';
+import { instanceId } from '../src/store/instance-id.js';
 import { ensureTestImage } from '../test/support/test-image.js';
 import {
   cleanupOnSignals,
@@ -240,9 +242,10 @@ for (const runtime of RUNTIMES) {
   writeFileSync(path.join(www, 'index.html'), 'ok\n');
   const created: string[] = [];
   let daemon: BenchDaemon | null = null;
+  let installation: string | undefined;
   const cleanup = createCleanup(root, {
     daemonPid: () => daemon?.pid ?? null,
-    podmanNames: () => (runtime === 'podman' ? created.map(workloadName) : []),
+    podmanNames: () => (runtime === 'podman' ? created.map((id) => workloadName(id, installation)) : []),
     podmanEnv: { ...process.env, CONTAINERS_CONF: podmanConfPath(dataDir) },
   });
   activeCleanup = cleanup;
@@ -253,6 +256,10 @@ for (const runtime of RUNTIMES) {
     const busy = listeningPortsIn(PORT_RANGE.start, PORT_RANGE.end);
     if (busy.length) throw new Error(`ports ${busy.join(', ')} of the bench range ${PORT_RANGE.start}-${PORT_RANGE.end} are already in use`);
     daemon = await startBenchDaemon({ dataDir, runtime, portRangeStart: PORT_RANGE.start, portRangeEnd: PORT_RANGE.end, pidFile });
+    // Container names carry the daemon's installation id (runtime/installation.ts), kept in its store.
+    const store = openDb(path.join(dataDir, 'berth.db'));
+    installation = instanceId(store);
+    store.close();
     let body: Record<string, unknown>;
     if (runtime === 'podman') {
       const image = await ensureTestImage('podman', { CONTAINERS_CONF: podmanConfPath(dataDir) });
@@ -262,7 +269,7 @@ for (const runtime of RUNTIMES) {
       body = { command: ['/bin/busybox', 'sh', '-c', 'exec /bin/busybox httpd -f -p "127.0.0.1:$PORT" -h "$1"', 'httpd', www] };
     }
     // One unmeasured run warms up the daemon (JIT, first supervisor file write, image cache).
-    const onCreated = (id: string) => appendFileSync(namesFile, `${workloadName(id)}\n`);
+    const onCreated = (id: string) => appendFileSync(namesFile, `${workloadName(id, installation)}\n`);
     await oneRun(daemon, runtime, 0, body, created, onCreated);
     const runs: Run[] = [];
     for (let i = 1; i <= N; i++) runs.push(await oneRun(daemon, runtime, i, body, created, onCreated));

@@ -28,6 +28,9 @@ import { fileURLToPath } from 'node:url';
 import { buildRouteTable } from './edge/route-table.js';
 import { createEdge } from './edge/server.js';
 import { selectRuntime } from './runtime/select.js';
+import { scopeToInstallation } from './runtime/installation.js';
+import { adoptionRules } from './services/adoption.js';
+import { PreviewsRepo } from './store/previews-repo.js';
 import { openDb } from './store/db.js';
 import { tightenMode } from './store/file-modes.js';
 import { WorkspacesRepo } from './store/workspaces-repo.js';
@@ -54,6 +57,8 @@ export interface Daemon {
   appsPort: number;
   runtime: string;
   runtimeReason: string;
+  /** This installation's id (store/instance-id.ts), on every workload, network and volume it makes. */
+  installation: string;
   token: string;
   /** One-time URL to set the admin password, while it has none (also logged). */
   setupUrl: string | null;
@@ -136,21 +141,35 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   writeFileSync(berthUrlHelper, BERTH_URL_SCRIPT);
   chmodSync(berthUrlHelper, 0o755);
 
-  const { runtime, reason } = await selectRuntime(config.runtime, { log: log.child({ component: 'runtime' }), dataDir: config.dataDir }, {
+  const selected = await selectRuntime(config.runtime, { log: log.child({ component: 'runtime' }), dataDir: config.dataDir }, {
     podmanBin: config.podmanBin,
     dockerBin: config.dockerBin,
   });
-  log.info({ runtime: runtime.name, reason }, `runtime: ${runtime.name} (${reason})`);
-  if (!runtime.capabilities.isolation) log.warn('the process runtime gives workloads NO isolation from the host');
+  const { reason } = selected;
+  log.info({ runtime: selected.runtime.name, reason }, `runtime: ${selected.runtime.name} (${reason})`);
+  if (!selected.runtime.capabilities.isolation) log.warn('the process runtime gives workloads NO isolation from the host');
 
   const db = openDb(path.join(config.dataDir, 'berth.db'), log);
   const repo = new WorkspacesRepo(db);
   const llmTokens = new LlmTokens(new LlmTokensRepo(db));
-  const workspaces = new WorkspaceService({ config, log: log.child({ component: 'workspaces' }), repo, runtime, berthUrlHelper, llmTokens });
+  // Every service sees the runtime through this installation's scope: what it creates carries the
+  // installation id and what it lists is its own (runtime/installation.ts, services/adoption.ts).
+  const installation = instanceId(db);
+  const runtime = scopeToInstallation(selected.runtime, {
+    id: installation,
+    ...adoptionRules({
+      workspaceRef: (id) => repo.get(id)?.runtimeRef,
+      appRef: (name) => appsRepo.get(name)?.runtimeRef,
+      previewExists: (id) => previewsRepo.get(id) !== undefined,
+      infraClaims: (w) => infra.claimsUnlabelled(w),
+    }),
+  });
+  const workspaces = new WorkspaceService({ config, log: log.child({ component: 'workspaces' }), repo, runtime, berthUrlHelper, llmTokens, installation });
   const appsRepo = new AppsRepo(db);
   // BERTH_POSTGRES_URL / BERTH_REDIS_URL, or Berth's own servers after `berth infra up`.
-  const infra = new InfraService({ config, runtime, log: log.child({ component: 'infra' }), usersOf: (kind) => apps.usersOf(kind), instanceId: instanceId(db) });
-  const apps = new AppService({ config, log: log.child({ component: 'apps' }), repo: appsRepo, runtime, shared: infra });
+  const infra = new InfraService({ config, runtime, log: log.child({ component: 'infra' }), usersOf: (kind) => apps.usersOf(kind), instanceId: installation });
+  const apps = new AppService({ config, log: log.child({ component: 'apps' }), repo: appsRepo, runtime, shared: infra, installation });
+  const previewsRepo = new PreviewsRepo(db);
   const previews = createPreviewStack({ config, log, db, runtime });
   const version = berthVersion();
   const auth = new AuthService({ repo: new AuthRepo(db), config, log: log.child({ component: 'auth' }), localToken: token });
@@ -350,6 +369,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     appsPort: appsAddress.port,
     runtime: runtime.name,
     runtimeReason: reason,
+    installation,
     token,
     setupUrl,
     workspaces,

@@ -22,6 +22,7 @@ import type { BerthConfig } from '../config/schema.js';
 import type { InfraKind } from '../domain/app.js';
 import { BerthError, isBerthError } from '../errors.js';
 import { LABEL_ID, LABEL_KIND, type Runtime, type WorkloadSpec, type WorkloadStatus } from '../runtime/runtime.js';
+import { scopedName } from '../runtime/installation.js';
 import { findPostgresBin, findRedisServer, postgresOsUser } from './host-binaries.js';
 import { createPostgresInfra } from './postgres.js';
 import { probeRedis } from './redis.js';
@@ -31,8 +32,15 @@ const execFileAsync = promisify(execFile);
 /** Label kind of Berth's own shared services (not apps, not workspaces: the reconciler leaves them alone). */
 export const INFRA_LABEL_KIND = 'infra';
 
-/** Engine-visible name of a managed service's workload (and, on image runtimes, of its volume). */
-export const infraWorkloadName = (kind: InfraKind): string => `berth-infra-${kind}`;
+/**
+ * Engine-visible name of a managed service's workload (and, on image runtimes, of its volume):
+ * `berth-<installation tag>-infra-<kind>`; records made before names carried the installation keep
+ * `berth-infra-<kind>` (their data is in that volume).
+ */
+export const infraWorkloadName = (kind: InfraKind, installation?: string): string => scopedName(installation, 'infra', kind);
+
+/** The name apps reach Berth's own `kind` by, on their networks (runtime/networks.ts). */
+export const infraAlias = (kind: InfraKind): string => `berth-${kind}`;
 
 /** What Berth remembers about one managed service (in `<dataDir>/infra/infra.json`, mode 0600). */
 export interface ManagedRecord {
@@ -44,6 +52,11 @@ export interface ManagedRecord {
   port: number;
   /** Password of the `postgres` superuser / Redis `requirepass`. */
   password: string;
+  /**
+   * The installation whose names it uses (`infraWorkloadName`); absent in records made before
+   * names carried it, which keep the old names.
+   */
+  installation?: string | undefined;
   /** Where apps reach it (a container's network address, or loopback), once it ran. */
   appHost: string | null;
   appPort: number | null;
@@ -85,11 +98,11 @@ const adminPostgresUrl = (rec: ManagedRecord): string => `postgres://postgres:${
 const adminRedisUrl = (rec: ManagedRecord): string => `redis://:${encodeURIComponent(rec.password)}@127.0.0.1:${rec.port}`;
 
 function imagePostgres(rec: ManagedRecord, { config, runtime }: BlueprintContext): Blueprint {
-  const volume = infraWorkloadName('postgres');
+  const volume = infraWorkloadName('postgres', rec.installation);
   return {
     kind: 'postgres',
     spec: {
-      name: infraWorkloadName('postgres'),
+      name: infraWorkloadName('postgres', rec.installation),
       image: config.infraPostgresImage,
       env: { POSTGRES_USER: 'postgres', POSTGRES_PASSWORD: rec.password },
       ports: [{ containerPort: CONTAINER_PORT.postgres, hostPort: rec.port }],
@@ -100,19 +113,19 @@ function imagePostgres(rec: ManagedRecord, { config, runtime }: BlueprintContext
     prepare: async () => {},
     purge: async () => runtime.removeVolume?.(volume),
     adminUrl: adminPostgresUrl(rec),
-    appEndpoint: (st) => (st.networkAddress ? { host: st.networkAddress, port: CONTAINER_PORT.postgres } : null),
+    appEndpoint: (st) => (st.networkAddress ? { host: infraAlias('postgres'), port: CONTAINER_PORT.postgres } : null),
   };
 }
 
 async function imageRedis(rec: ManagedRecord, { config, runtime }: BlueprintContext): Promise<Blueprint> {
-  const volume = infraWorkloadName('redis');
+  const volume = infraWorkloadName('redis', rec.installation);
   // The image's redis user must read the file: 0644, inside Berth's 0700 data directory.
   const confDir = path.join(config.dataDir, 'infra', 'redis-conf');
   const conf = path.join(confDir, 'redis.conf');
   return {
     kind: 'redis',
     spec: {
-      name: infraWorkloadName('redis'),
+      name: infraWorkloadName('redis', rec.installation),
       image: config.infraRedisImage,
       command: ['redis-server', '/etc/berth/redis.conf'],
       env: {},
@@ -131,7 +144,7 @@ async function imageRedis(rec: ManagedRecord, { config, runtime }: BlueprintCont
       await rm(confDir, { recursive: true, force: true });
     },
     adminUrl: adminRedisUrl(rec),
-    appEndpoint: (st) => (st.networkAddress ? { host: st.networkAddress, port: CONTAINER_PORT.redis } : null),
+    appEndpoint: (st) => (st.networkAddress ? { host: infraAlias('redis'), port: CONTAINER_PORT.redis } : null),
   };
 }
 
@@ -153,7 +166,7 @@ async function processPostgres(rec: ManagedRecord, { config }: BlueprintContext)
   return {
     kind: 'postgres',
     spec: {
-      name: infraWorkloadName('postgres'),
+      name: infraWorkloadName('postgres', rec.installation),
       image: 'host',
       // Unix sockets off (`-k ''`): everything, the daemon included, connects over loopback TCP.
       command: [...(user?.prefix ?? []), path.join(bin, 'postgres'), '-D', data, '-h', '127.0.0.1', '-p', String(rec.port), '-k', ''],
@@ -209,7 +222,7 @@ async function processRedis(rec: ManagedRecord, { config }: BlueprintContext): P
   return {
     kind: 'redis',
     spec: {
-      name: infraWorkloadName('redis'),
+      name: infraWorkloadName('redis', rec.installation),
       image: 'host',
       command: [bin, conf],
       env: {},

@@ -21,47 +21,11 @@ import { BerthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { logTail } from '../runtime/log-tail.js';
 import { LABEL_ID, LABEL_KIND, type Runtime, type WorkloadSummary } from '../runtime/runtime.js';
-import { blueprintFor, createFailed, freeLoopbackPort, INFRA_LABEL_KIND, probe, type Blueprint, type ManagedRecord } from './managed-blueprints.js';
+import { blueprintFor, createFailed, freeLoopbackPort, infraAlias, infraWorkloadName, INFRA_LABEL_KIND, probe, type Blueprint, type ManagedRecord } from './managed-blueprints.js';
 import { createPostgresInfra, type PostgresInfra } from './postgres.js';
 import { parseRedisUrl } from './resp.js';
-import { sharedNetwork } from '../runtime/shared-network.js';
-
-/** Where apps' shared Redis is: the admin URL and, when it differs, the address workloads use. */
-export interface RedisEndpoint {
-  url: string;
-  appHost?: string | undefined;
-  appPort?: number | undefined;
-}
-
-/** The shared services as the app service sees them right now (undefined: not configured). */
-export interface SharedInfra {
-  postgres(): PostgresInfra | undefined;
-  redis(): RedisEndpoint | undefined;
-}
-
-/** One service in `berth infra status`. */
-export interface InfraServiceStatus {
-  kind: InfraKind;
-  /** `env`: BERTH_*_URL; `managed`: started by `berth infra up`; `none`: neither. */
-  source: 'env' | 'managed' | 'none';
-  /** `running`/`stopped` (managed, workload state), `down` (managed, data kept), `external` (env), `none`. */
-  state: 'running' | 'stopped' | 'down' | 'external' | 'none';
-  /** host:port the daemon connects to. */
-  address: string | null;
-  /** host:port apps are given. */
-  appAddress: string | null;
-  /** Data directory or volume (managed). */
-  data: string | null;
-  /** Server version when it answered. */
-  version: string | null;
-  /** Why it did not answer, when it should have. */
-  problem: string | null;
-}
-
-export interface InfraStatus {
-  runtime: string;
-  services: InfraServiceStatus[];
-}
+import type { InfraServiceStatus, InfraStatus, ManagedServiceRef, RedisEndpoint, SharedInfra } from './shared-infra.js';
+import { appNetworkName, infraNetworkName, networkOps, ownNetwork } from '../runtime/networks.js';
 
 export interface InfraServiceDeps {
   config: BerthConfig;
@@ -115,11 +79,11 @@ export class InfraService implements SharedInfra {
     }
     const r = this.upRecord('postgres');
     if (!r) return undefined;
-    const key = `${r.port}|${r.password}|${r.appHost}|${r.appPort}`;
+    const key = `${r.port}|${r.password}|${this.appHost('postgres', r)}|${r.appPort}`;
     if (this.managedPostgres?.key !== key) {
       const infra = createPostgresInfra({
         adminUrl: `postgres://postgres:${encodeURIComponent(r.password)}@127.0.0.1:${r.port}/postgres`,
-        appHost: r.appHost ?? '127.0.0.1',
+        appHost: this.appHost('postgres', r),
         appPort: r.appPort ?? r.port,
         log: log.child({ component: 'postgres' }),
         instanceId: this.deps.instanceId,
@@ -134,7 +98,37 @@ export class InfraService implements SharedInfra {
     if (config.redisUrl) return { url: config.redisUrl, appHost: config.infraHost };
     const r = this.upRecord('redis');
     if (!r) return undefined;
-    return { url: `redis://:${encodeURIComponent(r.password)}@127.0.0.1:${r.port}`, appHost: r.appHost ?? '127.0.0.1', appPort: r.appPort ?? r.port };
+    return { url: `redis://:${encodeURIComponent(r.password)}@127.0.0.1:${r.port}`, appHost: this.appHost('redis', r), appPort: r.appPort ?? r.port };
+  }
+
+  /**
+   * Where apps reach `kind`: on runtimes with networks its alias on each app's network (a record
+   * from before per-app networks may still hold the address it had on the old shared network).
+   */
+  private appHost(kind: InfraKind, r: ManagedRecord): string {
+    if (r.appHost && networkOps(this.deps.runtime)) return infraAlias(kind);
+    return r.appHost ?? '127.0.0.1';
+  }
+
+  async managedServices(kinds: readonly InfraKind[]): Promise<ManagedServiceRef[]> {
+    if (!networkOps(this.deps.runtime)) return [];
+    const out: ManagedServiceRef[] = [];
+    for (const kind of kinds) {
+      if (!this.upRecord(kind)) continue;
+      const w = (await this.workloads(kind))[0];
+      if (w) out.push({ kind, ref: w.ref, alias: infraAlias(kind) });
+    }
+    return out;
+  }
+
+  /**
+   * Whether an unlabelled workload (made before workloads carried their installation) is this
+   * installation's `kind` server: its record predates installation names too and the name matches.
+   */
+  claimsUnlabelled(w: WorkloadSummary): boolean {
+    const kind = w.labels[LABEL_ID] as InfraKind;
+    const r = INFRA_KINDS.includes(kind) ? this.state[kind] : undefined;
+    return !!r && r.installation === undefined && w.name === infraWorkloadName(kind);
   }
 
   /** What runs where; asks each server for its version. */
@@ -161,6 +155,7 @@ export class InfraService implements SharedInfra {
           password: randomBytes(24).toString('base64url'),
           appHost: null,
           appPort: null,
+          installation: this.deps.instanceId,
         };
         this.save(kind, { ...next, wanted: 'up' });
         try {
@@ -258,8 +253,8 @@ export class InfraService implements SharedInfra {
     if (!w) {
       onProgress(`${kind}: creating ${bp.spec.name}${runtime.capabilities.images ? ` from ${bp.spec.image}` : ''}`);
       try {
-        // On Berth's network, with the apps that use it (see runtime/shared-network.ts).
-        const network = await sharedNetwork(runtime);
+        // A network of its own; it joins the network of each app that uses it (runtime/networks.ts).
+        const network = await ownNetwork(runtime, infraNetworkName(this.deps.instanceId), { kind: INFRA_LABEL_KIND, id: 'network' });
         await runtime.create({ ...bp.spec, ...(network ? { network } : {}) });
       } catch (err) {
         throw createFailed(kind, bp, runtime, err);
@@ -280,6 +275,7 @@ export class InfraService implements SharedInfra {
       });
     }
     this.save(kind, { ...rec, appHost: app.host, appPort: app.port });
+    await this.joinAppNetworks(kind, w.ref);
     log.info({ kind, version, app }, "Berth's shared service is up");
     onProgress(`${kind}: ${kind === 'postgres' ? 'PostgreSQL' : 'Redis'} ${version} is up; apps reach it at ${app.host}:${app.port}`);
   }
@@ -336,6 +332,17 @@ export class InfraService implements SharedInfra {
       (version) => ({ ...base, state: 'running' as const, version }),
       (err: unknown) => ({ ...base, state: 'running' as const, problem: err instanceof Error ? err.message : String(err) }),
     );
+  }
+
+  /** A new (or re-created) server joins the network of every installed app that uses it, under its alias. */
+  private async joinAppNetworks(kind: InfraKind, ref: string): Promise<void> {
+    const net = networkOps(this.deps.runtime);
+    if (!net) return;
+    for (const app of this.deps.usersOf?.(kind) ?? []) {
+      await net.connectNetwork(appNetworkName(this.deps.instanceId, app), ref, [infraAlias(kind)]).catch((err: unknown) =>
+        this.deps.log.warn({ err, kind, app }, "could not join an app's network"),
+      );
+    }
   }
 
   private workloads(kind: InfraKind): Promise<WorkloadSummary[]> {

@@ -18,7 +18,8 @@ import type { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isBerthError, type ErrorCode } from '../errors.js';
-import { LABEL_ID, LABEL_KIND, type ExecResult, type ExecSession, type Runtime, type WorkloadSpec } from './runtime.js';
+import { scopeToInstallation } from './installation.js';
+import { LABEL_ID, LABEL_INSTALLATION, LABEL_KIND, type ExecResult, type ExecSession, type Runtime, type WorkloadSpec } from './runtime.js';
 
 /** Per-driver inputs of the suite. Every command is an argv (no shell string is built by the suite). */
 export interface ConformanceFixtures {
@@ -143,6 +144,36 @@ export function runtimeConformanceSuite(name: string, makeRuntime: MakeRuntime, 
       assert.equal(mine[0]?.labels['berth.test'], 'conformance');
       assert.equal(mine[0]?.state, 'running');
       assert.deepEqual(await rt.list({ [LABEL_KIND]: `${kind}-nobody` }), []);
+    });
+
+    it('installation scope: what one installation creates carries its label; list shows its own, adopted, never another\'s', async () => {
+      const mineId = `${runId}aaaaaa`;
+      const theirsId = `${runId}bbbbbb`;
+      let claimed = '';
+      const mine = scopeToInstallation(rt, { id: mineId, adoptWorkload: (w) => w.ref === claimed });
+      const theirs = scopeToInstallation(rt, { id: theirsId });
+      const ours = await mine.create(spec('inst-mine', fixtures.ticker));
+      created.add(ours);
+      const other = await theirs.create(spec('inst-theirs', fixtures.ticker));
+      created.add(other);
+      // Made before installations were labelled: Berth's labels, no installation.
+      const legacy = await rt.create(spec('inst-legacy', fixtures.ticker));
+      created.add(legacy);
+      const refs = async (r: Runtime, labels: Record<string, string> = {}): Promise<string[]> =>
+        (await r.list({ [LABEL_KIND]: kind, ...labels })).map((w) => w.ref).filter((ref) => [ours, other, legacy].includes(ref)).sort();
+
+      // The driver stores the label and filters on it.
+      const raw = await rt.list({ [LABEL_KIND]: kind, [LABEL_ID]: `${runId}-inst-mine` });
+      assert.equal(raw[0]?.labels[LABEL_INSTALLATION], mineId, 'the installation label is on the workload');
+      assert.deepEqual(await refs(rt, { [LABEL_INSTALLATION]: mineId }), [ours], 'list(labels) honours the installation label');
+      assert.deepEqual(await refs(rt), [ours, other, legacy].sort(), 'the bare driver sees all three');
+
+      assert.deepEqual(await refs(mine), [ours], 'an unclaimed unlabelled workload is not listed (so never swept)');
+      assert.deepEqual(await refs(theirs), [other]);
+      assert.deepEqual(await refs(mine, { [LABEL_INSTALLATION]: theirsId }), [], "asking for another installation's gives nothing");
+      claimed = legacy;
+      assert.deepEqual(await refs(mine), [ours, legacy].sort(), 'a claimed unlabelled workload is adopted');
+      assert.deepEqual(await refs(theirs), [other], "another installation's claim does not reach it");
     });
 
     it('logs contain what the workload printed', async () => {
@@ -383,6 +414,42 @@ export function runtimeConformanceSuite(name: string, makeRuntime: MakeRuntime, 
         await rt.remove(outsider);
         created.delete(outsider);
       }
+    });
+
+    it('connectNetwork joins a workload to a second network (by alias), disconnectNetwork undoes it; both idempotent', { skip: noNetworks }, async () => {
+      assert.ok(rt.connectNetwork && rt.disconnectNetwork, 'capabilities.networks promises connect/disconnect');
+      const outsider = await createStarted(spec('netjoin', fixtures.ticker, { network: { name: netB, aliases: [] } }));
+      try {
+        assert.ok(!(await fetchFrom(outsider, `conf-srv-${runId}`)).includes(fixtures.body), 'reached before joining');
+        await rt.connectNetwork(netA, outsider, [`conf-join-${runId}`]);
+        await rt.connectNetwork(netA, outsider, [`conf-join-${runId}`]); // attached: a no-op
+        await eventually(async () => {
+          const got = await fetchFrom(outsider, `conf-srv-${runId}`);
+          assert.ok(got.includes(fixtures.body), `not reached after joining: ${got}`);
+        });
+        await rt.disconnectNetwork(netA, outsider);
+        await rt.disconnectNetwork(netA, outsider); // detached: a no-op
+        const after = await fetchFrom(outsider, `conf-srv-${runId}`);
+        assert.ok(!after.includes(fixtures.body), `still reached after leaving: ${after}`);
+        await rejectsWith(rt.connectNetwork(`berth-conf-${runId}-nonet`, outsider, []), 'E_NOT_FOUND');
+        await rejectsWith(rt.connectNetwork(netA, outsider, ['-x']), 'E_BAD_REQUEST');
+      } finally {
+        await rt.remove(outsider);
+        created.delete(outsider);
+      }
+    });
+
+    it('installation scope: networks carry the installation label; another installation does not list them', { skip: noNetworks }, async () => {
+      const scoped = scopeToInstallation(rt, { id: `${runId}cccccc` });
+      const name = `berth-conf-${runId}-netscoped`;
+      networks.add(name);
+      await scoped.createNetwork!(name, netLabels);
+      const raw = await rt.listNetworks!({ [LABEL_INSTALLATION]: `${runId}cccccc` });
+      assert.deepEqual(raw.map((n) => n.name), [name], 'the driver filters networks on the installation label');
+      assert.deepEqual((await scoped.listNetworks!(netLabels)).map((n) => n.name), [name]);
+      const other = scopeToInstallation(rt, { id: `${runId}dddddd` });
+      assert.deepEqual((await other.listNetworks!(netLabels)).map((n) => n.name), [], "another installation's network is not listed");
+      await rt.removeNetwork!(name);
     });
 
     it('removeNetwork refuses while a workload is attached, then removes; idempotent', { skip: noNetworks }, async () => {

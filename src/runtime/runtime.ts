@@ -64,6 +64,15 @@ export interface Runtime {
    * than removing them with it. Present when `capabilities.networks` is true.
    */
   removeNetwork?(name: string): Promise<void>;
+  /**
+   * Attaches an existing workload (created or running) to network `name` as well, where the other
+   * workloads of that network reach it by each of `aliases`. Idempotent: already attached is a
+   * no-op. E_NOT_FOUND when the network or the workload does not exist. Present when
+   * `capabilities.networks` is true.
+   */
+  connectNetwork?(name: string, ref: WorkloadRef, aliases: string[]): Promise<void>;
+  /** Detaches a workload from network `name`; a no-op when it is not attached or either is gone. */
+  disconnectNetwork?(name: string, ref: WorkloadRef): Promise<void>;
   /** Every network carrying all the given labels (for reapers). Present when `capabilities.networks` is true. */
   listNetworks?(labels: Record<string, string>): Promise<NetworkSummary[]>;
 }
@@ -145,6 +154,11 @@ export function networkProblem(network: { name: string; aliases: readonly string
 /** Labels every workload carries so the reconciler can find it. */
 export const LABEL_KIND = 'berth.kind';
 export const LABEL_ID = 'berth.id';
+/**
+ * The Berth installation (store/instance-id.ts) a workload, network or volume belongs to, so two
+ * Berths on one engine each touch only their own (see runtime/installation.ts, which applies it).
+ */
+export const LABEL_INSTALLATION = 'berth.installation';
 
 export interface WorkloadSpec {
   /** Engine-visible name, unique per host (e.g. `berth-ws-<id>`). */

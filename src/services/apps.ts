@@ -29,15 +29,16 @@ import { loadCatalog, type ManifestError } from '../catalog/load.js';
 import type { AppManifest } from '../catalog/manifest.js';
 import { volumeEnvName } from '../catalog/manifest.schema.js';
 import { generateSecret, renderCommand, renderEnv, renderHealthcheck, type TemplateContext } from '../catalog/template.js';
-import type { InfraKind } from '../domain/app.js';
-import type { SharedInfra } from '../infra/managed.js';
+import { INFRA_KINDS, type InfraKind } from '../domain/app.js';
+import type { SharedInfra } from '../infra/shared-infra.js';
 import { databaseNameFor } from '../infra/postgres.js';
 import { allocateRedisDb, flushAppKeys, redisBinding, redisDatabases } from '../infra/redis.js';
 import type { Logger } from '../log.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { AppsRepo, AppVolume, InstalledApp } from '../store/apps-repo.js';
 import { runHealthcheck } from './app-health.js';
-import { sharedNetwork } from '../runtime/shared-network.js';
+import { appNetwork, linkApp, unlinkApp, type AppLinks, type AppNetworkDeps } from './app-networks.js';
+import { scopedName } from '../runtime/installation.js';
 
 /** The built-in catalog: `<repo>/catalog` (same path from src/services and dist/services). */
 export const BUILTIN_CATALOG_DIR = fileURLToPath(new URL('../../catalog', import.meta.url));
@@ -61,13 +62,15 @@ export interface AppServiceDeps {
   shared: SharedInfra;
   /** Catalog directories, built-in first (default: BUILTIN_CATALOG_DIR + config.catalogDirs). */
   catalogDirs?: string[] | undefined;
+  /** This installation's id (store/instance-id.ts): part of engine-visible names. */
+  installation?: string | undefined;
 }
 
 /** Engine-visible name of an app's workload. */
-export const appWorkloadName = (name: string): string => `berth-app-${name}`;
+export const appWorkloadName = (name: string, installation?: string): string => scopedName(installation, 'app', name);
 
 /** Runtime volume name of an app's manifest volume `volume`. */
-export const appVolumeName = (app: string, volume: string): string => `berth-app-${app}-${volume}`;
+export const appVolumeName = (app: string, volume: string, installation?: string): string => scopedName(installation, 'app', app, volume);
 
 /** What an uninstall removed and what it kept (human-readable items: `volume x`, `database y`, …). */
 export interface UninstallReport {
@@ -188,10 +191,10 @@ export class AppService extends EventEmitter<{ changed: [] }> {
         checkUninstall(name, apps, this.installedSet());
         await this.removeWorkloads(name, app.runtimeRef);
         // What was mounted, and what the manifest names now (a reinstall would mount those).
-        const volumes = [...new Set([...app.volumes.map((v) => v.name), ...this.volumesOf(apps.get(name)).map((v) => v.name)])];
+        const volumes = [...new Set([...app.volumes.map((v) => v.name), ...this.volumesOf(apps.get(name), app.volumes).map((v) => v.name)])];
         const pgRow = repo.postgresPassword(name);
         const redisDb = repo.redisAssignments().get(name);
-        const report: UninstallReport = { name, purged: opts.purge, removed: [`workload ${appWorkloadName(name)}`], kept: [] };
+        const report: UninstallReport = { name, purged: opts.purge, removed: [`workload ${appWorkloadName(name, this.deps.installation)}`], kept: [] };
         const items = [
           ...volumes.map((v) => `volume ${v}`),
           ...(pgRow ? [`database ${pgRow.database}`] : []),
@@ -217,9 +220,19 @@ export class AppService extends EventEmitter<{ changed: [] }> {
     );
   }
 
-  /** The runtime volumes a manifest asks for. */
-  private volumesOf(m: AppManifest | undefined): AppVolume[] {
-    return Object.entries(m?.volumes ?? {}).map(([volume, target]) => ({ name: appVolumeName(m!.name, volume), target }));
+  /**
+   * The runtime volumes a manifest asks for. A volume the app's record already mounts at the same
+   * target keeps its name: data made before names carried the installation tag stays in use.
+   */
+  private volumesOf(m: AppManifest | undefined, mounted: readonly AppVolume[] = []): AppVolume[] {
+    return Object.entries(m?.volumes ?? {}).map(([volume, target]) => ({
+      name: mounted.find((v) => v.target === target)?.name ?? appVolumeName(m!.name, volume, this.deps.installation),
+      target,
+    }));
+  }
+
+  private get net(): AppNetworkDeps {
+    return { runtime: this.deps.runtime, log: this.deps.log, installation: this.deps.installation };
   }
 
   async logs(name: string, opts: { follow: boolean; tail?: number | undefined }): Promise<Readable> {
@@ -243,12 +256,34 @@ export class AppService extends EventEmitter<{ changed: [] }> {
     return run;
   }
 
-  /** Removes the recorded workload and any other workload labelled as this app (leftovers of a crash). */
+  /**
+   * Removes the recorded workload and any other workload labelled as this app (leftovers of a
+   * crash), then the app's network (detaching the other apps and shared services that joined it).
+   */
   private async removeWorkloads(name: string, ref: string | null): Promise<void> {
-    const { runtime } = this.deps;
+    const { runtime, repo } = this.deps;
     if (ref) await runtime.remove(ref);
     const leftovers = await runtime.list({ [LABEL_KIND]: 'app', [LABEL_ID]: name }).catch(() => []);
     for (const w of leftovers) await runtime.remove(w.ref);
+    const others = repo.list().flatMap((a) => (a.name !== name && a.runtimeRef ? [a.runtimeRef] : []));
+    const services = (await this.deps.shared.managedServices?.(INFRA_KINDS).catch(() => [])) ?? [];
+    await unlinkApp(this.net, name, [...others, ...services.map((s) => s.ref)]);
+  }
+
+  /** What `linkApp` connects for app `m`, whose container is `ref`. */
+  private async linksOf(m: AppManifest, ref: string): Promise<AppLinks> {
+    const { repo } = this.deps;
+    const { apps: catalog } = await this.catalog();
+    const installed = repo.list();
+    return {
+      ref,
+      dependencies: m.dependsOn.flatMap((d) => {
+        const dep = installed.find((a) => a.name === d);
+        return dep?.runtimeRef ? [{ name: d, ref: dep.runtimeRef }] : [];
+      }),
+      dependents: installed.filter((a) => a.name !== m.name && catalog.get(a.name)?.dependsOn.includes(m.name)).map((a) => a.name),
+      services: (await this.deps.shared.managedServices?.(m.requires)) ?? [],
+    };
   }
 
   private async installOne(m: AppManifest, settings: Record<string, string>, hosting: HostingInfo, progress: (p: InstallProgress) => void): Promise<void> {
@@ -258,8 +293,8 @@ export class AppService extends EventEmitter<{ changed: [] }> {
     const location = appLocation(m.name, m.embed, hosting, config.appsDomain);
     const portMapping = runtime.capabilities.portMapping;
     const named = Object.entries(m.ports).sort(([a], [b]) => (a === 'http' ? -1 : b === 'http' ? 1 : a.localeCompare(b)));
+    const volumes = this.volumesOf(m, repo.get(m.name)?.volumes);
     await this.removeWorkloads(m.name, null);
-    const volumes = this.volumesOf(m);
     let app = repo.insertWithPorts(
       { name: m.name, settings, hosting, embed: m.embed, restartPolicy: m.restart },
       named,
@@ -289,9 +324,9 @@ export class AppService extends EventEmitter<{ changed: [] }> {
       const command = renderCommand(m, ctx);
       const mounts = volumes.length ? `; volumes ${volumes.map((v) => `${v.name} → ${v.target}`).join(', ')}` : '';
       say('pulling', `${runtime.capabilities.images ? `creating the workload from ${m.image}` : 'creating the workload (this runtime ignores images)'}${mounts}`);
-      const network = await sharedNetwork(runtime, [m.name]);
+      const network = await appNetwork(this.net, m.name);
       ref = await runtime.create({
-        name: appWorkloadName(m.name),
+        name: appWorkloadName(m.name, this.deps.installation),
         image: m.image,
         ...(command ? { command } : {}),
         env,
@@ -300,12 +335,12 @@ export class AppService extends EventEmitter<{ changed: [] }> {
         ...(volumes.length ? { volumes } : {}),
         ...(m.resources ? { resources: pickDefined(m.resources) } : {}),
         ...(config.dnsServers.length ? { dnsServers: config.dnsServers } : {}),
-        // Berth's network (apps reach each other there by name), not the engine's default one,
-        // which previews could reach (see runtime/shared-network.ts).
+        // Its own network, which only what it depends on joins (see services/app-networks.ts).
         ...(network ? { network } : {}),
       });
       app = repo.update(m.name, { runtimeRef: ref, volumes });
-      say('starting', `starting ${appWorkloadName(m.name)}`);
+      await linkApp(this.net, m.name, await this.linksOf(m, ref));
+      say('starting', `starting ${appWorkloadName(m.name, this.deps.installation)}`);
       await runtime.start(ref);
       const status = await runtime.inspect(ref);
       app = repo.update(m.name, { upstreamHost: status.upstreamHost });

@@ -83,6 +83,8 @@ function networkedRuntime(workloads: WorkloadSummary[], networks: NetworkSummary
     capabilities: { ...base.capabilities, isolation: true, images: true, portMapping: true, networks: true },
     remove: async (ref) => void calls.push(`workload ${ref}`),
     createNetwork: async () => true,
+    connectNetwork: async () => {},
+    disconnectNetwork: async () => {},
     listNetworks: async (labels) => {
       const found = networks.filter((n) => Object.entries(labels).every(([k, v]) => n.labels[k] === v));
       opts.onList?.();

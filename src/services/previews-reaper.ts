@@ -15,7 +15,7 @@ import type { PreviewDatabases } from '../previews/preview-databases.js';
 import { LABEL_DATABASE } from '../previews/preview-postgres.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { PreviewsRepo } from '../store/previews-repo.js';
-import { networkOps } from '../runtime/shared-network.js';
+import { networkOps } from '../runtime/networks.js';
 
 /**
  * How long a preview database or directory must have been seen without a record before the reaper

@@ -20,7 +20,7 @@ import { logTail } from '../runtime/log-tail.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { PreviewRecord, PreviewServiceRecord, PreviewsRepo } from '../store/previews-repo.js';
 import { reportPreview, type PreviewReport } from './preview-report.js';
-import { networkOps } from '../runtime/shared-network.js';
+import { networkOps } from '../runtime/networks.js';
 import { isDatabaseWorkload, previewDir, PreviewReaper, type ReapReport } from './previews-reaper.js';
 
 export { ORPHAN_GRACE_MS, type ReapReport } from './previews-reaper.js';

@@ -9,12 +9,15 @@
  *   backoff as workspaces (1 s, 2 s, 4 s … 5 min). Its ports and route stay (503 meanwhile);
  * - a failed app whose restart is due: started again, `running`, restart counted;
  * - a running workload labelled `berth.kind=app` that no app record claims (an orphan): stopped
- *   and removed once it has been unclaimed for the grace period.
+ *   and removed once it has been unclaimed for the grace period;
+ * - an app network no record claims: removed, after detaching what joined it.
  *
  * Apps with an install or uninstall in flight are left alone.
  */
 import { crashRestartDelayMs, restartDelayMs, shouldRestart } from '../domain/workspace.js';
 import type { Logger } from '../log.js';
+import { INFRA_LABEL_KIND } from '../infra/managed-blueprints.js';
+import { sweepNetworks } from '../runtime/networks.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { AppsRepo } from '../store/apps-repo.js';
 
@@ -30,6 +33,8 @@ export interface AppReconcileReport {
   orphansRemoved: string[];
   /** Orphans seen, not yet past the grace period. */
   orphansPending: string[];
+  /** This installation's app networks no record claims, removed (services/app-networks.ts). */
+  networksRemoved: string[];
 }
 
 export interface AppReconcilerDeps {
@@ -44,11 +49,11 @@ export interface AppReconcilerDeps {
 /** Seconds an orphan gets to stop gracefully before it is killed and removed. */
 const ORPHAN_STOP_SECONDS = 5;
 
-export const emptyAppReport = (): AppReconcileReport => ({ abandonedInstalls: [], crashed: [], restarted: [], orphansRemoved: [], orphansPending: [] });
+export const emptyAppReport = (): AppReconcileReport => ({ abandonedInstalls: [], crashed: [], restarted: [], orphansRemoved: [], orphansPending: [], networksRemoved: [] });
 
 /** True when the pass changed something the route table shows. */
 export const appReportChanged = (r: AppReconcileReport): boolean =>
-  r.abandonedInstalls.length + r.crashed.length + r.restarted.length + r.orphansRemoved.length > 0;
+  r.abandonedInstalls.length + r.crashed.length + r.restarted.length + r.orphansRemoved.length + r.networksRemoved.length > 0;
 
 /** Creates the apps pass; it keeps when each orphan was first seen between passes. */
 export function createAppReconciler(deps: AppReconcilerDeps) {
@@ -136,6 +141,13 @@ export function createAppReconciler(deps: AppReconcilerDeps) {
       report.orphansRemoved.push(w.ref);
     }
     for (const ref of firstSeenOrphan.keys()) if (!byRef.has(ref)) firstSeenOrphan.delete(ref);
+
+    // Networks of apps that are gone; what joined them (other apps, Berth's Postgres/Redis) is
+    // detached first. Records are read after the listing, as above.
+    report.networksRemoved = await sweepNetworks(runtime, 'app', (name) => repo.get(name) !== undefined || deps.busy().has(name), async () => {
+      const joined = [...(await runtime.list({ [LABEL_KIND]: 'app' })), ...(await runtime.list({ [LABEL_KIND]: INFRA_LABEL_KIND }))];
+      return joined.map((w) => w.ref);
+    }).catch((err: unknown) => (log.warn({ err }, 'reconcile: app network sweep'), []));
     return report;
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../log.js';
 import { crashRestartDelayMs, restartDelayMs, shouldRestart } from '../domain/workspace.js';
+import { sweepNetworks } from '../runtime/networks.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { AppsRepo } from '../store/apps-repo.js';
 import type { WorkspacesRepo } from '../store/workspaces-repo.js';
@@ -24,6 +25,8 @@ export interface ReconcileReport {
   orphansRemoved: string[];
   /** Orphans seen for the first time (removed on a later pass if still unclaimed). */
   orphansPending: string[];
+  /** This installation's workspace and app networks no record claims, removed (runtime/networks.ts). */
+  networksRemoved: string[];
   /** The same for catalog apps (by app name; orphans by workload ref). */
   apps: AppReconcileReport;
   /** Berth's own shared services started again because they should be up and were not. */
@@ -74,6 +77,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       restarted: [],
       orphansRemoved: [],
       orphansPending: [],
+      networksRemoved: [],
       apps: emptyAppReport(),
       infraStarted: [],
     };
@@ -157,6 +161,13 @@ export function createReconciler(deps: ReconcilerDeps) {
       }
     }
 
+    // Networks of workspaces that are gone (a crash between removing a workload and its network).
+    // The records are read after the networks are listed: a workspace being created has its record
+    // before its network, so it is never taken for an orphan.
+    report.networksRemoved = await sweepNetworks(runtime, 'workspace', (id) => repo.get(id) !== undefined || deps.busy().has(id)).catch(
+      (err: unknown) => (log.warn({ err }, 'reconcile: workspace network sweep'), []),
+    );
+
     // Shared services first: a restarted app may need its database.
     if (deps.infra) report.infraStarted = await deps.infra.ensureUp().catch((err: unknown) => (log.warn({ err }, 'reconcile: shared services'), []));
     if (reconcileApps) report.apps = await reconcileApps(opts);
@@ -166,7 +177,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         report.finishedDeletes.length +
         report.crashed.length +
         report.restarted.length +
-        report.orphansRemoved.length >
+        report.orphansRemoved.length +
+        report.networksRemoved.length >
         0 || appReportChanged(report.apps);
     if (changed || report.orphansPending.length || report.apps.orphansPending.length || report.infraStarted.length) log.info(report, 'reconcile');
     if (changed) deps.onChange();

@@ -8,8 +8,9 @@ import type { Logger } from '../log.js';
 import { LABEL_ID, LABEL_KIND, type ExecOptions, type ExecResult, type ExecSession, type Runtime } from '../runtime/runtime.js';
 import type { WorkspacesRepo } from '../store/workspaces-repo.js';
 import { isAdmin, type Principal } from './auth.js';
-import { sharedNetwork } from '../runtime/shared-network.js';
 import type { LlmTokens } from './llm-tokens.js';
+import { scopedName } from '../runtime/installation.js';
+import { dropNetwork, ownNetwork, workspaceNetworkName } from '../runtime/networks.js';
 
 export interface CreateWorkspaceInput {
   name: string;
@@ -29,13 +30,15 @@ export interface WorkspaceServiceDeps {
   berthUrlHelper: string;
   /** Per-workspace `/llm/` credentials (issued at create when BERTH_LLM_BASE_URL is set). */
   llmTokens: LlmTokens;
+  /** This installation's id (store/instance-id.ts): part of engine-visible names. */
+  installation?: string | undefined;
 }
 
 /** Who asks for a workload to run or for a shell in it (absent: Berth itself, e.g. a restart policy). */
 export type Actor = Pick<Principal, 'role' | 'scopes'>;
 
-/** Engine-visible name of a workspace's workload. */
-export const workloadName = (id: string): string => `berth-ws-${id}`;
+/** Engine-visible name of a workspace's workload: `berth-<installation tag>-ws-<id>`. */
+export const workloadName = (id: string, installation?: string): string => scopedName(installation, 'ws', id);
 
 /**
  * Orchestrates workspace lifecycles: store rows + port allocations + runtime workloads.
@@ -141,9 +144,9 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     try {
       // Issued inside the try: a failed create deletes the row, and the credential with it.
       const llmToken = config.llmBaseUrl ? this.deps.llmTokens.issue(ws.id) : undefined;
-      const network = await sharedNetwork(runtime);
+      const network = await ownNetwork(runtime, workspaceNetworkName(this.deps.installation, ws.id), { kind: 'workspace', id: ws.id });
       ref = await runtime.create({
-        name: workloadName(ws.id),
+        name: workloadName(ws.id, this.deps.installation),
         image: ws.image,
         ...(ws.command ? { command: ws.command } : {}),
         env: this.environment(ws, llmToken),
@@ -151,7 +154,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
         labels: { [LABEL_KIND]: 'workspace', [LABEL_ID]: ws.id, 'berth.name': ws.name },
         ...(config.dnsServers.length ? { dnsServers: config.dnsServers } : {}),
         files: [{ hostPath: this.deps.berthUrlHelper, containerPath: '/usr/local/bin/berth-url' }],
-        // Berth's network, not the engine's default one, which previews could reach (see runtime/shared-network.ts).
+        // A network of its own: no other tenant's container reaches its ports (see runtime/networks.ts).
         ...(network ? { network } : {}),
       });
       repo.update(ws.id, { runtimeRef: ref });
@@ -165,6 +168,8 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
       log.warn({ err }, 'workspace create failed; cleaning up');
       if (ref) await runtime.remove(ref).catch((e: unknown) => log.error({ err: e }, 'cleanup: remove failed'));
       this.deps.llmTokens.revoke(ws.id);
+      // Left behind if this fails: the reconciler sweeps networks no record claims.
+      await dropNetwork(runtime, workspaceNetworkName(this.deps.installation, ws.id)).catch((e: unknown) => log.warn({ err: e }, 'cleanup: network remove failed'));
       repo.delete(ws.id);
       this.emit('changed');
       throw asRuntimeError(err, 'create');
@@ -244,6 +249,10 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
         }
       }
       this.deps.llmTokens.revoke(ws.id);
+      // After the workload that used it; a failure is repaired by the reconciler's network sweep.
+      await dropNetwork(this.deps.runtime, workspaceNetworkName(this.deps.installation, ws.id)).catch((err: unknown) =>
+        this.deps.log.warn({ err, workspaceId: ws.id }, 'workspace network remove failed; the reconciler retries'),
+      );
       this.deps.repo.delete(ws.id);
     });
     this.deps.log.info({ workspaceId: ws.id, name: ws.name }, 'workspace removed');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { workloadName } from '../../src/services/workspaces.js';
 import { ensureTestImage, TEST_IMAGE_BODY } from '../support/test-image.js';
 
 const run = promisify(execFile);
@@ -63,7 +64,7 @@ describe('workspaces API on podman', { skip: podmanMissing ? 'podman is not inst
       if (body !== TEST_IMAGE_BODY) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(body, TEST_IMAGE_BODY);
-    const { stdout } = await run('podman', ['port', `berth-ws-${res.body.id}`], { env: { ...process.env, CONTAINERS_CONF: conf } });
+    const { stdout } = await run('podman', ['port', workloadName(res.body.id, t.daemon.installation)], { env: { ...process.env, CONTAINERS_CONF: conf } });
     for (const line of stdout.trim().split('\n')) assert.match(line, /-> 127\.0\.0\.1:\d+$/, `published beyond loopback: ${line}`);
   });
 

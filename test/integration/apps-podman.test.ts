@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { appVolumeName, appWorkloadName } from '../../src/services/apps.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { ensureTestImage, TEST_IMAGE, TEST_IMAGE_BODY } from '../support/test-image.js';
 
@@ -45,6 +46,7 @@ describe('catalog apps on podman', { skip: podmanMissing ? 'podman is not instal
     await writeApp(dir, 'busy-vol', { http: '/' }, { volumes: { data: '/data' } });
     t = await startTestDaemon({ runtime: 'podman', catalogDirs: [dir] });
     conf = path.join(t.dataDir, 'containers.conf');
+    VOLUME = appVolumeName('busy-vol', 'data', t.daemon.installation);
     await ensureTestImage('podman', { CONTAINERS_CONF: conf });
   });
 
@@ -55,7 +57,9 @@ describe('catalog apps on podman', { skip: podmanMissing ? 'podman is not instal
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const VOLUME = 'berth-app-busy-vol-data';
+  // Names carry this installation's tag (runtime/installation.ts): known once the daemon runs.
+  let VOLUME = '';
+  const container = (name: string): string => appWorkloadName(name, t.daemon.installation);
   const podman = async (...args: string[]): Promise<string> => (await run('podman', args, { env: { ...process.env, CONTAINERS_CONF: conf } })).stdout;
   const volumeNames = async (): Promise<string[]> => (await podman('volume', 'ls', '--format', '{{.Name}}')).split('\n').filter(Boolean);
   const install = async (name: string): Promise<any> => {
@@ -73,8 +77,8 @@ describe('catalog apps on podman', { skip: podmanMissing ? 'podman is not instal
     assert.equal((await install('busy-vol')).state, 'running');
     assert.ok((await volumeNames()).includes(VOLUME), 'the volume was created');
     // The app finds the mount path in its env; write through it.
-    assert.equal((await podman('exec', 'berth-app-busy-vol', 'sh', '-c', 'echo "$BERTH_VOLUME_DATA"')).trim(), '/data');
-    await podman('exec', 'berth-app-busy-vol', 'sh', '-c', 'echo kept-across-reinstall > "$BERTH_VOLUME_DATA/note.txt"');
+    assert.equal((await podman('exec', container('busy-vol'), 'sh', '-c', 'echo "$BERTH_VOLUME_DATA"')).trim(), '/data');
+    await podman('exec', container('busy-vol'), 'sh', '-c', 'echo kept-across-reinstall > "$BERTH_VOLUME_DATA/note.txt"');
 
     const kept = await t.api('DELETE', '/api/apps/busy-vol');
     assert.equal(kept.status, 200);
@@ -83,7 +87,7 @@ describe('catalog apps on podman', { skip: podmanMissing ? 'podman is not instal
     assert.ok((await volumeNames()).includes(VOLUME), 'uninstall kept the volume');
 
     assert.equal((await install('busy-vol')).state, 'running');
-    assert.equal(await podman('exec', 'berth-app-busy-vol', 'cat', '/data/note.txt'), 'kept-across-reinstall\n');
+    assert.equal(await podman('exec', container('busy-vol'), 'cat', '/data/note.txt'), 'kept-across-reinstall\n');
 
     const purged = await t.api('DELETE', '/api/apps/busy-vol?purge=1');
     assert.equal(purged.status, 200);
@@ -110,7 +114,7 @@ describe('catalog apps on podman', { skip: podmanMissing ? 'podman is not instal
       const root = await fetch(`${t.daemon.url}/index.html`, { headers: { authorization: `Bearer ${t.daemon.token}` } });
       assert.notEqual(await root.text(), TEST_IMAGE_BODY);
 
-      const { stdout } = await run('podman', ['port', `berth-app-${name}`], { env: { ...process.env, CONTAINERS_CONF: conf } });
+      const { stdout } = await run('podman', ['port', container(name)], { env: { ...process.env, CONTAINERS_CONF: conf } });
       for (const line of stdout.trim().split('\n')) assert.match(line, /-> 127\.0\.0\.1:\d+$/, `published beyond loopback: ${line}`);
     });
   }
@@ -118,7 +122,7 @@ describe('catalog apps on podman', { skip: podmanMissing ? 'podman is not instal
   it('the reconciler adopts running app containers, and restarts a killed one (policy always)', async () => {
     const calm = await t.daemon.reconcile();
     assert.deepEqual([calm.apps.crashed, calm.apps.orphansPending], [[], []], 'a healthy app container taken for a crash or an orphan');
-    await podman('kill', 'berth-app-busy-cmd');
+    await podman('kill', container('busy-cmd'));
     const crashed = await t.daemon.reconcile();
     assert.deepEqual(crashed.apps.crashed, ['busy-cmd']);
     const failed = (await t.api('GET', '/api/apps/busy-cmd')).body;

@@ -17,6 +17,7 @@ import { AppsRepo } from '../../src/store/apps-repo.js';
 import { openDb } from '../../src/store/db.js';
 import { installApp, writeCatalogApp } from '../support/catalog-app.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { appVolumeName, appWorkloadName } from '../../src/services/apps.js';
 
 const auth = (t: TestDaemon) => ({ authorization: `Bearer ${t.daemon.token}` });
 
@@ -29,7 +30,7 @@ async function embed(t: TestDaemon, name: string): Promise<{ status: number; bod
 
 /** The pid of the app's command, from the process runtime's state file. */
 function appPid(t: TestDaemon, name: string): number {
-  const state = JSON.parse(readFileSync(path.join(t.dataDir, 'process', `berth-app-${name}`, 'state.json'), 'utf8')) as { pid: number };
+  const state = JSON.parse(readFileSync(path.join(t.dataDir, 'process', appWorkloadName(name, t.daemon.installation), 'state.json'), 'utf8')) as { pid: number };
   return state.pid;
 }
 
@@ -58,7 +59,7 @@ describe('apps and the reconciler (process runtime)', () => {
       process.kill(appPid(t, 'rk'), 'SIGKILL');
       process.kill(appPid(t, 'once'), 'SIGKILL');
       const rt = createProcessRuntime({ log: silentLogger(), dataDir: t.dataDir }, {});
-      for (let i = 0; i < 100 && (await rt.inspect('berth-app-rk')).state === 'running'; i++) await sleep(50);
+      for (let i = 0; i < 100 && (await rt.inspect(appWorkloadName('rk', t.daemon.installation))).state === 'running'; i++) await sleep(50);
 
       const first = await t.daemon.reconcile();
       assert.deepEqual(first.apps.crashed.sort(), ['once', 'rk']);
@@ -110,7 +111,7 @@ describe('apps and the reconciler (process runtime)', () => {
         command: [process.execPath, '-e', `process.on('SIGTERM', () => { require('fs').writeFileSync(${JSON.stringify(marker)}, 'stopped'); process.exit(0); }); setInterval(() => {}, 1e6);`],
         env: {},
         ports: [],
-        labels: { 'berth.kind': 'app', 'berth.id': 'ghost' },
+        labels: { 'berth.kind': 'app', 'berth.id': 'ghost', 'berth.installation': t.daemon.installation },
       });
       await rt.start(ref);
       const r1 = await t.daemon.reconcile();
@@ -157,13 +158,14 @@ describe('apps and the reconciler (process runtime)', () => {
     try {
       assert.equal((await installApp(t.daemon.url, t.daemon.token, 'notes')).state, 'running');
       const info = (await embed(t, 'notes')).body;
-      const hostDir = path.join(t.dataDir, 'volumes', 'berth-app-notes-notes');
+      const volume = appVolumeName('notes', 'notes', t.daemon.installation);
+      const hostDir = path.join(t.dataDir, 'volumes', volume);
       assert.equal(info.volume, hostDir, 'the target path is substituted by the volume directory');
       const put = await fetch(`${t.daemon.appsUrl}/embed/notes/note`, { method: 'PUT', headers: auth(t), body: 'remember me' });
       assert.equal(put.status, 200);
 
       const kept = await t.api('DELETE', '/api/apps/notes');
-      assert.deepEqual(kept.body.kept, ['volume berth-app-notes-notes', 'secrets']);
+      assert.deepEqual(kept.body.kept, [`volume ${volume}`, 'secrets']);
       assert.ok(existsSync(path.join(hostDir, 'note.txt')), 'uninstall deleted the volume');
 
       assert.equal((await installApp(t.daemon.url, t.daemon.token, 'notes')).state, 'running');
@@ -171,7 +173,7 @@ describe('apps and the reconciler (process runtime)', () => {
       assert.equal(await note.text(), 'remember me');
 
       const purged = await t.api('DELETE', '/api/apps/notes?purge=1');
-      assert.ok(purged.body.removed.includes('volume berth-app-notes-notes'), JSON.stringify(purged.body));
+      assert.ok(purged.body.removed.includes(`volume ${volume}`), JSON.stringify(purged.body));
       assert.ok(!existsSync(hostDir), '--purge left the volume directory');
     } finally {
       await t.stop();

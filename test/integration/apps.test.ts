@@ -16,6 +16,7 @@ import { connectResp } from '../../src/infra/resp.js';
 import { createProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { silentLogger } from '../../src/log.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { appWorkloadName } from '../../src/services/apps.js';
 import { findPostgresBin, startPostgres, type TestPostgres } from '../support/postgres.js';
 import { findRedisServer, startRedis, type TestRedis } from '../support/redis.js';
 
@@ -264,7 +265,7 @@ describe('catalog apps on shared Postgres and Redis (process runtime)', { skip }
 
     const purged = await t.api('DELETE', '/api/apps/pa?purge=1');
     assert.equal(purged.status, 200);
-    assert.deepEqual(purged.body.removed, ['workload berth-app-pa', 'database app_pa', 'redis db 1', 'secrets']);
+    assert.deepEqual(purged.body.removed, [`workload ${appWorkloadName('pa', t.daemon.installation)}`, 'database app_pa', 'redis db 1', 'secrets']);
     const left = await withClient(pgs.superuserUrl, async (c) => ({
       db: (await c.query(`SELECT 1 FROM pg_database WHERE datname = 'app_pa'`)).rowCount,
       role: (await c.query(`SELECT 1 FROM pg_roles WHERE rolname = 'app_pa'`)).rowCount,

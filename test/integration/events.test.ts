@@ -17,6 +17,7 @@ import { silentLogger } from '../../src/log.js';
 import { createProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { installApp, writeCatalogApp } from '../support/catalog-app.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { appWorkloadName } from '../../src/services/apps.js';
 import { createPreviewRepo, waitForPreview } from '../support/preview-fixture.js';
 
 interface SseEvent {
@@ -142,10 +143,10 @@ describe('live events for apps and previews (process runtime)', () => {
     assert.deepEqual(running.data.app, (await t.api('GET', '/api/apps/ev')).body);
 
     // A crash: only the reconciler notices, and it writes the app row itself.
-    const pidFile = path.join(t.dataDir, 'process', 'berth-app-ev', 'state.json');
+    const pidFile = path.join(t.dataDir, 'process', appWorkloadName('ev', t.daemon.installation), 'state.json');
     process.kill((JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number }).pid, 'SIGKILL');
     const rt = createProcessRuntime({ log: silentLogger(), dataDir: t.dataDir }, {});
-    for (let i = 0; i < 100 && (await rt.inspect('berth-app-ev')).state === 'running'; i++) await sleep(50);
+    for (let i = 0; i < 100 && (await rt.inspect(appWorkloadName('ev', t.daemon.installation))).state === 'running'; i++) await sleep(50);
     assert.deepEqual((await t.daemon.reconcile()).apps.crashed, ['ev']);
     const failed = await s.next('ev failed after the reconcile pass', appEvent('ev', 'failed'), 3000);
     assert.equal(failed.data.app.exitCode, 137);

@@ -17,6 +17,7 @@ import { findPostgresBin, findRedisServer } from '../../src/infra/host-binaries.
 import { connectResp } from '../../src/infra/resp.js';
 import { installApp, writeCatalogApp } from '../support/catalog-app.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { infraWorkloadName } from '../../src/infra/managed-blueprints.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -114,7 +115,7 @@ describe("berth infra: Berth's own PostgreSQL and Redis on the process runtime",
     await conn.close();
 
     // Kill Redis under the daemon's feet: the next pass starts it again.
-    const state = JSON.parse(readFileSync(path.join(t.dataDir, 'process', 'berth-infra-redis', 'state.json'), 'utf8')) as { pid: number };
+    const state = JSON.parse(readFileSync(path.join(t.dataDir, 'process', infraWorkloadName('redis', t.daemon.installation), 'state.json'), 'utf8')) as { pid: number };
     process.kill(state.pid, 'SIGKILL');
     for (let i = 0; i < 50 && service((await t.api('GET', '/api/infra')).body, 'redis').state === 'running'; i++) await new Promise((r) => setTimeout(r, 100));
     const report = await t.daemon.reconcile();

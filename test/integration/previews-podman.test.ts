@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { workspaceNetworkName } from '../../src/runtime/networks.js';
+import { workloadName } from '../../src/services/workspaces.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { pullRequestPayload, sendWebhook } from '../support/github-fake.js';
 import { getVia } from '../support/preview-fixture.js';
@@ -194,18 +196,20 @@ describe('previews on podman', { skip: podmanMissing ? 'podman is not installed'
     assert.match(await ask(`berth-pv-${b.id}-g1-web`, address), /unreachable/, "B reaches A's api by address");
     assert.match(await ask(`berth-pv-${b.id}-g1-web`, `berth-pv-${a.id}-g1-api`), /unreachable/, "B resolves A's container name");
 
-    // A workspace lives on Berth's own network, which no preview reaches (nor it them): on the
+    // A workspace lives on a network of its own, which no preview reaches (nor it them): on the
     // engine's default network a preview could dial its container ports past the edge.
     const ws = await t.api('POST', '/api/workspaces', { name: 'neighbour', image: TEST_IMAGE, command: ['httpd', '-f', '-p', '8081', '-h', '/www'] });
     assert.equal(ws.status, 201, JSON.stringify(ws.body));
-    const wsNets = await netOf(`berth-ws-${ws.body.id}`);
-    assert.deepEqual(Object.keys(wsNets), ['berth'], 'the workspace is on the berth network only');
-    const wsAddress = wsNets.berth!.IPAddress;
+    const wsContainer = workloadName(ws.body.id, t.daemon.installation);
+    const wsNetwork = workspaceNetworkName(t.daemon.installation, ws.body.id);
+    const wsNets = await netOf(wsContainer);
+    assert.deepEqual(Object.keys(wsNets), [wsNetwork], 'the workspace is on its own network only');
+    const wsAddress = wsNets[wsNetwork]!.IPAddress;
     const probe = (container: string, host: string): Promise<string> =>
       podman('exec', container, 'sh', '-c', 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 3 "$0" 8081 | head -n 1 || true; echo end', host);
-    assert.match(await probe(`berth-ws-${ws.body.id}`, '127.0.0.1'), /HTTP\/1\.[01] 200/, 'the workspace answers inside itself');
+    assert.match(await probe(wsContainer, '127.0.0.1'), /HTTP\/1\.[01] 200/, 'the workspace answers inside itself');
     assert.doesNotMatch(await probe(`berth-pv-${b.id}-g1-web`, wsAddress), /HTTP/, "a preview reaches the workspace's container port");
-    assert.match(await ask(`berth-ws-${ws.body.id}`, address), /unreachable/, "the workspace reaches a preview's api by address");
+    assert.match(await ask(wsContainer, address), /unreachable/, "the workspace reaches a preview's api by address");
     assert.equal((await t.api('DELETE', `/api/workspaces/${ws.body.id}`)).status, 204);
 
     for (const p of [a, b]) t.daemon.previews.service.requestDown(p.id);

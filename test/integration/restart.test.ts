@@ -95,7 +95,7 @@ describe('restart safety (process runtime)', () => {
         image: 'none',
         env: {},
         ports: [],
-        labels: { 'berth.kind': 'workspace', 'berth.id': 'orphan0000001' },
+        labels: { 'berth.kind': 'workspace', 'berth.id': 'orphan0000001', 'berth.installation': t.daemon.installation },
       });
       await rt.start(ref);
       const r1 = await t.daemon.reconcile();

@@ -289,3 +289,13 @@ export function parseInfoVersion(stdout: string): string | null {
     return null;
   }
 }
+
+/** argv for `<bin> network connect`: the workload joins `name` too, reachable there by `aliases`. */
+export function networkConnectArgs(name: string, ref: string, aliases: readonly string[]): string[] {
+  return ['network', 'connect', ...aliases.map((alias) => `--alias=${alias}`), '--', name, ref];
+}
+
+/** argv for `<bin> network disconnect` (no `-f`). */
+export function networkDisconnectArgs(name: string, ref: string): string[] {
+  return ['network', 'disconnect', '--', name, ref];
+}

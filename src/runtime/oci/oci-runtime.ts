@@ -25,6 +25,7 @@ import {
   type RuntimeName,
   type WorkloadStatus,
   NETWORK_NAME_RE,
+  networkProblem,
   VOLUME_NAME_RE,
 } from '../runtime.js';
 import {
@@ -37,7 +38,9 @@ import {
   execArgs,
   logsArgs,
   missingStatus,
+  networkConnectArgs,
   networkCreateArgs,
+  networkDisconnectArgs,
   networkLsArgs,
   networkRmArgs,
   parseNetworkLs,
@@ -374,6 +377,29 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
         });
       }
       throw failure(`network rm ${name}`, res);
+    },
+
+    async connectNetwork(name, ref, aliases) {
+      checkNetworkName(name);
+      check('network connect', refProblem(ref) ?? networkProblem({ name, aliases }));
+      const res = await run(networkConnectArgs(name, ref, aliases));
+      if (res.code === 0) return;
+      // Already attached: docker says "endpoint with name … already exists", podman (running
+      // container) "… is already connected to network …".
+      if (classifyNetworkError(res.stderr) === 'exists' || /already connected/i.test(res.stderr)) return;
+      if (classifyNetworkError(res.stderr) === 'not-found') throw new BerthError('E_NOT_FOUND', `${bin} network connect ${name} failed: ${engineMessage(res.stderr)}`);
+      throw failure(`network connect ${name}`, res);
+    },
+
+    async disconnectNetwork(name, ref) {
+      checkNetworkName(name);
+      check('network disconnect', refProblem(ref));
+      const res = await run(networkDisconnectArgs(name, ref));
+      if (res.code === 0) return;
+      if (/is not connected to (the )?network/i.test(res.stderr)) return;
+      const kind = classifyNetworkError(res.stderr);
+      if (kind === 'not-found' || classifyEngineError(res.stderr) === 'not-found') return;
+      throw failure(`network disconnect ${name}`, res);
     },
 
     async listNetworks(labels) {
