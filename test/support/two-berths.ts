@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startTestDaemon, type TestDaemon } from './daemon.js';
 import { answers, installApp, writeBusyApp } from './busy-app.js';
+import { freeRanges } from './free-port.js';
 import { ensureTestImage, TEST_IMAGE, TEST_IMAGE_BODY } from './test-image.js';
 
 const run = promisify(execFile);
@@ -37,10 +38,7 @@ export function twoBerthsOnOneEngine(engine: 'podman' | 'docker', skip: string |
       dir = await mkdtemp(path.join(tmpdir(), 'berth-two-'));
       await writeBusyApp(dir, 'busy-shared');
       // Disjoint ranges: the two daemons must not fight over host ports either.
-      const base = 30000 + Math.floor(Math.random() * 100) * 200;
-      for (const i of [0, 1]) {
-        berths.push(await startTestDaemon({ runtime: engine, reconcileInterval: 1, catalogDirs: [dir], portRangeStart: base + i * 100, portRangeEnd: base + i * 100 + 99 }));
-      }
+      for (const range of await freeRanges(2)) berths.push(await startTestDaemon({ runtime: engine, reconcileInterval: 1, catalogDirs: [dir], ...range }));
       await ensureTestImage(engine, engine === 'podman' ? { CONTAINERS_CONF: path.join(berths[0]!.dataDir, 'containers.conf') } : {});
     });
 
