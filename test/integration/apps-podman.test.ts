@@ -76,6 +76,8 @@ describe('catalog apps on podman', { skip: podmanMissing ? 'podman is not instal
     await run('podman', ['volume', 'rm', VOLUME], { env: { ...process.env, CONTAINERS_CONF: conf } }).catch(() => undefined);
     assert.equal((await install('busy-vol')).state, 'running');
     assert.ok((await volumeNames()).includes(VOLUME), 'the volume was created');
+    const labels = JSON.parse(await podman('volume', 'inspect', '--format', '{{json .Labels}}', VOLUME)) as Record<string, string>;
+    assert.equal(labels['berth.installation'], t.daemon.installation, `the volume carries the installation: ${JSON.stringify(labels)}`);
     // The app finds the mount path in its env; write through it.
     assert.equal((await podman('exec', container('busy-vol'), 'sh', '-c', 'echo "$BERTH_VOLUME_DATA"')).trim(), '/data');
     await podman('exec', container('busy-vol'), 'sh', '-c', 'echo kept-across-reinstall > "$BERTH_VOLUME_DATA/note.txt"');

@@ -95,10 +95,10 @@ export function tenantNetworks(engine: 'podman' | 'docker', skip: string | false
     it('the edge still reaches every workload through its loopback ports', async () => {
       for (const name of ['ws-a', 'ws-b']) {
         const ws = t.daemon.workspaces.get(name);
-        assert.equal(await answers(`${t.daemon.url}/hosted/${ws.id}/${ws.ports[0]!.hostPort}/`, TEST_IMAGE_BODY), TEST_IMAGE_BODY, name);
+        assert.equal(await answers(`${t.daemon.appsUrl}/hosted/${ws.id}/${ws.ports[0]!.hostPort}/`, TEST_IMAGE_BODY), TEST_IMAGE_BODY, name);
       }
       for (const app of ['iso-dep', 'iso-user', 'iso-other']) {
-        assert.equal(await answers(`${t.daemon.url}/embed/${app}/`, TEST_IMAGE_BODY, t.daemon.token), TEST_IMAGE_BODY, app);
+        assert.equal(await answers(`${t.daemon.appsUrl}/embed/${app}/`, TEST_IMAGE_BODY, t.daemon.token), TEST_IMAGE_BODY, app);
       }
     });
 

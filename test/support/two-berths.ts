@@ -69,7 +69,7 @@ export function twoBerthsOnOneEngine(engine: 'podman' | 'docker', skip: string |
           assert.equal(state.trim(), 'running', `berth ${i}: container ${ref}: ${state}`);
         }
         assert.equal(await answers(ws.ports[0].url, TEST_IMAGE_BODY), TEST_IMAGE_BODY, `berth ${i}: the workspace answers through its edge`);
-        assert.equal(await answers(`${t.daemon.url}/embed/busy-shared/`, TEST_IMAGE_BODY, t.daemon.token), TEST_IMAGE_BODY, `berth ${i}: the app answers through its edge`);
+        assert.equal(await answers(`${t.daemon.appsUrl}/embed/busy-shared/`, TEST_IMAGE_BODY, t.daemon.token), TEST_IMAGE_BODY, `berth ${i}: the app answers through its edge`);
       }
     });
   });

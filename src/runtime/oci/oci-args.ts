@@ -299,3 +299,8 @@ export function networkConnectArgs(name: string, ref: string, aliases: readonly 
 export function networkDisconnectArgs(name: string, ref: string): string[] {
   return ['network', 'disconnect', '--', name, ref];
 }
+
+/** argv for `<bin> volume create` carrying `labels` (the name is checked by VOLUME_NAME_RE first). */
+export function volumeCreateArgs(name: string, labels: Record<string, string>): string[] {
+  return ['volume', 'create', ...Object.entries(labels).map(([k, v]) => `--label=${k}=${v}`), '--', name];
+}

@@ -24,6 +24,7 @@ import {
   type RuntimeFactory,
   type RuntimeName,
   type WorkloadStatus,
+  LABEL_INSTALLATION,
   NETWORK_NAME_RE,
   networkProblem,
   VOLUME_NAME_RE,
@@ -49,6 +50,7 @@ import {
   parseInspect,
   parsePsOutput,
   psArgs,
+  volumeCreateArgs,
   volumeRmArgs,
 } from './oci-args.js';
 
@@ -218,6 +220,13 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
     throw failure('inspect', res);
   }
 
+  /** Creates volume `name` with the ownership labels among `labels`; an existing one is kept (podman refuses, docker says nothing). */
+  async function createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    const own = Object.fromEntries([LABEL_KIND, LABEL_ID, LABEL_INSTALLATION].flatMap((k) => (labels[k] !== undefined ? [[k, labels[k]]] : [])));
+    const res = await run(volumeCreateArgs(name, own));
+    if (res.code !== 0 && !/already exists/i.test(res.stderr)) throw failure(`volume create ${name}`, res);
+  }
+
   /** exec and logs need an existing (and, for exec, running) container; say so with a stable code. */
   async function requireState(ref: string, verb: string, running: boolean): Promise<void> {
     const st = await inspect(ref);
@@ -252,6 +261,9 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
         throw new BerthError('E_BAD_REQUEST', `workload ${spec.name} must carry labels ${LABEL_KIND} and ${LABEL_ID}`);
       }
       check('create', specProblem(spec));
+      // Volumes are made here, labelled like their workload (kind, id, installation), rather than
+      // by `-v` on first use, which cannot label them. One that exists is kept as it is.
+      for (const v of spec.volumes ?? []) await createVolume(v.name, spec.labels);
       // A failed create (bad image, name taken) leaves nothing behind in either engine, and
       // removing by name here could delete the workload that already holds the name.
       const res = await must('create', createArgs(spec));
