@@ -52,7 +52,8 @@ export interface Runtime {
   removeVolume?(name: string): Promise<void>;
   /**
    * Creates a network workloads can join (`WorkloadSpec.network`), carrying `labels` (which should
-   * include LABEL_KIND and LABEL_ID, so `listNetworks` finds orphans). Idempotent: a network that
+   * include LABEL_KIND and LABEL_ID, so `listNetworks` finds orphans; the installation scope adds
+   * LABEL_INSTALLATION). Idempotent: a network that
    * already exists under `name` is kept as it is (its labels are not changed) and the call resolves
    * to false; true means this call made it, so a caller that fails later knows it may remove it.
    * Present when `capabilities.networks` is true.
@@ -170,15 +171,18 @@ export interface WorkloadSpec {
   env: Record<string, string>;
   /** Each container port is published on 127.0.0.1:hostPort (only loopback, never 0.0.0.0). */
   ports: { containerPort: number; hostPort: number }[];
-  /** Must include LABEL_KIND and LABEL_ID. */
+  /**
+   * Must include LABEL_KIND and LABEL_ID. LABEL_INSTALLATION is added by the installation scope
+   * (runtime/installation.ts) the daemon wraps every driver in; drivers store whatever they get.
+   */
   labels: Record<string, string>;
   resources?: { cpus?: number; memoryMb?: number };
   dnsServers?: string[];
   /**
    * Named, persistent volumes: data written under `target` outlives `remove` and is there again
    * for the next workload created with the same volume `name` (until `removeVolume(name)`).
-   * Container drivers mount the engine volume `name` at `target` (`-v name:target`; the engine
-   * creates it on first use). The process driver cannot mount (`capabilities.volumes` false): a
+   * Container drivers mount the engine volume `name` at `target` (`-v name:target`), creating it
+   * first, when missing, with the workload's LABEL_KIND / LABEL_ID / LABEL_INSTALLATION. The process driver cannot mount (`capabilities.volumes` false): a
    * volume is the host directory `<dataDir>/volumes/<name>/`, and every env value and command
    * argument that is `target` or starts with `target/` is rewritten to that directory — so a
    * workload that reads its data path from its env (e.g. `DATA_DIR=/data`) works on both.

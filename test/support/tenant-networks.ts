@@ -102,6 +102,27 @@ export function tenantNetworks(engine: 'podman' | 'docker', skip: string | false
       }
     });
 
+    it("the reconciler removes this installation's networks no record claims (a crash between workload and network), and no one else's", async () => {
+      const tag = t.daemon.installation;
+      const made = { ws: `berth-test-${tag}-gone-ws`, app: `berth-test-${tag}-gone-app`, foreign: `berth-test-${tag}-foreign`, legacy: `berth-test-${tag}-legacy` };
+      const net = (name: string, labels: Record<string, string>): Promise<string> =>
+        cli('network', 'create', ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]), name);
+      await net(made.ws, { 'berth.kind': 'workspace', 'berth.id': 'gone00000001', 'berth.installation': tag });
+      await net(made.app, { 'berth.kind': 'app', 'berth.id': 'gone-app', 'berth.installation': tag });
+      await net(made.foreign, { 'berth.kind': 'workspace', 'berth.id': 'gone00000002', 'berth.installation': '0123456789ab' });
+      await net(made.legacy, { 'berth.kind': 'workspace', 'berth.id': 'gone00000003' });
+      try {
+        const report = await t.daemon.reconcile();
+        assert.deepEqual(report.networksRemoved, [made.ws]);
+        assert.deepEqual(report.apps.networksRemoved, [made.app]);
+        const left = (await cli('network', 'ls', '--format', '{{.Name}}')).split('\n');
+        assert.ok(left.includes(made.foreign) && left.includes(made.legacy), "another installation's or an unclaimed unlabelled network was removed");
+        assert.ok(!left.includes(made.ws) && !left.includes(made.app));
+      } finally {
+        for (const name of Object.values(made)) await cli('network', 'rm', name).catch(() => undefined);
+      }
+    });
+
     it("uninstalling and deleting remove their networks (the dependency is detached from its dependent's)", async () => {
       const before = (await cli('network', 'ls', '--format', '{{.Name}}')).split('\n').filter((n) => n.includes(t.daemon.installation.slice(0, 8)));
       assert.equal(before.length, 5, `one network per workspace and app: ${before.join(' ')}`);
