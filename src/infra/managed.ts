@@ -25,7 +25,7 @@ import { blueprintFor, createFailed, freeLoopbackPort, infraAlias, infraWorkload
 import { createPostgresInfra, type PostgresInfra } from './postgres.js';
 import { parseRedisUrl } from './resp.js';
 import type { InfraServiceStatus, InfraStatus, ManagedServiceRef, RedisEndpoint, SharedInfra } from './shared-infra.js';
-import { appNetworkName, infraNetworkName, networkOps, ownNetwork } from '../runtime/networks.js';
+import { appNetworkName, dropNetwork, infraNetworkName, networkOps, ownNetwork } from '../runtime/networks.js';
 
 export interface InfraServiceDeps {
   config: BerthConfig;
@@ -164,6 +164,7 @@ export class InfraService implements SharedInfra {
           // Back to what was recorded before, so reconcile passes do not retry a failed first start.
           if (!rec) for (const w of await this.workloads(kind)) await this.deps.runtime.remove(w.ref).catch(() => undefined);
           this.save(kind, rec);
+          await this.dropInfraNetwork();
           throw err;
         }
       }
@@ -206,6 +207,7 @@ export class InfraService implements SharedInfra {
           this.save(kind, { ...rec, wanted: 'down' });
         }
       }
+      await this.dropInfraNetwork();
       return this.status();
     });
   }
@@ -332,6 +334,11 @@ export class InfraService implements SharedInfra {
       (version) => ({ ...base, state: 'running' as const, version }),
       (err: unknown) => ({ ...base, state: 'running' as const, problem: err instanceof Error ? err.message : String(err) }),
     );
+  }
+
+  /** Removes the network Berth's servers are created on once none is left on it (a no-op otherwise). */
+  private async dropInfraNetwork(): Promise<void> {
+    await dropNetwork(this.deps.runtime, infraNetworkName(this.deps.instanceId)).catch((err: unknown) => this.deps.log.warn({ err }, 'infra network remove failed'));
   }
 
   /** A new (or re-created) server joins the network of every installed app that uses it, under its alias. */

@@ -179,6 +179,11 @@ describe('berth infra on podman without the images (no registry reachable)', {
         env: { ...process.env, CONTAINERS_CONF: path.join(t.dataDir, 'containers.conf') },
       });
       assert.equal(stdout.trim(), '');
+      const engine = async (...args: string[]): Promise<string[]> =>
+        (await run('podman', args, { env: { ...process.env, CONTAINERS_CONF: path.join(t.dataDir, 'containers.conf') } })).stdout.split('\n').filter(Boolean);
+      const tag = `berth-${t.daemon.installation.slice(0, 8)}-`;
+      assert.deepEqual((await engine('volume', 'ls', '--format', '{{.Name}}')).filter((n) => n.startsWith(tag)), [], 'a volume was left behind');
+      assert.deepEqual((await engine('network', 'ls', '--format', '{{.Name}}')).filter((n) => n.startsWith(tag)), [], 'a network was left behind');
       const status = (await t.api('GET', '/api/infra')).body;
       assert.equal(service(status, 'postgres').source, 'none', 'a failed first start is not recorded (no retries every pass)');
     } finally {

@@ -20,6 +20,9 @@ import {
   networkLsArgs,
   networkRmArgs,
   parseNetworkLs,
+  networkConnectArgs,
+  networkDisconnectArgs,
+  volumeCreateArgs,
 } from './oci-args.js';
 
 describe('createArgs', () => {
@@ -188,6 +191,12 @@ describe('engine output', () => {
     assert.equal(classifyVolumeError('Error: volume x is being used by the following container(s): abc: volume is being used'), 'in-use');
     assert.equal(classifyVolumeError('Error response from daemon: remove x: volume is in use - [abc]'), 'in-use');
     assert.equal(classifyVolumeError('Error: something else'), null);
+  });
+
+  it('network connect/disconnect and volume create argv: options joined to their values, positionals after --', () => {
+    assert.deepEqual(networkConnectArgs('berth-t-app-a', 'c0ffee', ['a', 'b']), ['network', 'connect', '--alias=a', '--alias=b', '--', 'berth-t-app-a', 'c0ffee']);
+    assert.deepEqual(networkDisconnectArgs('n', 'c0ffee'), ['network', 'disconnect', '--', 'n', 'c0ffee']);
+    assert.deepEqual(volumeCreateArgs('v', { 'berth.installation': 'abc' }), ['volume', 'create', '--label=berth.installation=abc', '--', 'v']);
   });
 
   it('network create/rm/ls argv: driver options, labels, then the name; rm without -f', () => {

@@ -220,11 +220,18 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
     throw failure('inspect', res);
   }
 
-  /** Creates volume `name` with the ownership labels among `labels`; an existing one is kept (podman refuses, docker says nothing). */
-  async function createVolume(name: string, labels: Record<string, string>): Promise<void> {
+  /**
+   * Creates volume `name` with the ownership labels among `labels` unless it exists (kept as it
+   * is); resolves true when this call made it, so a create that fails next can remove it again.
+   */
+  async function createVolume(name: string, labels: Record<string, string>): Promise<boolean> {
+    if ((await run(['volume', 'inspect', '--', name])).code === 0) return false;
     const own = Object.fromEntries([LABEL_KIND, LABEL_ID, LABEL_INSTALLATION].flatMap((k) => (labels[k] !== undefined ? [[k, labels[k]]] : [])));
     const res = await run(volumeCreateArgs(name, own));
-    if (res.code !== 0 && !/already exists/i.test(res.stderr)) throw failure(`volume create ${name}`, res);
+    if (res.code === 0) return true;
+    // Made by someone else in between (podman says so; docker's create is idempotent).
+    if (/already exists/i.test(res.stderr)) return false;
+    throw failure(`volume create ${name}`, res);
   }
 
   /** exec and logs need an existing (and, for exec, running) container; say so with a stable code. */
@@ -263,10 +270,16 @@ function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Runtime {
       check('create', specProblem(spec));
       // Volumes are made here, labelled like their workload (kind, id, installation), rather than
       // by `-v` on first use, which cannot label them. One that exists is kept as it is.
-      for (const v of spec.volumes ?? []) await createVolume(v.name, spec.labels);
+      const madeVolumes: string[] = [];
+      for (const v of spec.volumes ?? []) if (await createVolume(v.name, spec.labels)) madeVolumes.push(v.name);
       // A failed create (bad image, name taken) leaves nothing behind in either engine, and
-      // removing by name here could delete the workload that already holds the name.
-      const res = await must('create', createArgs(spec));
+      // removing by name here could delete the workload that already holds the name. The volumes
+      // this call made go again.
+      const res = await run(createArgs(spec));
+      if (res.code !== 0) {
+        for (const v of madeVolumes) await run(volumeRmArgs(v));
+        throw failure('create', res);
+      }
       const id = parseCreatedId(res.stdout);
       if (!id) throw new BerthError('E_RUNTIME', `${bin} create printed no container id: ${res.stdout.trim()}`);
       log.debug({ name: spec.name, id }, 'created');
