@@ -445,7 +445,7 @@ try {
   const leftInSessions = procs.filter((p) => supervisorSessions.has(p.sid));
   if (leftSupervisors.length) problems.push(`${leftSupervisors.length} supervisor processes left: ${leftSupervisors.slice(0, 5).map((p) => p.pid).join(', ')}`);
   if (leftInSessions.length) problems.push(`${leftInSessions.length} processes left in supervisor sessions: ${leftInSessions.slice(0, 5).map((p) => `${p.pid} ${p.cmdline}`).join('; ')}`);
-  const dirs = existsSync(path.join(dataDir, 'process')) ? readdirSync(path.join(dataDir, 'process')).filter((n) => n.startsWith('berth-ws-')) : [];
+  const dirs = existsSync(path.join(dataDir, 'process')) ? readdirSync(path.join(dataDir, 'process')).filter((n) => /^berth-(?:[0-9a-f]{8}-)?ws-/.test(n)) /* berth-<installation tag>-ws-<id> */ : [];
   if (dirs.length) problems.push(`${dirs.length} workload directories left`);
   if (problems.length) throw new Error(`teardown left things behind:\n  ${problems.join('\n  ')}`);
   await sleep(1000);
