@@ -23,7 +23,7 @@
 import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { podmanConfPath } from '../src/runtime/oci/oci-runtime.js';
+import { podmanConfPath } from '../src/runtime/oci/engines.js';
 import { workloadName } from '../src/services/workspaces.js';
 import { openDb } from '../src/store/db.js';
 import { instanceId } from '../src/store/instance-id.js';

@@ -3,7 +3,7 @@
  * containers with podman, or why it fell back to plain processes.
  */
 import { isBerthError } from '../errors.js';
-import { createDockerRuntime, createPodmanRuntime } from './oci/oci-runtime.js';
+import { createDockerRuntime, createPodmanRuntime } from './oci/engines.js';
 import { createProcessRuntime, type ProcessRuntimeOptions } from './process/process-runtime.js';
 import type { Runtime, RuntimeContext, RuntimeName } from './runtime.js';
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isBerthError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import { createDockerRuntime, createPodmanRuntime } from '../../src/runtime/oci/oci-runtime.js';
+import { createDockerRuntime, createPodmanRuntime } from '../../src/runtime/oci/engines.js';
 import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
 import { ensureTestImage } from '../support/test-image.js';
 

@@ -10,7 +10,7 @@ import { after } from 'node:test';
 import { promisify } from 'node:util';
 import { isBerthError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import { createDockerRuntime } from '../../src/runtime/oci/oci-runtime.js';
+import { createDockerRuntime } from '../../src/runtime/oci/engines.js';
 import { runtimeConformanceSuite } from '../../src/runtime/runtime.suite.js';
 import { ensureTestImage, TEST_IMAGE, TEST_IMAGE_BODY } from '../support/test-image.js';
 
