@@ -7,10 +7,10 @@ import WebSocket from 'ws';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { workloadName } from '../../src/services/workspaces.js';
 import { ensureTestImage, TEST_IMAGE_BODY } from '../support/test-image.js';
+import { requireOrSkip } from '../support/require.js';
 
 const run = promisify(execFile);
 const podmanMissing = await run('podman', ['--version']).then(() => false, () => true);
-if (podmanMissing) console.error('SKIPPED podman API tests: podman is not installed (scripts/install-deps --test installs it)');
 
 /** Runs argv in a workspace over the exec WebSocket; resolves with its output and exit code. */
 export function execOverSocket(t: TestDaemon, idOrName: string, argv: string[]): Promise<{ output: string; code: number }> {
@@ -39,7 +39,7 @@ async function containersLabelled(id: string, conf: string): Promise<string[]> {
   return stdout.split('\n').filter(Boolean);
 }
 
-describe('workspaces API on podman', { skip: podmanMissing ? 'podman is not installed' : false }, () => {
+describe('workspaces API on podman', { skip: requireOrSkip('podman', !podmanMissing, 'podman is not installed (scripts/install-deps --test installs it)') }, () => {
   let t: TestDaemon;
   let image: string;
   let conf: string;

@@ -14,10 +14,10 @@ import { promisify } from 'node:util';
 import { appVolumeName, appWorkloadName } from '../../src/services/apps.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { ensureTestImage, TEST_IMAGE, TEST_IMAGE_BODY } from '../support/test-image.js';
+import { requireOrSkip } from '../support/require.js';
 
 const run = promisify(execFile);
 const podmanMissing = await run('podman', ['--version']).then(() => false, () => true);
-if (podmanMissing) console.error('SKIPPED podman app tests: podman is not installed (scripts/install-deps --test installs it)');
 
 async function writeApp(dir: string, name: string, healthcheck: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<void> {
   const manifest = {
@@ -34,7 +34,7 @@ async function writeApp(dir: string, name: string, healthcheck: Record<string, u
   await writeFile(path.join(dir, name, 'app.yaml'), JSON.stringify(manifest, null, 2));
 }
 
-describe('catalog apps on podman', { skip: podmanMissing ? 'podman is not installed' : false }, () => {
+describe('catalog apps on podman', { skip: requireOrSkip('podman', !podmanMissing, 'podman is not installed (scripts/install-deps --test installs it)') }, () => {
   let t: TestDaemon;
   let dir: string;
   let conf: string;

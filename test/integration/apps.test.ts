@@ -19,6 +19,7 @@ import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { appWorkloadName } from '../../src/services/apps.js';
 import { findPostgresBin, startPostgres, type TestPostgres } from '../support/postgres.js';
 import { findRedisServer, startRedis, type TestRedis } from '../support/redis.js';
+import { requireOrSkip } from '../support/require.js';
 
 const APP_JS = `
 const http = require('node:http');
@@ -106,7 +107,7 @@ const withDatabase = (url: string, db: string): string => {
   return u.toString();
 };
 
-const skip = !findPostgresBin() ? 'PostgreSQL binaries not installed' : !findRedisServer() ? 'redis-server not installed' : false;
+const skip = requireOrSkip('postgres', !!findPostgresBin(), 'PostgreSQL binaries not installed') || requireOrSkip('redis', !!findRedisServer(), 'redis-server not installed');
 
 describe('catalog apps on shared Postgres and Redis (process runtime)', { skip }, () => {
   let pgs: TestPostgres;

@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { requireOrSkip } from '../support/require.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const CLI = path.join(root, 'src/cli/index.ts');
@@ -250,7 +251,7 @@ describe('berth up', () => {
     }
     return { dir, unmount: async () => void (await run(['umount', dir]), rmSync(dir, { recursive: true, force: true })) };
   }
-  const canMount = process.getuid?.() === 0 ? false : 'mounting a tmpfs needs root (CI runs as root)';
+  const canMount = requireOrSkip('root', process.getuid?.() === 0, 'mounting a tmpfs needs root (CI runs as root)');
 
   it('a full disk under the data directory: E_DISK_FULL with a hint, no stack trace, nothing left', { skip: canMount }, async () => {
     const fs = await smallTmpfs();

@@ -12,10 +12,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { ensureTestImage } from '../support/test-image.js';
+import { requireOrSkip } from '../support/require.js';
 
 const run = promisify(execFile);
 const podmanPath = await run('sh', ['-c', 'command -v podman']).then((r) => r.stdout.trim(), () => '');
-if (!podmanPath) console.error('SKIPPED podman fault tests: podman is not installed (scripts/install-deps --test installs it)');
 
 /**
  * A podman stand-in: runs the real podman with the same argv, unless the flag file exists; then it
@@ -43,7 +43,7 @@ process.exit(r.status ?? 1);
   return file;
 }
 
-describe('fault: podman fails under a running daemon', { skip: podmanPath ? false : 'podman is not installed' }, () => {
+describe('fault: podman fails under a running daemon', { skip: requireOrSkip('podman', !!podmanPath, 'podman is not installed (scripts/install-deps --test installs it)') }, () => {
   let t: TestDaemon;
   let dir: string;
   let flag: string;

@@ -8,10 +8,10 @@ import { promisify } from 'node:util';
 import { ensureTestImage } from '../support/test-image.js';
 import { spawnDaemon } from '../support/daemon-process.js';
 import { randomPortRange } from '../support/daemon.js';
+import { requireOrSkip } from '../support/require.js';
 
 const run = promisify(execFile);
 const podmanMissing = await run('podman', ['--version']).then(() => false, () => true);
-if (podmanMissing) console.error('SKIPPED fault suite: podman is not installed (scripts/install-deps --test installs it)');
 
 
 const kill9 = async (child: ChildProcess): Promise<void> => {
@@ -20,7 +20,7 @@ const kill9 = async (child: ChildProcess): Promise<void> => {
   await gone;
 };
 
-describe('fault suite (podman): kill -9 mid-operation, then converge', { skip: podmanMissing ? 'podman is not installed' : false }, () => {
+describe('fault suite (podman): kill -9 mid-operation, then converge', { skip: requireOrSkip('podman', !podmanMissing, 'podman is not installed (scripts/install-deps --test installs it)') }, () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-faults-'));
   const range = randomPortRange();
   const env = {

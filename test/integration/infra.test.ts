@@ -14,6 +14,7 @@ import { createPreviewDatabases } from '../../src/previews/preview-databases.js'
 import { findPostgresBin, startPostgres, type TestPostgres } from '../support/postgres.js';
 import { findRedisServer, startRedis, type TestRedis } from '../support/redis.js';
 import { freeLoopbackPort } from '../support/free-port.js';
+import { requireOrSkip } from '../support/require.js';
 
 /** Runs `fn` on a fresh connection to `url`. */
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -47,7 +48,7 @@ async function berthCode(p: Promise<unknown>): Promise<string> {
   return 'no error';
 }
 
-describe('shared PostgreSQL: one database and role per app', { skip: findPostgresBin() ? false : 'PostgreSQL binaries not installed' }, () => {
+describe('shared PostgreSQL: one database and role per app', { skip: requireOrSkip('postgres', !!findPostgresBin(), 'PostgreSQL binaries not installed') }, () => {
   let server: TestPostgres;
   let infra: PostgresInfra;
   const alpha = databaseNameFor('alpha-app');
@@ -238,7 +239,7 @@ describe('shared PostgreSQL: one database and role per app', { skip: findPostgre
   });
 });
 
-describe('shared Redis: one logical database per app', { skip: findRedisServer() ? false : 'redis-server not installed' }, () => {
+describe('shared Redis: one logical database per app', { skip: requireOrSkip('redis', !!findRedisServer(), 'redis-server not installed') }, () => {
   let redis: TestRedis;
   before(async () => {
     redis = await startRedis();

@@ -12,6 +12,7 @@ import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { pullRequestPayload, sendWebhook } from '../support/github-fake.js';
 import { getVia } from '../support/preview-fixture.js';
 import { ensureTestImage, TEST_IMAGE } from '../support/test-image.js';
+import { requireOrSkip } from '../support/require.js';
 
 /**
  * Previews on podman: `build` services are built with the runtime from the PR checkout, env comes
@@ -72,7 +73,7 @@ function commitPair(dir: string): string {
   return git(dir, 'rev-parse', 'HEAD');
 }
 
-describe('previews on podman', { skip: podmanMissing ? 'podman is not installed' : false }, () => {
+describe('previews on podman', { skip: requireOrSkip('podman', !podmanMissing, 'podman is not installed (scripts/install-deps --test installs it)') }, () => {
   let t: TestDaemon;
   let tmp: string;
   let repoDir: string;

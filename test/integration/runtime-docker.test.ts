@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/log.js';
 import { createDockerRuntime } from '../../src/runtime/oci/engines.js';
 import { runtimeConformanceSuite } from '../../src/runtime/runtime.suite.js';
 import { ensureTestImage, TEST_IMAGE, TEST_IMAGE_BODY } from '../support/test-image.js';
+import { missingReason } from '../support/require.js';
 
 const execFileAsync = promisify(execFile);
 const dataDirs: string[] = [];
@@ -27,7 +28,7 @@ runtimeConformanceSuite(
       await runtime.probe();
     } catch (err) {
       if (isBerthError(err) && err.code === 'E_RUNTIME_UNAVAILABLE') {
-        return { skip: `no Docker engine answers \`docker info\`: ${err.message}` };
+        return { skip: missingReason('docker', `no Docker engine answers \`docker info\`: ${err.message}`) };
       }
       throw err;
     }

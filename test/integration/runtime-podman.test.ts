@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/log.js';
 import { createPodmanRuntime, podmanConfPath } from '../../src/runtime/oci/engines.js';
 import { runtimeConformanceSuite } from '../../src/runtime/runtime.suite.js';
 import { ensureTestImage, TEST_IMAGE, TEST_IMAGE_BODY } from '../support/test-image.js';
+import { missingReason } from '../support/require.js';
 
 const execFileAsync = promisify(execFile);
 const dataDirs: string[] = [];
@@ -24,7 +25,7 @@ runtimeConformanceSuite(
     try {
       await execFileAsync('podman', ['--version']);
     } catch (err) {
-      return { skip: `podman is not installed (${(err as Error).message}); CI installs it` };
+      return { skip: missingReason('podman', `podman is not installed (${(err as Error).message}); CI installs it`) };
     }
     const dataDir = await mkdtemp(path.join(tmpdir(), 'berth-podman-'));
     dataDirs.push(dataDir);
