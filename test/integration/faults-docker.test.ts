@@ -2,39 +2,72 @@
 // SIGTERM: it stops every container on its way out), then comes back. While it is down the
 // reconciler must conclude nothing, a create fails cleanly; once it answers again the workspace
 // whose container died is recorded failed with its exit code and restarted by its policy, and its
-// hosted URL answers again. Runs against the engine scripts/start-docker started (it holds the pid
-// file); skips loudly when there is none, so a developer's own dockerd is never stopped.
+// hosted URL answers again. Runs against whichever dockerd answers, whoever started it: its pid
+// comes from scripts/start-docker's pid file, dockerd's default pid file or `pidof dockerd`, and it
+// is started again afterwards with the very argv it ran with (read from /proc before stopping it).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { ensureTestImage } from '../support/test-image.js';
+import { requireOrSkip } from '../support/require.js';
 
 const run = promisify(execFile);
-const PID_FILE = '/run/berth-test-docker/dockerd.pid';
-const START_DOCKER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/start-docker');
+/** scripts/start-docker's, then dockerd's defaults (`--pidfile` unset). */
+const PID_FILES = ['/run/berth-test-docker/dockerd.pid', '/var/run/docker.pid', '/run/docker.pid'];
 
 const engineUp = (): Promise<boolean> => run('docker', ['info']).then(() => true, () => false);
-const ownPid = (): number | null => {
-  if (!existsSync(PID_FILE)) return null;
-  const pid = Number(readFileSync(PID_FILE, 'utf8').trim());
+
+/** True while `pid` is a live (not zombie) dockerd. */
+function isDockerd(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return pid;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "<pid> (<comm>) <state> …"
+    const m = /^\d+ \((.*)\) (\S)/.exec(stat);
+    return !!m && m[1] === 'dockerd' && m[2] !== 'Z';
   } catch {
-    return null;
+    return false;
   }
-};
-const skip = !(await engineUp())
-  ? 'no Docker engine answers `docker info` (scripts/test installs docker.io and starts one)'
-  : ownPid() === null
-    ? `the Docker engine was not started by scripts/start-docker (no live ${PID_FILE}); not stopping someone else's engine`
-    : false;
-if (skip) console.error(`SKIPPED docker fault tests: ${skip}`);
+}
+
+/** The pid of the running dockerd, or null when none can be told apart. */
+async function findEnginePid(): Promise<number | null> {
+  for (const file of PID_FILES) {
+    if (!existsSync(file)) continue;
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && isDockerd(pid)) return pid;
+  }
+  const pids = await run('pidof', ['dockerd']).then((r) => r.stdout.trim().split(/\s+/).filter(Boolean).map(Number), () => [] as number[]);
+  return pids.length === 1 ? pids[0]! : null;
+}
+
+/** The argv `pid` was started with (NUL-separated in /proc), to start the same engine again. */
+function argvOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+}
+
+/** Starts dockerd again with `argv`, detached (its own session, like scripts/start-docker). */
+async function startEngine(argv: string[]): Promise<void> {
+  const log = openSync(path.join(tmpdir(), 'berth-faults-dockerd.log'), 'a');
+  try {
+    spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log] }).unref();
+  } finally {
+    closeSync(log);
+  }
+  await until('dockerd answers again', engineUp);
+}
+
+const up = await engineUp();
+const enginePid = up ? await findEnginePid() : null;
+const skip =
+  requireOrSkip('docker', up, 'no Docker engine answers `docker info` (scripts/test installs docker.io and starts one)') ||
+  (enginePid === null ? `cannot tell which dockerd answers (no pid file among ${PID_FILES.join(', ')}, and pidof dockerd finds none or several)` : false);
+/** Set before the engine is stopped, so `after` can start it again whatever failed. */
+let engineArgv: string[] | null = null;
 
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -56,7 +89,7 @@ describe('fault: the Docker engine stops under a running daemon', { skip }, () =
     t = await startTestDaemon({ runtime: 'docker', reconcileInterval: 3600 });
   });
   after(async () => {
-    if (!(await engineUp())) await run(START_DOCKER);
+    if (engineArgv && !(await engineUp())) await startEngine(engineArgv);
     await t?.stop();
   });
 
@@ -68,9 +101,10 @@ describe('fault: the Docker engine stops under a running daemon', { skip }, () =
     await until('the hosted app answers', async () => (await status()) === 200);
 
     // Stop the engine (SIGTERM: dockerd stops its containers, then exits).
-    const pid = ownPid()!;
+    const pid = enginePid!;
+    engineArgv = argvOf(pid);
     process.kill(pid, 'SIGTERM');
-    await until('dockerd exits', async () => ownPid() === null && !(await engineUp()));
+    await until('dockerd exits', async () => !isDockerd(pid) && !(await engineUp()));
 
     await assert.rejects(t.daemon.reconcile(), /E_RUNTIME|Cannot connect|docker/i, 'a pass without an engine fails instead of concluding');
     const during = (await t.api('GET', `/api/workspaces/${web.body.id}`)).body;
@@ -82,7 +116,7 @@ describe('fault: the Docker engine stops under a running daemon', { skip }, () =
 
     // The engine comes back; its containers stayed stopped. One pass records the crash and
     // schedules the restart (on-failure: httpd died of SIGTERM), a later one restarts it.
-    await run(START_DOCKER);
+    await startEngine(engineArgv);
     assert.ok(await engineUp());
     await t.daemon.reconcile();
     const crashed = (await t.api('GET', `/api/workspaces/${web.body.id}`)).body;
