@@ -165,6 +165,14 @@ test('parseDuration', () => {
   for (const bad of ['', '0s', '7', 'h', '1.5h', '-1h', '3 days', '1w']) assert.equal(parseDuration(bad), null, bad);
 });
 
+test('parseDuration refuses a total past Number.MAX_SAFE_INTEGER ms instead of a rounded or infinite one', () => {
+  assert.equal(parseDuration(`${Number.MAX_SAFE_INTEGER}ms`), Number.MAX_SAFE_INTEGER, 'the largest exact total still parses');
+  assert.equal(parseDuration(`${Number.MAX_SAFE_INTEGER}ms1ms`), null, 'one past it, by summing');
+  assert.equal(parseDuration('9007199254740993ms'), null, 'one past it, in one term (not exactly representable)');
+  assert.equal(parseDuration('104249991375d'), null, 'a day count whose product overflows the safe range');
+  assert.equal(parseDuration(`${'9'.repeat(400)}s`), null, 'digits that parse to Infinity');
+});
+
 test('a bare number ttl or interval means seconds; zero or negative is refused', () => {
   const base = 'services:\n  - name: web\n    image: x\n    port: 1\n';
   assert.equal(parsePreviewConfig(`${base}ttl: 3600\n`).ttlMs, 3_600_000);

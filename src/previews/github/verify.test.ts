@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
 import { signGithubPayload, verifyGithubSignature } from './verify.js';
 
 // GitHub's documented example (docs: "Validating webhook deliveries").
@@ -50,4 +52,31 @@ test('an empty secret never verifies, even against a signature made with it', ()
 
 test('uppercase hex and surrounding whitespace are tolerated', () => {
   assert.equal(verifyGithubSignature(PAYLOAD, ` sha256=${SIGNATURE.slice(7).toUpperCase()} `, SECRET), true);
+});
+
+test('the comparison is constant-time: timingSafeEqual over the two 32-byte digests decides', () => {
+  // node:crypto's ESM named exports follow the CommonJS object after syncBuiltinESMExports(),
+  // so verify.ts's `timingSafeEqual` binding sees the spy. A `===` / Buffer.equals / hex-string
+  // comparison would make no call here and fail; ignoring its verdict fails the second half.
+  const original = crypto.timingSafeEqual;
+  const calls: Array<[number, number]> = [];
+  let verdict: boolean | null = null;
+  crypto.timingSafeEqual = (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView): boolean => {
+    calls.push([a.byteLength, b.byteLength]);
+    return verdict ?? original(a, b);
+  };
+  syncBuiltinESMExports();
+  try {
+    assert.equal(verifyGithubSignature(PAYLOAD, SIGNATURE, SECRET), true);
+    const flipped = SIGNATURE.slice(0, -1) + (SIGNATURE.endsWith('7') ? '8' : '7');
+    assert.equal(verifyGithubSignature(PAYLOAD, flipped, SECRET), false);
+    assert.deepEqual(calls, [[32, 32], [32, 32]], 'each verification compares the two digests with timingSafeEqual');
+    verdict = false;
+    assert.equal(verifyGithubSignature(PAYLOAD, SIGNATURE, SECRET), false, "timingSafeEqual's verdict is the answer");
+    verdict = true;
+    assert.equal(verifyGithubSignature(PAYLOAD, flipped, SECRET), true, "timingSafeEqual's verdict is the answer");
+  } finally {
+    crypto.timingSafeEqual = original;
+    syncBuiltinESMExports();
+  }
 });
