@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { ensureTestImage } from '../support/test-image.js';
 import { requireOrSkip } from '../support/require.js';
+import { poll } from '../support/wait.js';
 
 const run = promisify(execFile);
 /** scripts/start-docker's, then dockerd's defaults (`--pidfile` unset). */
@@ -69,15 +70,8 @@ const skip =
 /** Set before the engine is stopped, so `after` can start it again whatever failed. */
 let engineArgv: string[] | null = null;
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Polls `fn` for up to `ms`; an attempt that hangs (docker info against a dying engine) is cut off too. */
+const until = <T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> => poll(what, fn, ms, { intervalMs: 200 });
 
 describe('fault: the Docker engine stops under a running daemon', { skip }, () => {
   let t: TestDaemon;

@@ -18,6 +18,7 @@ import { connectResp } from '../../src/infra/resp.js';
 import { installApp, writeCatalogApp } from '../support/catalog-app.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { infraWorkloadName } from '../../src/infra/managed-blueprints.js';
+import { requireOrSkip } from '../support/require.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -50,7 +51,7 @@ async function query<T>(url: string, sql: string): Promise<T[]> {
 
 const service = (status: any, kind: string): any => status.services.find((s: any) => s.kind === kind);
 
-const skip = !findPostgresBin() ? 'PostgreSQL binaries not installed' : !findRedisServer() ? 'redis-server not installed' : false;
+const skip = requireOrSkip('postgres', !!findPostgresBin(), 'PostgreSQL binaries not installed') || requireOrSkip('redis', !!findRedisServer(), 'redis-server not installed');
 
 describe("berth infra: Berth's own PostgreSQL and Redis on the process runtime", { skip }, () => {
   let t: TestDaemon;
@@ -159,21 +160,25 @@ describe("berth infra: Berth's own PostgreSQL and Redis on the process runtime",
   });
 });
 
-const PG_IMAGE = 'docker.io/library/postgres:16';
+// An image name no registry and no local store can have: the case runs on every machine, also
+// on one that has docker.io/library/postgres:16 (it used to skip there).
+const MISSING_IMAGE = `localhost/berth-test-no-such-image-${process.pid}:never-built`;
 const podmanMissing = await run('podman', ['--version']).then(() => false, () => true);
-const imagePresent = !podmanMissing && (await run('podman', ['image', 'exists', PG_IMAGE]).then(() => true, () => false));
 
 describe('berth infra on podman without the images (no registry reachable)', {
-  skip: podmanMissing ? 'podman is not installed' : imagePresent ? `${PG_IMAGE} is available here` : false,
+  skip: requireOrSkip('podman', !podmanMissing, 'podman is not installed (scripts/install-deps --test installs it)'),
 }, () => {
-  it('infra up fails with a clear error naming the default image and what to do, and leaves nothing behind', async () => {
-    const t = await startTestDaemon({ runtime: 'podman' });
+  it('infra up fails with a clear error naming the image and what to do, and leaves nothing behind', async () => {
+    const t = await startTestDaemon({ runtime: 'podman', infraPostgresImage: MISSING_IMAGE });
     try {
       const res = await fetch(`${t.daemon.url}/api/infra/up`, { method: 'POST', headers: { authorization: `Bearer ${t.daemon.token}` } });
       const lines = (await res.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l));
       const last = lines[lines.length - 1];
       assert.equal(last.error?.code, 'E_INFRA_UNAVAILABLE', JSON.stringify(lines));
-      assert.match(last.error.message, /cannot create Berth's postgres from docker\.io\/library\/postgres:16: the image is not available locally and could not be pulled/);
+      assert.ok(
+        last.error.message.startsWith(`cannot create Berth's postgres from ${MISSING_IMAGE}: the image is not available locally and could not be pulled`),
+        last.error.message,
+      );
       assert.match(last.error.hint, /BERTH_INFRA_POSTGRES_IMAGE/);
       const { stdout } = await run('podman', ['ps', '-a', '--filter', 'label=berth.kind=infra', '--format', '{{.Names}}'], {
         env: { ...process.env, CONTAINERS_CONF: path.join(t.dataDir, 'containers.conf') },

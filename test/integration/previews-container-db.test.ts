@@ -12,6 +12,7 @@ import { createProcessRuntime } from '../../src/runtime/process/process-runtime.
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { isLoopback, listeningAddresses } from '../support/listeners.js';
 import { commitVersion, createPreviewRepo, getVia, waitForPreview } from '../support/preview-fixture.js';
 
 /**
@@ -131,8 +132,13 @@ describe('previews with database: container (process runtime)', () => {
     const port = Number(server.labels['berth.port']);
     assert.ok(previewPorts().some((r) => r.host_port === port && r.workload_id === `${live.id}.0`), 'its port is allocated by Berth');
     assert.ok(await accepts('127.0.0.1', port));
+    // Bound to loopback only, read from the kernel's socket table: holds on a machine with no
+    // other address to try a connection on (where the check used to be skipped).
+    const bound = listeningAddresses(port);
+    assert.ok(bound.length > 0, `something listens on ${port}`);
+    assert.deepEqual(bound.filter((a) => !isLoopback(a)), [], `bound to 127.0.0.1 only, not ${bound.join(', ')}`);
     const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
-    if (external) assert.equal(await accepts(external.address, port), false, `bound to 127.0.0.1 only, not ${external.address}`);
+    if (external) assert.equal(await accepts(external.address, port), false, `not reachable at ${external.address}`);
     const dataDir = path.join(t.dataDir, 'previews', live.id, 'postgres', 'data');
     assert.ok(existsSync(path.join(dataDir, 'PG_VERSION')), 'the cluster lives in the preview directory');
     const postmaster = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);

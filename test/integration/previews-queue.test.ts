@@ -10,6 +10,7 @@ import { DeliveryLog } from '../../src/jobs/deliveries.js';
 import { JobAbort, JobQueue, type Job, type JobHandlers } from '../../src/jobs/queue.js';
 import { silentLogger } from '../../src/log.js';
 import { openDb, type Db } from '../../src/store/db.js';
+import { within } from '../support/wait.js';
 
 /** Durable queue against real SQLite files: dedupe, per-key order, coalescing, crash recovery, retries. */
 
@@ -307,12 +308,21 @@ describe('job queue', () => {
       queue.enqueue({ type: 'up', key: 'o/r#9', payload: { v: 9 }, dedupeId: 'd-9' });
     `;
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (line) => line === 'RUNNING' && resolve());
-      child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
-    });
+    // Bounded: a child that neither starts the job nor exits fails the test with this message
+    // instead of hanging it (and is killed below either way).
     const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
+    try {
+      await within(
+        new Promise<void>((resolve, reject) => {
+          createInterface({ input: child.stdout! }).on('line', (line) => line === 'RUNNING' && resolve());
+          child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
+        }),
+        30_000,
+        'the child process to start running the job (RUNNING on its stdout)',
+      );
+    } finally {
+      child.kill('SIGKILL');
+    }
     await exited;
 
     const db = openDb(file);

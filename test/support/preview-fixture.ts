@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { request } from 'node:http';
 import path from 'node:path';
+import { poll } from './wait.js';
 
 const require = createRequire(import.meta.url);
 /** Absolute path of the `pg` package, handed to the app (the checkout has no node_modules). */
@@ -113,14 +114,7 @@ export function getVia(edgeUrl: string, host: string, urlPath = '/'): Promise<{ 
  * error whose message starts with `preview failed` (a test's way to stop waiting on a dead build).
  */
 export async function waitForPreview<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch((err: unknown) => {
-      if (err instanceof Error && err.message.startsWith('preview failed')) throw err;
-      return undefined;
-    });
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // poll() also cuts off an attempt that never settles (a request to a hung edge), which a plain
+  // loop awaiting fn() would wait on forever.
+  return poll(what, fn, ms, { fatal: (err) => err instanceof Error && err.message.startsWith('preview failed') });
 }

@@ -15,6 +15,9 @@ import { inspect } from 'node:util';
 /** Keep in step with requiresTag() in test/support/require.ts. */
 const REQUIRES = /\[requires ([a-z0-9-]+)\]/;
 
+/** The reasons node:test gives tests it leaves out by a filter, not by a skip in the code. */
+const FILTERED = /^(test name does not match pattern|'only' option not set)$/;
+
 const required = new Set(
   (process.env.BERTH_TEST_REQUIRE ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
 );
@@ -38,6 +41,7 @@ export default async function* reporter(source) {
   /** `SKIPPED …` lines the test files wrote to stderr. */
   const notes = new Set();
   const seenSkips = new Set();
+  let filtered = 0;
   /** Unfinished last line of output, per file. */
   const tails = new Map();
 
@@ -58,6 +62,11 @@ export default async function* reporter(source) {
       return `${indent}✖ ${data.name} (${kind} would be skipped, but ${component} is required: ${reason})\n`;
     }
     skipped++;
+    // Tests left out by --test-name-pattern / --test-only are counted, not listed one by one.
+    if (FILTERED.test(reason)) {
+      filtered++;
+      return '';
+    }
     skips.push({ kind, where: where(data), reason });
     return `${indent}- ${data.name} (${kind} skipped: ${reason})\n`;
   }
@@ -119,8 +128,8 @@ export default async function* reporter(source) {
   if (failures.length) {
     yield `\nFailures:\n${failures.map((f, i) => `${i + 1}) ${f}`).join('\n\n')}\n`;
   }
-  if (skips.length || notes.size) {
-    yield `\nSkipped (${skips.length}):\n`;
+  if (skips.length || notes.size || filtered) {
+    yield `\nSkipped (${skips.length}${filtered ? `, and ${filtered} left out by a name filter` : ''}):\n`;
     for (const s of skips) yield `  ${s.kind === 'suite' ? 'suite' : 'test '} ${s.where}\n        ${s.reason}\n`;
     if (notes.size) yield `Skip notes written to stderr:\n${[...notes].map((n) => `  ${n}`).join('\n')}\n`;
   }
