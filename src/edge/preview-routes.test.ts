@@ -51,4 +51,26 @@ describe('preview routes', () => {
     assert.equal(withPreviewRoutes(base, [preview], undefined), base);
     assert.equal(previewSuffixOf('Preview.Example.com.:80'), '.preview.example.com');
   });
+
+  it('a preview without a / route is refused; one route needs no prefix list; an empty domain adds nothing', () => {
+    const noRoot = { ...preview, id: 'pv4', host: '14.preview.example.com', routes: [{ prefix: '/api', upstreamHost: '127.0.0.1', hostPort: 9904 }] };
+    const single = { ...preview, id: 'pv5', host: '15.Preview.Example.com', routes: [{ prefix: '/', upstreamHost: '127.0.0.1', hostPort: 9905 }] };
+    const t = withPreviewRoutes(base, [noRoot, single], 'preview.example.com');
+    assert.deepEqual(t.rejected, [{ workloadId: 'pv4', reason: 'preview has no route for /' }]);
+    const route = t.hostRoutes.get('15.preview.example.com');
+    assert.equal(route?.upstream.port, 9905);
+    assert.equal(route?.prefixRoutes, undefined);
+    assert.equal(where(t, '/anything', '15.preview.example.com'), 'preview:9905 /anything');
+    assert.equal(withPreviewRoutes(base, [preview], '.'), base);
+    assert.equal(withPreviewRoutes(base, [preview], ''), base);
+    assert.equal(previewSuffixOf(' . '), null);
+  });
+
+  it('names why a host is refused', () => {
+    const t = withPreviewRoutes(base, [{ ...preview, id: 'out', host: '12.other.example.com' }, { ...preview, id: 'deep', host: 'a.12.preview.example.com' }], 'preview.example.com');
+    assert.deepEqual(t.rejected, [
+      { workloadId: 'out', reason: 'preview host 12.other.example.com is not directly under preview.example.com' },
+      { workloadId: 'deep', reason: 'preview host a.12.preview.example.com is not directly under preview.example.com' },
+    ]);
+  });
 });
