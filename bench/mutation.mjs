@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+// Mutation testing of the security- and correctness-critical pure modules with StrykerJS.
+//
+//   node bench/mutation.mjs                 # every module below
+//   node bench/mutation.mjs match verify    # only modules whose path contains one of the words
+//
+// Each module is mutated and its unit tests run against every mutant (node:test through tsx,
+// read by Stryker's TAP runner: node:test prints TAP when its output is not a terminal). Prints
+// the mutation score per module (killed + timed out, over all mutants Stryker could test) and
+// every surviving mutant with its place, then the wall time. One Stryker run per module,
+// concurrency 1: the machine has 2 cores shared with other work. Reports: reports/mutation/*.json.
+// MUTATION_REPORT_ONLY=1 prints the figures of the last runs without running Stryker again.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Module → the unit tests that are meant to pin it down. */
+export const MODULES = [
+  { mutate: 'src/edge/match.ts', tests: ['src/edge/match.test.ts', 'src/edge/match-state.test.ts', 'src/edge/match-reasons.test.ts'] },
+  { mutate: 'src/edge/headers.ts', tests: ['src/edge/headers.test.ts'] },
+  { mutate: 'src/edge/forwarded.ts', tests: ['src/edge/forwarded.test.ts'] },
+  { mutate: 'src/edge/upstream/response-parser.ts', tests: ['src/edge/upstream/response-parser.test.ts'] },
+  { mutate: 'src/previews/github/verify.ts', tests: ['src/previews/github/verify.test.ts'] },
+  { mutate: 'src/config/schema.ts', tests: ['src/config/schema.test.ts'] },
+  { mutate: 'src/previews/config.schema.ts', tests: ['src/previews/config.schema.test.ts'] },
+  { mutate: 'src/catalog/manifest.schema.ts', tests: ['src/catalog/manifest.test.ts'] },
+  { mutate: 'src/domain/ports.ts', tests: ['src/domain/ports.test.ts'] },
+  { mutate: 'src/domain/app-graph.ts', tests: ['src/domain/app-graph.test.ts'] },
+];
+
+const words = process.argv.slice(2);
+const chosen = words.length ? MODULES.filter((m) => words.some((w) => m.mutate.includes(w))) : MODULES;
+if (!chosen.length) {
+  console.error(`no module matches ${words.join(' ')}; modules: ${MODULES.map((m) => m.mutate).join(', ')}`);
+  process.exit(2);
+}
+
+const reportDir = path.join(root, 'reports', 'mutation');
+mkdirSync(reportDir, { recursive: true });
+const slug = (m) => m.mutate.replace(/^src\//, '').replace(/\.ts$/, '').replace(/[/.]/g, '-');
+
+/** One Stryker run per module, so each module's figure stands on its own and survives a stop. */
+function mutateOne(m) {
+  const name = slug(m);
+  const config = {
+    $schema: '../../node_modules/@stryker-mutator/core/schema/stryker-schema.json',
+    packageManager: 'npm',
+    plugins: ['@stryker-mutator/tap-runner'],
+    testRunner: 'tap',
+    tap: {
+      testFiles: m.tests.filter((f) => existsSync(path.join(root, f))),
+      // tsx runs the instrumented TypeScript; Stryker adds its own hook with -r.
+      nodeArgs: ['--import', 'tsx', '{{testFile}}'],
+      forceBail: true,
+    },
+    mutate: [m.mutate],
+    coverageAnalysis: 'perTest',
+    concurrency: 1,
+    timeoutMS: 20_000,
+    checkers: [],
+    // TypeScript 7 (the native compiler) has no JS API for Stryker's tsconfig rewrite; tsx needs none.
+    tsconfigFile: 'tsconfig.stryker-none.json',
+    ignorePatterns: ['web', 'dist', 'test-results', 'reports', 'docs', '.berth', 'bench', 'catalog'],
+    tempDirName: '.stryker-tmp',
+    cleanTempDir: true,
+    reporters: ['json', 'progress'],
+    jsonReporter: { fileName: path.join('reports', 'mutation', `${name}.json`) },
+  };
+  const configFile = path.join(reportDir, `${name}.config.json`);
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  const started = Date.now();
+  const r = spawnSync(process.execPath, [path.join(root, 'node_modules', '@stryker-mutator', 'core', 'bin', 'stryker.js'), 'run', configFile], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const seconds = Math.round((Date.now() - started) / 1000);
+  if (r.status !== 0) throw new Error(`stryker exited with ${r.status ?? r.signal} on ${m.mutate} after ${seconds} s`);
+  return seconds;
+}
+
+const KILLED = new Set(['Killed', 'Timeout']);
+const UNTESTABLE = new Set(['CompileError', 'RuntimeError', 'Ignored']);
+
+/** Score and survivors of one module from its JSON report. */
+function readReport(m) {
+  const report = JSON.parse(readFileSync(path.join(reportDir, `${slug(m)}.json`), 'utf8'));
+  const file = report.files[m.mutate] ?? report.files[path.join(root, m.mutate)];
+  const mutants = (file?.mutants ?? []).filter((x) => !UNTESTABLE.has(x.status));
+  const killed = mutants.filter((x) => KILLED.has(x.status)).length;
+  const lines = (file?.source ?? '').split('\n');
+  const survivors = mutants
+    .filter((x) => !KILLED.has(x.status))
+    .map((x) => `${m.mutate}:${x.location.start.line}:${x.location.start.column + 1} ${x.status} ${x.mutatorName}: ${JSON.stringify(x.replacement ?? '')}\n      ${(lines[x.location.start.line - 1] ?? '').trim().slice(0, 140)}`);
+  return { module: m.mutate, mutants: mutants.length, killed, survivors };
+}
+
+const rows = [];
+let wall = 0;
+for (const m of chosen) {
+  const seconds = process.env.MUTATION_REPORT_ONLY ? 0 : mutateOne(m);
+  wall += seconds;
+  rows.push({ ...readReport(m), seconds });
+}
+const total = rows.reduce((a, r) => ({ mutants: a.mutants + r.mutants, killed: a.killed + r.killed }), { mutants: 0, killed: 0 });
+const pct = (k, n) => (n ? (100 * k) / n : 100).toFixed(1).padStart(5);
+console.log('\nmutation score per module (killed + timed out / mutants tested)');
+for (const r of rows) console.log(`  ${pct(r.killed, r.mutants)}%  ${String(r.killed).padStart(4)}/${String(r.mutants).padEnd(4)} ${r.module.padEnd(40)} ${r.seconds} s`);
+console.log(`  ${pct(total.killed, total.mutants)}%  ${String(total.killed).padStart(4)}/${String(total.mutants).padEnd(4)} all`);
+const survivors = rows.flatMap((r) => r.survivors);
+if (survivors.length) console.log(`\nsurvivors (${survivors.length}):\n${survivors.map((s) => `  ${s}`).join('\n')}`);
+console.log(`\nwall time ${wall} s`);
