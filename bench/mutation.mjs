@@ -63,8 +63,8 @@ function mutateOne(m) {
     checkers: [],
     // TypeScript 7 (the native compiler) has no JS API for Stryker's tsconfig rewrite; tsx needs none.
     tsconfigFile: 'tsconfig.stryker-none.json',
-    ignorePatterns: ['web', 'dist', 'test-results', 'reports', 'docs', '.berth', 'bench', 'catalog'],
-    tempDirName: '.stryker-tmp',
+    ignorePatterns: ['web', 'dist', 'test-results', 'reports', 'docs', '.berth', 'bench', 'catalog', '.stryker-tmp'],
+    tempDirName: path.join('.stryker-tmp', name), // one per module: runs of two modules may overlap
     cleanTempDir: true,
     reporters: ['json', 'progress'],
     jsonReporter: { fileName: path.join('reports', 'mutation', `${name}.json`) },
