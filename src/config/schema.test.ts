@@ -26,6 +26,7 @@ describe('configSchema', () => {
       defaultImage: 'docker.io/library/debian:bookworm-slim',
       trustedProxies: [],
       dnsServers: [],
+      llmRateLimit: 0,
       reconcileInterval: 30,
       drainSeconds: 10,
       sessionIdleMinutes: 720,
@@ -65,6 +66,20 @@ describe('configSchema', () => {
       { sessionIdleMinutes: 0 }, { sessionIdleMinutes: 1.5 }, { sessionMaxHours: 0 }, { sessionMaxHours: 1.5 },
       { previewReapInterval: 0 }, { previewReapInterval: 1.5 },
     ]) bad(raw);
+  });
+
+  it('apps port, LLM rate limit and image references', () => {
+    assert.equal(ok({ appsPort: '0' }).appsPort, 0);
+    assert.equal(ok({ appsPort: 65535 }).appsPort, 65535);
+    for (const raw of [{ appsPort: -1 }, { appsPort: 65536 }, { appsPort: 1.5 }, { llmRateLimit: -1 }, { llmRateLimit: 0.5 }]) bad(raw);
+    assert.equal(ok({ llmRateLimit: '60' }).llmRateLimit, 60);
+    assert.equal(ok({ appsUrl: 'https://apps.example.com/' }).appsUrl, 'https://apps.example.com');
+    assert.equal(ok({ defaultImage: 'localhost/x:1' }).defaultImage, 'localhost/x:1');
+    for (const field of ['defaultImage', 'infraPostgresImage', 'infraRedisImage', 'previewPostgresImage']) {
+      const problems = bad({ [field]: '--privileged' });
+      assert.equal(problems.length, 1, problems.join('; '));
+      assert.match(problems[0]!, new RegExp(`^${field}: .*; give an image reference like docker\\.io/library/postgres:16$`));
+    }
   });
 
   it('runtime is one of the known drivers', () => {
@@ -111,6 +126,7 @@ describe('configSchema', () => {
     bad({ infraPostgresImage: '' });
     bad({ infraRedisImage: '' });
     bad({ previewPostgresImage: '' });
+    bad({ defaultImage: '' });
   });
 
   it('boolean switches from env strings: only 1/true are on', () => {
