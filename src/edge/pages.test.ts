@@ -47,7 +47,7 @@ describe('renderError', () => {
     assert.ok(r.body.includes('workspace &#60;b&#62;&#34;x&#34;&#60;/b&#62; &#38; co is stopped'), r.body);
     assert.ok(!r.body.includes('<b>'));
     assert.ok(renderError({ ...GONE, message: "it's" }, undefined).body.includes('it&#39;s'));
-    for (const [status, title] of [[403, 'Forbidden'], [404, 'Not Found'], [502, 'Bad Gateway'], [504, 'Gateway Timeout'], [418, 'Error']] as const) {
+    for (const [status, title] of [[401, 'Unauthorized'], [403, 'Forbidden'], [404, 'Not Found'], [429, 'Too Many Requests'], [502, 'Bad Gateway'], [504, 'Gateway Timeout'], [418, 'Error']] as const) {
       assert.match(renderError({ ...GONE, status }, undefined).body, new RegExp(`<title>${status} ${title}</title>`));
     }
   });
