@@ -28,6 +28,8 @@ const INTEGRATION = [
   'test/integration/private-apps.test.ts',
   'test/integration/auth.test.ts',
   'test/integration/previews-webhook.test.ts',
+  'test/integration/origins.test.ts',
+  'test/integration/llm-proxy.test.ts',
 ];
 
 function findTests(dir) {
