@@ -86,11 +86,13 @@ const UNTESTABLE = new Set(['CompileError', 'RuntimeError', 'Ignored']);
 
 /** Score and survivors of one module from its JSON report. */
 function readReport(m) {
-  const report = JSON.parse(readFileSync(path.join(reportDir, `${slug(m)}.json`), 'utf8'));
-  const file = report.files[m.mutate] ?? report.files[path.join(root, m.mutate)];
-  const mutants = (file?.mutants ?? []).filter((x) => !UNTESTABLE.has(x.status));
+  const file = path.join(reportDir, `${slug(m)}.json`);
+  if (!existsSync(file)) return null;
+  const report = JSON.parse(readFileSync(file, 'utf8'));
+  const entry = report.files[m.mutate] ?? report.files[path.join(root, m.mutate)];
+  const mutants = (entry?.mutants ?? []).filter((x) => !UNTESTABLE.has(x.status));
   const killed = mutants.filter((x) => KILLED.has(x.status)).length;
-  const lines = (file?.source ?? '').split('\n');
+  const lines = (entry?.source ?? '').split('\n');
   const survivors = mutants
     .filter((x) => !KILLED.has(x.status))
     .map((x) => `${m.mutate}:${x.location.start.line}:${x.location.start.column + 1} ${x.status} ${x.mutatorName}: ${JSON.stringify(x.replacement ?? '')}\n      ${(lines[x.location.start.line - 1] ?? '').trim().slice(0, 140)}`);
@@ -102,7 +104,9 @@ let wall = 0;
 for (const m of chosen) {
   const seconds = process.env.MUTATION_REPORT_ONLY ? 0 : mutateOne(m);
   wall += seconds;
-  rows.push({ ...readReport(m), seconds });
+  const r = readReport(m);
+  if (r) rows.push({ ...r, seconds });
+  else console.log(`no report for ${m.mutate} yet (run: node bench/mutation.mjs ${m.mutate})`);
 }
 const total = rows.reduce((a, r) => ({ mutants: a.mutants + r.mutants, killed: a.killed + r.killed }), { mutants: 0, killed: 0 });
 const pct = (k, n) => (n ? (100 * k) / n : 100).toFixed(1).padStart(5);
