@@ -36,6 +36,7 @@ describe('configSchema', () => {
       infraRedisImage: 'docker.io/library/redis:7',
       podmanBin: 'podman',
       dockerBin: 'docker',
+      processRuntimeMembers: 'refuse',
       previewRepos: [],
       previewAuthorAssociations: ['OWNER', 'MEMBER', 'COLLABORATOR'],
       previewAllowForks: false,
@@ -82,9 +83,11 @@ describe('configSchema', () => {
     }
   });
 
-  it('runtime is one of the known drivers', () => {
+  it('runtime is one of the known drivers; process-runtime members are refused unless allowed', () => {
     for (const r of ['auto', 'podman', 'docker', 'process']) assert.equal(ok({ runtime: r }).runtime, r);
     bad({ runtime: 'kubernetes' });
+    assert.equal(ok({ processRuntimeMembers: 'allow' }).processRuntimeMembers, 'allow');
+    bad({ processRuntimeMembers: 'yes' });
   });
 
   it('comma-separated lists: trimmed, blanks dropped; arrays from code kept', () => {
