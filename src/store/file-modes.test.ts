@@ -17,7 +17,8 @@ import { openDb } from './db.js';
 
 const modeOf = (p: string): number => statSync(p).mode & 0o777;
 /** Giving a file to another user (chown) needs root. */
-const NEEDS_ROOT = process.getuid?.() === 0 ? false : 'giving a directory to another user (chown) needs root';
+// `[requires root]`: the tag test/support/require.ts gives a missing component, so BERTH_TEST_REQUIRE=root can make it a failure.
+const NEEDS_ROOT = process.getuid?.() === 0 ? false : '[requires root] giving a directory to another user (chown) needs root';
 
 /** A logger whose warnings the test can read. */
 function capturingLogger() {

@@ -15,6 +15,7 @@ import { silentLogger } from '../../src/log.js';
 import { createDockerRuntime, createPodmanRuntime } from '../../src/runtime/oci/engines.js';
 import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
 import { ensureTestImage } from '../support/test-image.js';
+import { missingReason } from '../support/require.js';
 
 const drivers = { podman: createPodmanRuntime, docker: createDockerRuntime } as const;
 
@@ -32,7 +33,7 @@ async function refused(p: Promise<unknown>, message: RegExp): Promise<void> {
 for (const [bin, factory] of Object.entries(drivers)) {
   const dataDir = await mkdtemp(path.join(tmpdir(), `berth-inj-${bin}-`));
   const rt: Runtime = factory({ log: silentLogger(), dataDir }, {});
-  const skip = await rt.probe().then(() => false, (err: Error) => `no ${bin} engine: ${err.message}`);
+  const skip = await rt.probe().then(() => false, (err: Error) => missingReason(bin as 'podman' | 'docker', `no ${bin} engine: ${err.message}`));
   if (skip) console.error(`SKIPPED ${bin} driver option-injection tests: ${skip}`);
 
   describe(`${bin} driver refuses option-shaped values before the engine sees them`, { skip }, () => {

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { login } from '../support/origins.js';
 import { ensureTestImage } from '../support/test-image.js';
+import { missingReason } from '../support/require.js';
 
 const run = promisify(execFile);
 
@@ -20,7 +21,7 @@ type Engine = 'podman' | 'docker';
 const engineMissing = async (bin: Engine): Promise<string | false> =>
   run(bin, ['info'], { timeout: 30_000 }).then(
     () => false,
-    (err: { stderr?: string; message: string }) => `\`${bin} info\` fails: ${(err.stderr || err.message).trim().split('\n')[0]}`,
+    (err: { stderr?: string; message: string }) => missingReason(bin, `\`${bin} info\` fails: ${(err.stderr || err.message).trim().split('\n')[0]}`),
   );
 const skips: Record<Engine, string | false> = { podman: await engineMissing('podman'), docker: await engineMissing('docker') };
 for (const [bin, why] of Object.entries(skips)) if (why) console.error(`SKIPPED ${bin} option-injection tests: ${why}`);
