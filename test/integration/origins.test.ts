@@ -9,6 +9,17 @@ import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { ECHO_SERVER } from '../support/workloads.js';
 import { login, rawAt, type Session } from '../support/origins.js';
 
+/** Waits (up to 30 s: the machine may be loaded) until the workload answers 200 on the apps origin. */
+async function untilServed(t: TestDaemon, path: string): Promise<void> {
+  let last = 0;
+  for (let i = 0; i < 300; i++) {
+    last = (await rawAt(t.daemon.appsUrl, path)).status;
+    if (last === 200) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the workload never answered at ${path} (last status ${last})`);
+}
+
 /** Status of a WebSocket handshake (101 when it opened). */
 function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
@@ -38,7 +49,7 @@ describe('two origins', () => {
     assert.equal(res.status, 201, JSON.stringify(res.body));
     ws = res.body;
     pathUrl = `/hosted/${ws.id}/${ws.ports[0].hostPort}/`;
-    for (let i = 0; i < 100 && (await rawAt(t.daemon.appsUrl, pathUrl)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    await untilServed(t, pathUrl);
     admin = await login(t, 'admin', 'test-admin-password');
   });
   after(async () => {
@@ -115,7 +126,7 @@ describe('two origins behind an outer proxy: BERTH_PUBLIC_URL and BERTH_APPS_URL
     const res = await t.api('POST', '/api/workspaces', { name: 'pub', visibility: 'public', command: ECHO_SERVER });
     pathUrl = `/hosted/${res.body.id}/${res.body.ports[0].hostPort}/`;
     assert.equal(res.body.ports[0].url, `https://apps.example.com/x${pathUrl}`);
-    for (let i = 0; i < 100 && (await rawAt(t.daemon.appsUrl, pathUrl)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    await untilServed(t, pathUrl);
   });
   after(async () => {
     await t?.stop();
