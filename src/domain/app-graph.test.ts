@@ -102,3 +102,55 @@ test('findCycle: null for a DAG, the loop otherwise', () => {
   assert.equal(findCycle(chain), null);
   assert.deepEqual(findCycle(catalog({ x: ['y'], y: ['z'], z: ['x'], w: [] })), ['x', 'y', 'z', 'x']);
 });
+
+/** The hint of the BerthError `fn` throws (each refusal tells the user what to do next). */
+function hintOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    if (isBerthError(err)) return err.hint;
+    throw err;
+  }
+  assert.fail('no error');
+}
+
+test('refusals carry a hint naming the way out', () => {
+  assert.equal(hintOf(() => planInstall('zzz', chain, new Set())), 'list apps with `berth app catalog`');
+  assert.equal(hintOf(() => planInstall('a', catalog({ a: ['ghost'] }), new Set())), 'add "ghost" to a catalog directory or remove it from dependsOn');
+  assert.equal(hintOf(() => planInstall('a', catalog({ a: ['b'], b: ['a'] }), new Set())), 'remove one of the dependsOn entries in the cycle');
+  assert.equal(hintOf(() => checkUninstall('db-tool', chain, new Set(['api', 'db-tool']))), 'uninstall those apps first');
+});
+
+test('dependentsOf: sorted, skips the app itself and installed apps that left the catalog', () => {
+  const cat = catalog({ zeta: ['base'], alpha: ['base'], mid: ['base'], base: [], self: ['self'] });
+  assert.deepEqual(dependentsOf('base', cat, new Set(['zeta', 'legacy', 'base', 'alpha', 'mid'])), ['alpha', 'mid', 'zeta']);
+  assert.deepEqual(dependentsOf('self', cat, new Set(['self'])), []);
+  assert.deepEqual(dependentsOf('base', cat, new Set(['legacy'])), []);
+  assert.equal(
+    errorOf(() => checkUninstall('base', cat, new Set(['zeta', 'alpha', 'base']))),
+    'E_DEPENDENCY: "base" is needed by "alpha", "zeta"',
+  );
+});
+
+test('findCycle: names the cycle from its alphabetically first app, whatever the catalog order', () => {
+  assert.deepEqual(findCycle(catalog({ y: ['z'], z: ['x'], x: ['y'] })), ['x', 'y', 'z', 'x']);
+  assert.deepEqual(findCycle(catalog({ m: ['b'], b: ['m'], a: [] })), ['b', 'm', 'b']);
+});
+
+// catalog/load.ts reports a dependency missing from the catalog itself, then asks findCycle: a
+// dangling edge is not a cycle and must not throw.
+test('findCycle: a dependency missing from the catalog is no cycle', () => {
+  assert.equal(findCycle(catalog({ a: ['ghost'], b: ['a'] })), null);
+  assert.deepEqual(findCycle(catalog({ a: ['ghost', 'b'], b: ['a'] })), ['a', 'b', 'a']);
+});
+
+test('findCycle: other errors are not swallowed', () => {
+  const broken: GraphApp = {
+    name: 'broken',
+    requires: [],
+    get dependsOn(): readonly string[] {
+      throw new Error('catalog read failed');
+    },
+  };
+  assert.throws(() => findCycle(new Map([['broken', broken]])), { message: 'catalog read failed' });
+});
