@@ -21,7 +21,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const MODULES = [
   { mutate: 'src/edge/match.ts', tests: ['src/edge/match.test.ts', 'src/edge/match-state.test.ts', 'src/edge/match-reasons.test.ts', 'src/edge/preview-routes.test.ts', 'src/edge/embed-routes.test.ts'] },
   { mutate: 'src/edge/headers.ts', tests: ['src/edge/headers.test.ts', 'src/edge/headers-edges.test.ts'] },
-  { mutate: 'src/edge/forwarded.ts', tests: ['src/edge/forwarded.test.ts'] },
+  { mutate: 'src/edge/forwarded.ts', tests: ['src/edge/forwarded.test.ts', 'src/edge/forwarded-edges.test.ts'] },
   { mutate: 'src/edge/upstream/response-parser.ts', tests: ['src/edge/upstream/response-parser.test.ts'] },
   { mutate: 'src/previews/github/verify.ts', tests: ['src/previews/github/verify.test.ts'] },
   { mutate: 'src/config/schema.ts', tests: ['src/config/schema.test.ts'] },
