@@ -13,7 +13,7 @@
  *   depends on (`dependsOn`, under their names) and Berth's own Postgres/Redis (when it runs them
  *   as containers, under `berth-postgres` / `berth-redis`) join — nothing else. Two apps that
  *   depend on one app do not see each other: the dependency joins each dependent's network.
- * - previews keep one network per preview (services/previews.ts).
+ * - previews keep one network per preview (services/previews-workloads.ts).
  *
  * The edge reaches every workload through its loopback-published ports, on no network at all.
  * Networks carry LABEL_KIND / LABEL_ID of their workload (and, through the installation scope,

@@ -15,7 +15,8 @@ import { BerthError } from '../errors.js';
 import type { NetworkSummary, Runtime, WorkloadSummary } from '../runtime/runtime.js';
 import { openDb } from '../store/db.js';
 import { PreviewsRepo } from '../store/previews-repo.js';
-import { ORPHAN_GRACE_MS, PreviewService } from './previews.js';
+import { PreviewService } from './previews.js';
+import { ORPHAN_GRACE_MS } from './previews-reaper.js';
 
 /** A runtime that only lists and removes (what the reaper uses). */
 function stubRuntime(workloads: WorkloadSummary[]): Runtime & { removed: string[] } {

@@ -1,30 +1,41 @@
+/**
+ * The preview service: the lifecycle of pull-request previews — the job handlers behind the
+ * webhook ('preview-up' / 'preview-down'), manual requests, a build up to the flip, destroy, the
+ * routes the edge serves, and reports to GitHub. The engine work of a generation lives in
+ * previews-workloads.ts, its database and environment in previews-database.ts, the reaper in
+ * previews-reaper.ts; the daemon wires all of it in previews-setup.ts.
+ */
 import { EventEmitter } from 'node:events';
-import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { BerthConfig } from '../config/schema.js';
 import { newId } from '../domain/ids.js';
 import { BerthError, isBerthError } from '../errors.js';
 import type { PostgresInfra } from '../infra/postgres.js';
 import { JobAbort, type Job, type JobContext, type JobHandlers, type JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../log.js';
-import { BuildLog, checkoutCommit, readPreviewConfig, resolveRef, waitHealthy, writeEnvFile } from '../previews/build.js';
-import type { DatabaseMode, PreviewConfig } from '../previews/config.schema.js';
+import { BuildLog, checkoutCommit, readPreviewConfig, resolveRef } from '../previews/build.js';
 import type { GithubClient } from '../previews/github/client.js';
 import { previewKey, type PreviewTarget } from '../previews/github/events.js';
-import { previewDatabaseName, type PreviewDatabases } from '../previews/preview-databases.js';
-import { createFresh, createPreviewPostgres, PREVIEW_POSTGRES_HOST, type PreviewPostgres } from '../previews/preview-postgres.js';
+import type { PreviewDatabases } from '../previews/preview-databases.js';
+import { createPreviewPostgres, type PreviewPostgres } from '../previews/preview-postgres.js';
 import type { PreviewJobs } from '../previews/webhook.js';
-import { logTail } from '../runtime/log-tail.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { PreviewRecord, PreviewServiceRecord, PreviewsRepo } from '../store/previews-repo.js';
 import { reportPreview, type PreviewReport } from './preview-report.js';
-import { networkOps } from '../runtime/networks.js';
+import { PreviewDatabaseProvider } from './previews-database.js';
 import { isDatabaseWorkload, previewDir, PreviewReaper, type ReapReport } from './previews-reaper.js';
+import {
+  ensurePreviewNetwork,
+  LABEL_GENERATION,
+  removePreviewImages,
+  removePreviewNetwork,
+  removePreviewWorkloads,
+  retireGeneration,
+  startGeneration,
+} from './previews-workloads.js';
 
-export { ORPHAN_GRACE_MS, type ReapReport } from './previews-reaper.js';
-
+/** What the service needs; the daemon builds it in previews-setup.ts. */
 export interface PreviewServiceDeps {
   config: BerthConfig;
   log: Logger;
@@ -39,28 +50,6 @@ export interface PreviewServiceDeps {
   github: GithubClient | null;
 }
 
-/** Label of the generation a preview workload belongs to. */
-export const LABEL_GENERATION = 'berth.generation';
-/** Engine name of one service of one generation. */
-export const previewWorkloadName = (id: string, generation: number, service: string): string => `berth-pv-${id}-g${generation}-${service}`;
-/**
- * The network of one preview (runtimes with `capabilities.networks`): made before the first
- * workload of a build, joined by the database server (alias `postgres`) and by every service of
- * every generation (alias: its service name), removed by destroy after them. Services find each
- * other by name there, and other previews' networks cannot reach it. During an update the old and
- * the new generation share it until the old one is retired, so for that window a service name
- * answers from either generation. Published ports stay on 127.0.0.1 for the edge.
- */
-export const previewNetworkName = (id: string): string => `berth-pv-${id}`;
-/** Tag of the image built for one service of one generation. */
-export const previewImageTag = (id: string, generation: number, service: string): string => `localhost/berth-preview-${id}:g${generation}-${service}`;
-/** Database and role of a preview in the shared Postgres. */
-export { previewDatabaseName };
-/**
- * "Generation" under which the host port of a `database: container` server is allocated: real
- * generations start at 1, so its row (`<id>.0`) never mixes with a generation's ports.
- */
-export const DATABASE_PORT_SLOT = 0;
 /** What the edge needs of a live preview (see src/edge/preview-routes.ts). */
 export interface PreviewRoutable {
   id: string;
@@ -90,8 +79,9 @@ export interface ManualPreviewInput {
  * are the old workloads removed. A failed build removes only what it made.
  */
 export class PreviewService extends EventEmitter<{ changed: [] }> {
-  /** `database: container` servers. */
+  /** `database: container` servers (destroy removes them with their data). */
   private readonly containerDb: PreviewPostgres;
+  private readonly database: PreviewDatabaseProvider;
   private readonly reaper: PreviewReaper;
 
   constructor(private readonly deps: PreviewServiceDeps) {
@@ -102,6 +92,7 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
       dnsServers: deps.config.dnsServers,
       keyFile: path.join(deps.config.dataDir, 'previews', '.postgres.key'),
     });
+    this.database = new PreviewDatabaseProvider(deps, this.containerDb);
     this.reaper = new PreviewReaper(deps, { requestDown: (id) => this.requestDown(id) });
   }
 
@@ -195,7 +186,7 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
     const plog = ctx.log.child({ previewId: p.id, generation, sha: t.sha });
     // A crash during an earlier attempt may have left this generation half-made.
     const leftovers = await this.deps.runtime.list({ [LABEL_KIND]: 'preview', [LABEL_ID]: p.id, [LABEL_GENERATION]: String(generation) });
-    await this.removeWorkloads(leftovers, plog);
+    await removePreviewWorkloads(this.deps.runtime, leftovers, plog);
     repo.releasePorts(p.id, generation);
     await this.report(p, t.sha, { kind: 'building', sha: t.sha });
 
@@ -208,26 +199,26 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
       await log.line(`${cfg.services.length} service(s), database: ${cfg.database}`);
       // Before the database server and the services, which join it. The record exists already, so
       // the reaper, which lists networks before it reads records, never takes it for an orphan.
-      network = await this.ensureNetwork(p.id);
+      network = await ensurePreviewNetwork(this.deps.runtime, p.id);
       if (network?.created) await log.line(`network ${network.name}`);
-      const env = await this.baseEnv(p, t, cfg, log, network?.name ?? null, ctx.signal);
-      const services = await this.startGeneration(p, generation, cfg, checkout, env, log, made, network?.name ?? null, ctx.signal);
+      const env = await this.database.baseEnv(p, t, cfg, log, network?.name ?? null, ctx.signal);
+      const services = await startGeneration(this.deps, p, generation, cfg, checkout, env, log, made, network?.name ?? null, ctx.signal);
       // Flip: one UPDATE, then the edge table is rebuilt synchronously.
       p = repo.update(p.id, { generation, services, routes: cfg.routes, state: 'running', reason: null, sha: t.sha, ref: t.ref, ttlMs: cfg.ttlMs });
       this.emit('changed');
       await log.line(`live at ${p.url}`);
       plog.info({ url: p.url }, 'preview live');
       await this.report(p, t.sha, { kind: 'live', sha: t.sha });
-      if (old) await this.retire(p.id, old.generation, old.services, plog);
-      await this.dropUnusedDatabases(p.id, cfg.database, plog);
+      if (old) await retireGeneration(this.deps, p.id, old.generation, old.services, plog);
+      await this.database.dropUnused(p.id, cfg.database, plog);
     } catch (err) {
-      await this.removeWorkloads(made, plog);
-      if (this.deps.runtime.removeImage) await this.removeImages(p.id, generation, made.map((m) => m.name), plog);
+      await removePreviewWorkloads(this.deps.runtime, made, plog);
+      if (this.deps.runtime.removeImage) await removePreviewImages(this.deps.runtime, p.id, generation, made.map((m) => m.name), plog);
       repo.releasePorts(p.id, generation);
       await rm(path.join(dir, `g${generation}`), { recursive: true, force: true }).catch(() => {});
       // Only a network this attempt made, and only once nothing uses it: a database server made
       // by this attempt stays (it belongs to the preview) and keeps its network with it.
-      if (network?.created) await this.removeNetwork(p.id, plog, { whileUsed: 'keep' });
+      if (network?.created) await removePreviewNetwork(this.deps.runtime, p.id, plog, { whileUsed: 'keep' });
       const aborted = ctx.signal.aborted;
       const why = isBerthError(err) ? err.message : err instanceof Error ? err.message : String(err);
       await log.line(`FAILED: ${why}`).catch(() => {});
@@ -263,225 +254,23 @@ export class PreviewService extends EventEmitter<{ changed: [] }> {
     this.deps.repo.update(p.id, { state: 'destroying', services: [] });
     this.emit('changed');
     const all = await this.deps.runtime.list({ [LABEL_KIND]: 'preview', [LABEL_ID]: p.id });
-    await this.removeWorkloads(all.filter((w) => !isDatabaseWorkload(w)), log);
-    await this.removeWorkloads(p.services, log);
+    await removePreviewWorkloads(this.deps.runtime, all.filter((w) => !isDatabaseWorkload(w)), log);
+    await removePreviewWorkloads(this.deps.runtime, p.services, log);
     for (const w of all) {
       const gen = Number(w.labels[LABEL_GENERATION]);
-      if (Number.isInteger(gen) && w.labels['berth.service']) await this.removeImages(p.id, gen, [w.labels['berth.service']], log);
+      if (Number.isInteger(gen) && w.labels['berth.service']) await removePreviewImages(this.deps.runtime, p.id, gen, [w.labels['berth.service']], log);
     }
-    await this.removeImages(p.id, p.generation, p.services.map((s) => s.name), log);
+    await removePreviewImages(this.deps.runtime, p.id, p.generation, p.services.map((s) => s.name), log);
     const servers = await this.containerDb.remove(p.id, this.dirOf(p.id));
     if (servers.length) log.info({ previewId: p.id, removed: servers }, "preview's PostgreSQL removed with its data");
     // After every workload on it. A network that will not go is left to the reaper: without the
     // row it is an orphan, removed on a later pass once whatever holds it is gone.
-    await this.removeNetwork(p.id, log, { whileUsed: 'warn' });
+    await removePreviewNetwork(this.deps.runtime, p.id, log, { whileUsed: 'warn' });
     if (p.databaseName && this.deps.postgres) await this.deps.postgres.dropDatabase(p.databaseName);
     await rm(this.dirOf(p.id), { recursive: true, force: true });
     this.deps.repo.delete(p.id);
     this.emit('changed');
     log.info({ previewId: p.id }, 'preview destroyed');
-  }
-
-  // ---- building ---------------------------------------------------------------------------------
-
-  private async baseEnv(p: PreviewRecord, t: PreviewTarget, cfg: PreviewConfig, log: BuildLog, network: string | null, signal: AbortSignal): Promise<Record<string, string>> {
-    const env: Record<string, string> = { PREVIEW_URL: p.url!, PR_NUMBER: String(t.pr), GIT_SHA: t.sha };
-    // One password per preview, kept in the record: every generation gets the same DATABASE_URL.
-    const password = p.databasePassword ?? randomBytes(24).toString('base64url');
-    if (cfg.database === 'container') {
-      if (!p.databasePassword) this.deps.repo.update(p.id, { databasePassword: password });
-      const { repo, config } = this.deps;
-      const db = await this.containerDb.ensure({
-        previewId: p.id,
-        dir: this.dirOf(p.id),
-        password,
-        allocatePort: () => {
-          const [port] = repo.allocatePorts(p.id, DATABASE_PORT_SLOT, 1, { start: config.portRangeStart, end: config.portRangeEnd });
-          if (port === undefined) throw new BerthError('E_PORTS_EXHAUSTED', "no free host port for the preview's PostgreSQL", { hint: 'widen BERTH_PORT_RANGE_START…BERTH_PORT_RANGE_END or remove previews' });
-          return port;
-        },
-        releasePort: () => repo.releasePorts(p.id, DATABASE_PORT_SLOT),
-        say: (line) => log.line(line),
-        signal,
-        network: network ? { name: network, nameFree: !cfg.services.some((s) => s.name === PREVIEW_POSTGRES_HOST) } : undefined,
-      });
-      await log.line(db.created ? "the preview's PostgreSQL is ready" : "reusing the preview's PostgreSQL");
-      env.DATABASE_URL = db.url;
-    }
-    if (cfg.database === 'host') {
-      if (!this.deps.postgres) {
-        throw new BerthError('E_CONFIG', 'database: host needs the shared PostgreSQL (BERTH_POSTGRES_URL)', { hint: 'set BERTH_POSTGRES_URL, or use database: container (a PostgreSQL of the preview\'s own)' });
-      }
-      const name = previewDatabaseName(p.id);
-      const begunBefore = p.databaseName === name;
-      // The record names the database BEFORE it is created (and destroy deletes the record only after
-      // dropping it): a preview database that no record owns is therefore always an orphan.
-      this.deps.repo.update(p.id, { databaseName: name, databasePassword: password });
-      let creds;
-      try {
-        creds = await this.deps.postgres.provisionDatabase(name, { password });
-      } catch (err) {
-        const conflict = isBerthError(err) && err.code === 'E_INFRA_CONFLICT';
-        // Someone else's object, met on the first try: not ours, so the record must not name it
-        // (or a later attempt would take it for the half-done work of this one).
-        if (conflict && !begunBefore) this.deps.repo.update(p.id, { databaseName: null });
-        // An earlier attempt began creating it and was killed half-way: finish its marking, go on.
-        if (!conflict || !begunBefore || !this.deps.databases) throw err;
-        if (!(await this.deps.databases.adoptInterrupted(name))) throw err;
-        await log.line(`database ${name}: finished what an interrupted attempt began`);
-        creds = await this.deps.postgres.provisionDatabase(name, { password });
-      }
-      env.DATABASE_URL = creds.url;
-    }
-    return env;
-  }
-
-  /**
-   * After a flip (and the old generation's removal), the database of a mode the preview no longer
-   * uses goes: a `database: container` server when the config now says host or none, the shared
-   * database when it now says container or none. Best effort: the preview is live either way, and
-   * destroy removes whatever is left.
-   */
-  private async dropUnusedDatabases(id: string, mode: DatabaseMode, log: Logger): Promise<void> {
-    try {
-      if (mode !== 'container') {
-        const removed = await this.containerDb.remove(id, this.dirOf(id));
-        if (removed.length) log.info({ removed }, "preview's PostgreSQL removed: the config no longer says database: container");
-        this.deps.repo.releasePorts(id, DATABASE_PORT_SLOT);
-      }
-      const p = this.deps.repo.get(id);
-      if (mode !== 'host' && p?.databaseName && this.deps.postgres) {
-        await this.deps.postgres.dropDatabase(p.databaseName);
-        this.deps.repo.update(id, { databaseName: null });
-        log.info({ database: p.databaseName }, 'shared preview database dropped: the config no longer says database: host');
-      }
-    } catch (err) {
-      log.warn({ err }, 'could not remove the database of a mode the preview no longer uses');
-    }
-  }
-
-  private async startGeneration(
-    p: PreviewRecord,
-    generation: number,
-    cfg: PreviewConfig,
-    checkout: string,
-    base: Record<string, string>,
-    log: BuildLog,
-    made: PreviewServiceRecord[],
-    network: string | null,
-    signal: AbortSignal,
-  ): Promise<PreviewServiceRecord[]> {
-    const { runtime, config } = this.deps;
-    const mapped = runtime.capabilities.portMapping;
-    const ported = cfg.services.filter((s) => s.port !== null);
-    const ports = this.deps.repo.allocatePorts(p.id, generation, ported.length, { start: config.portRangeStart, end: config.portRangeEnd });
-    if (ports.length < ported.length) throw new BerthError('E_PORTS_EXHAUSTED', `no ${ported.length} free host ports for the preview`);
-    // Process workloads read it from the checkout (and get the same values in their env).
-    await writeEnvFile(path.join(checkout, '.preview.env'), base);
-    for (const svc of cfg.services) {
-      signal.throwIfAborted();
-      const hostPort = svc.port === null ? null : ports[ported.indexOf(svc)]!;
-      const containerPort = svc.port === null ? null : mapped ? svc.port : hostPort;
-      const env = { ...svc.env, ...base, ...(containerPort === null ? {} : { PORT: String(containerPort) }) };
-      // Containers get theirs at /etc/preview.env, from outside the build context.
-      const envFile = path.join(this.dirOf(p.id), `g${generation}-${svc.name}.env`);
-      await writeEnvFile(envFile, env);
-      let image = svc.image ?? '';
-      if (svc.build) {
-        if (!runtime.build) {
-          if (!svc.command) throw new BerthError('E_PREVIEW_BUILD', `service ${svc.name}: the ${runtime.name} runtime cannot build images; give a command`);
-        } else {
-          image = previewImageTag(p.id, generation, svc.name);
-          await log.line(`building ${svc.name} → ${image}`);
-          const context = path.join(checkout, svc.build.context);
-          await log.raw(await runtime.build(context, svc.build.containerfile ? path.join(checkout, svc.build.containerfile) : 'Containerfile', image));
-        }
-      }
-      if (!runtime.capabilities.images && !svc.command) {
-        throw new BerthError('E_PREVIEW_BUILD', `service ${svc.name}: the ${runtime.name} runtime runs commands, not images; give a command`);
-      }
-      const name = previewWorkloadName(p.id, generation, svc.name);
-      await log.line(`starting ${svc.name}${hostPort === null ? '' : ` on port ${hostPort}`}`);
-      // The generation is not live, so its names are ours to take (see createFresh).
-      const ref = await createFresh(runtime, {
-        name,
-        image,
-        ...(svc.command ? { command: svc.command } : {}),
-        env,
-        ports: hostPort === null ? [] : [{ containerPort: containerPort!, hostPort }],
-        labels: { [LABEL_KIND]: 'preview', [LABEL_ID]: p.id, [LABEL_GENERATION]: String(generation), 'berth.service': svc.name },
-        ...(runtime.capabilities.isolation ? { files: [{ hostPath: envFile, containerPath: '/etc/preview.env' }] } : {}),
-        workdir: path.join(checkout, svc.build?.context ?? '.'),
-        ...(config.dnsServers.length ? { dnsServers: config.dnsServers } : {}),
-        // The other services reach it by its name; the edge still dials the published port.
-        ...(network ? { network: { name: network, aliases: [svc.name] } } : {}),
-      });
-      const record: PreviewServiceRecord = { name: svc.name, ref, hostPort, containerPort, upstreamHost: '127.0.0.1' };
-      made.push(record);
-      await runtime.start(ref);
-      record.upstreamHost = (await runtime.inspect(ref)).upstreamHost;
-    }
-    for (const svc of cfg.services) {
-      const rec = made.find((m) => m.name === svc.name)!;
-      await log.line(`waiting for ${svc.name} to be healthy`);
-      try {
-        await waitHealthy(runtime, rec.ref, { host: rec.upstreamHost, port: rec.hostPort }, svc.healthcheck, signal);
-      } catch (err) {
-        const tail = (await logTail(this.deps.runtime, rec.ref, 40)).slice(-8000);
-        if (tail) await log.raw(`--- ${svc.name} output ---\n${tail}`);
-        throw new BerthError('E_PREVIEW_BUILD', `service ${svc.name}: ${(err as Error).message}`, { cause: err });
-      }
-    }
-    return made.map((m) => ({ ...m }));
-  }
-
-  /** Removes an old generation after the drain delay (requests in flight finish). */
-  private async retire(id: string, generation: number, services: PreviewServiceRecord[], log: Logger): Promise<void> {
-    await sleep(Math.min(this.deps.config.drainSeconds, 30) * 1000);
-    await this.removeWorkloads(services, log);
-    await this.removeImages(id, generation, services.map((s) => s.name), log);
-    this.deps.repo.releasePorts(id, generation);
-    await rm(path.join(this.dirOf(id), `g${generation}`), { recursive: true, force: true }).catch(() => {});
-    log.info({ generation }, 'old preview generation removed');
-  }
-
-  /** Images `build` made for a generation (tags are deterministic, so no record is needed). */
-  private async removeImages(id: string, generation: number, services: string[], log: Logger): Promise<void> {
-    if (!this.deps.runtime.removeImage) return;
-    for (const svc of services) {
-      await this.deps.runtime.removeImage(previewImageTag(id, generation, svc)).catch((err: unknown) => log.warn({ err }, 'could not remove preview image'));
-    }
-  }
-
-  /** Makes the preview's network when missing; null on runtimes without networks. `created`: this call made it. */
-  private async ensureNetwork(id: string): Promise<{ name: string; created: boolean } | null> {
-    const net = networkOps(this.deps.runtime);
-    if (!net) return null;
-    const name = previewNetworkName(id);
-    return { name, created: await net.createNetwork(name, { [LABEL_KIND]: 'preview', [LABEL_ID]: id }) };
-  }
-
-  /**
-   * Removes the preview's network (a no-op when it is gone or the runtime has none). Never throws:
-   * one still in use (E_INVALID_STATE) is kept — quietly after a failed build, whose preview's
-   * database server may hold it, with a warning on destroy — and so is one the engine refuses.
-   */
-  private async removeNetwork(id: string, log: Logger, opts: { whileUsed: 'keep' | 'warn' }): Promise<void> {
-    const net = networkOps(this.deps.runtime);
-    if (!net) return;
-    try {
-      await net.removeNetwork(previewNetworkName(id));
-    } catch (err) {
-      const used = isBerthError(err) && err.code === 'E_INVALID_STATE';
-      if (used && opts.whileUsed === 'keep') log.debug({ network: previewNetworkName(id) }, 'preview network kept: still in use');
-      else log.warn({ err, network: previewNetworkName(id) }, 'could not remove the preview network');
-    }
-  }
-
-  private async removeWorkloads(list: readonly { ref: string }[], log: Logger): Promise<void> {
-    for (const w of list) {
-      await this.deps.runtime.remove(w.ref).catch((err: unknown) => log.warn({ err, ref: w.ref }, 'could not remove preview workload'));
-    }
   }
 
   // ---- reaper -----------------------------------------------------------------------------------
