@@ -7,20 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { BuildLog, checkoutCommit, withoutUserinfo } from './build.js';
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+import { freeLoopbackPort } from '../../test/support/free-port.js';
 
 describe('preview build logs and clone credentials', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-build-creds-'));
@@ -28,7 +19,7 @@ describe('preview build logs and clone credentials', () => {
 
   it('never writes the user or token of a clone URL to the build log or the error', async () => {
     const secret = 'ghp_S3cretTokenValue0123456789';
-    const url = `http://deploy-bot:${secret}@127.0.0.1:${await closedPort()}/octo/repo.git`;
+    const url = `http://deploy-bot:${secret}@127.0.0.1:${await freeLoopbackPort()}/octo/repo.git`;
     const log = new BuildLog(path.join(dir, 'build.log'));
     const err = await checkoutCommit(url, 'a'.repeat(40), 1, path.join(dir, 'checkout'), log, { allowFile: false }).then(
       () => assert.fail('the fetch cannot succeed'),

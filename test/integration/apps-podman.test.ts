@@ -15,6 +15,7 @@ import { appVolumeName, appWorkloadName } from '../../src/services/apps.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { ensureTestImage, TEST_IMAGE, TEST_IMAGE_BODY } from '../support/test-image.js';
 import { requireOrSkip } from '../support/require.js';
+import { installApp } from '../support/catalog-app.js';
 
 const run = promisify(execFile);
 const podmanMissing = await run('podman', ['--version']).then(() => false, () => true);
@@ -62,15 +63,7 @@ describe('catalog apps on podman', { skip: requireOrSkip('podman', !podmanMissin
   const container = (name: string): string => appWorkloadName(name, t.daemon.installation);
   const podman = async (...args: string[]): Promise<string> => (await run('podman', args, { env: { ...process.env, CONTAINERS_CONF: conf } })).stdout;
   const volumeNames = async (): Promise<string[]> => (await podman('volume', 'ls', '--format', '{{.Name}}')).split('\n').filter(Boolean);
-  const install = async (name: string): Promise<any> => {
-    const res = await fetch(`${t.daemon.url}/api/apps`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${t.daemon.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name }),
-    });
-    const lines = (await res.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    return lines[lines.length - 1];
-  };
+  const install = (name: string): Promise<any> => installApp(t.daemon.url, t.daemon.token, name);
 
   it('a volume keeps its data across uninstall + reinstall; uninstall --purge removes it', async () => {
     await run('podman', ['volume', 'rm', VOLUME], { env: { ...process.env, CONTAINERS_CONF: conf } }).catch(() => undefined);

@@ -6,11 +6,11 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { requireOrSkip } from '../support/require.js';
+import { freeLoopbackPort } from '../support/free-port.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const CLI = path.join(root, 'src/cli/index.ts');
@@ -56,14 +56,6 @@ function waitForOutput(child: ChildProcess, pred: (out: string) => boolean, ms =
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
   });
-}
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 describe('berth CLI against a running daemon', () => {
@@ -223,7 +215,7 @@ describe('berth CLI against a running daemon', () => {
 
 describe('berth CLI without a daemon', () => {
   it('says it cannot reach the daemon and how to start it', async () => {
-    const port = await closedPort();
+    const port = await freeLoopbackPort();
     const r = await collect(spawnCli(['ws', 'ls'], { BERTH_URL: `http://127.0.0.1:${port}` }));
     assert.equal(r.code, 1);
     assert.equal(r.stderr, `error: cannot reach the Berth daemon at http://127.0.0.1:${port} — start it with ./berth up\n`);

@@ -23,17 +23,6 @@ export async function writeBusyApp(dir: string, name: string, extra: Record<stri
   await writeFile(path.join(dir, name, 'app.yaml'), JSON.stringify(manifest, null, 2));
 }
 
-/** Installs `name` through the API (NDJSON progress) and returns the last line. */
-export async function installApp(t: TestDaemon, name: string): Promise<any> {
-  const res = await fetch(`${t.daemon.url}/api/apps`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${t.daemon.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name }),
-  });
-  const lines = (await res.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  return lines[lines.length - 1];
-}
-
 /** GETs `url` until it answers `want` (a workload may take a moment to listen). */
 export async function answers(url: string, want: string, token?: string, tries = 50): Promise<string> {
   let body = '';

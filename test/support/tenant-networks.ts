@@ -14,7 +14,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startTestDaemon, type TestDaemon } from './daemon.js';
-import { answers, installApp, writeBusyApp } from './busy-app.js';
+import { answers, writeBusyApp } from './busy-app.js';
+import { installApp } from './catalog-app.js';
 import { ensureTestImage, TEST_IMAGE, TEST_IMAGE_BODY } from './test-image.js';
 
 const run = promisify(execFile);
@@ -54,7 +55,7 @@ export function tenantNetworks(engine: 'podman' | 'docker', skip: string | false
         refs[name] = t.daemon.workspaces.get(res.body.id).runtimeRef!;
       }
       for (const name of ['iso-dep', 'iso-user', 'iso-other']) {
-        const done = await installApp(t, name);
+        const done = await installApp(t.daemon.url, t.daemon.token, name);
         assert.equal(done.state, 'running', JSON.stringify(done));
         refs[name] = t.daemon.apps.get(name).runtimeRef!;
       }

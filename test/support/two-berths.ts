@@ -17,7 +17,8 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { startTestDaemon, type TestDaemon } from './daemon.js';
-import { answers, installApp, writeBusyApp } from './busy-app.js';
+import { answers, writeBusyApp } from './busy-app.js';
+import { installApp } from './catalog-app.js';
 import { freeRanges } from './free-port.js';
 import { getVia, waitForPreview } from './preview-fixture.js';
 import { ensureTestImage, TEST_IMAGE, TEST_IMAGE_BODY } from './test-image.js';
@@ -88,7 +89,7 @@ export function twoBerthsOnOneEngine(engine: 'podman' | 'docker', skip: string |
       for (const t of berths) {
         const res = await t.api('POST', '/api/workspaces', { name: 'demo', visibility: 'public', image: TEST_IMAGE, command: ['httpd', '-f', '-p', '8000', '-h', '/www'] });
         assert.equal(res.status, 201, JSON.stringify(res.body));
-        const app = await installApp(t, 'busy-shared');
+        const app = await installApp(t.daemon.url, t.daemon.token, 'busy-shared');
         assert.equal(app.state, 'running', JSON.stringify(app));
         made.push({ t, ws: res.body, app: t.daemon.apps.get('busy-shared') });
         const queued = await t.api('POST', '/api/previews', { repo: 'octo-org/two', cloneUrl: pathToFileURL(repo).href, number: 7, ref: sha });
