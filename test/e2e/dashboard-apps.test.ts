@@ -122,7 +122,6 @@ describe('dashboard apps and previews pages in Chromium', () => {
     const problems = watchProblems(page);
     const requests: string[] = [];
     page.on('request', (r) => requests.push(r.url()));
-    const basePath = new URL(base).pathname;
 
     await page.goto(base);
     await logIn(page, 'admin', TEST_ADMIN_PASSWORD);

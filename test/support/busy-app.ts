@@ -4,7 +4,6 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { TestDaemon } from './daemon.js';
 import { TEST_IMAGE } from './test-image.js';
 
 /** A catalog app serving the test image's page with busybox httpd. */
