@@ -9,7 +9,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startTestDaemon, TEST_ADMIN_PASSWORD, type TestDaemon } from '../support/daemon.js';
 import { ensureWebBuilt, launchBrowser, ROOT, type TestBrowser } from './support/browser.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { login } from '../support/origins.js';
+import { installApp, writeCatalogApp } from '../support/catalog-app.js';
 
 /** The admin's private app: a page and a WebSocket that both answer a secret. */
 const SECRET_APP = [
@@ -36,6 +39,7 @@ tries.push(settle('dashboardMe', fetch(DASHBOARD + '/api/auth/me', { credentials
 tries.push(settle('dashboardCreateUser', fetch(DASHBOARD + '/api/users', { method: 'POST', credentials: 'include', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ username: 'evil', password: 'evil-password-123', role: 'admin' }) }).then((r) => 'sent ' + r.type)));
 tries.push(settle('dashboardToken', fetch(DASHBOARD + '/api/tokens', { method: 'POST', credentials: 'include', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ name: 'evil', scopes: ['admin'] }) }).then((r) => 'sent ' + r.type)));
 results.cookie = document.cookie;
+results.parent = (() => { if (window.parent === window) return 'top'; try { return 'read: ' + window.parent.document.title; } catch (e) { return 'blocked: ' + e.name; } })();
 results.opener = (() => { try { return String(window.opener && window.opener.document.body.innerHTML); } catch (e) { return 'blocked: ' + e.name; } })();
 tries.push(settle('frameDashboard', new Promise((resolve) => {
   const f = document.createElement('iframe');
@@ -56,19 +60,22 @@ Promise.all(tries).then(() => (window.done = true));
 </script>`;
 }
 
-describe('isolation in Chromium: a hostile hosted page opened by the admin', () => {
+describe('isolation in Chromium: a hostile hosted page and a hostile catalog app, opened by the admin', () => {
   let td: TestDaemon;
   let browser: TestBrowser;
+  let catalogDir: string;
 
   before(async () => {
     await ensureWebBuilt();
+    catalogDir = await mkdtemp(path.join(tmpdir(), 'berth-hostile-catalog-'));
     // Mallory, a member, runs a workspace: on the process runtime that needs the admin's opt-in.
-    td = await startTestDaemon({ appsDomain: 'apps.localhost', processRuntimeMembers: 'allow' });
+    td = await startTestDaemon({ appsDomain: 'apps.localhost', processRuntimeMembers: 'allow', catalogDirs: [catalogDir] });
     browser = await launchBrowser();
   });
   after(async () => {
     await browser?.close();
     await td?.stop();
+    if (catalogDir) await rm(catalogDir, { recursive: true, force: true });
   });
 
   it('yields no token, CSRF token, change or data, and the admin’s own app still works', { timeout: 120_000 }, async () => {
@@ -134,6 +141,32 @@ describe('isolation in Chromium: a hostile hosted page opened by the admin', () 
       assert.equal(r.exec, 'refused', `the exec shell refuses other origins ${where}`);
       await attack.close();
     }
+    // A hostile catalog app (any XSS in an app does the same), shown by the dashboard in its frame:
+    // the frame is another origin, so the page can neither read its parent nor borrow the admin.
+    const appHtml = hostilePage(td.daemon.url, [`ws://${secretHost}/`], `${td.daemon.url.replace('http', 'ws')}/api/workspaces/${secret.body.id}/exec`);
+    await writeCatalogApp(catalogDir, 'hostile-app', {
+      command: [process.execPath, '-e', `require('http').createServer((q, s) => { s.setHeader('content-type', 'text/html'); s.end(${JSON.stringify(appHtml)}); }).listen(Number(process.env.PORT), '127.0.0.1')`],
+    });
+    assert.equal((await installApp(td.daemon.url, td.daemon.token, 'hostile-app')).state, 'running');
+    await page.goto(`${td.daemon.url}/#/apps/hostile-app`);
+    await page.locator('iframe.frame').waitFor();
+    let frame = page.frames().find((f) => f.url().includes('/embed/hostile-app/'));
+    for (let i = 0; i < 100 && !frame; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      frame = page.frames().find((f) => f.url().includes('/embed/hostile-app/'));
+    }
+    assert.ok(frame, `the app's frame loaded (frames: ${page.frames().map((f) => f.url()).join(', ')})`);
+    assert.ok(frame.url().startsWith(`${td.daemon.appsUrl}/embed/hostile-app/`), frame.url());
+    await frame.waitForFunction(() => (window as unknown as { done?: boolean }).done === true, undefined, { timeout: 30_000 });
+    const r = (await frame.evaluate(() => (window as unknown as { results: Record<string, string> }).results)) as Record<string, string>;
+    const where = `from the catalog app's frame: ${JSON.stringify({ ...r, sameOriginMe: r.sameOriginMe?.slice(0, 40) })}`;
+    assert.match(r.parent!, /^blocked: /, `the dashboard (its parent) is out of reach ${where}`);
+    assert.match(r.sameOriginMe!, /^404 /, where);
+    assert.doesNotMatch(JSON.stringify(r), /csrfToken|berth_[A-Za-z0-9_-]{20,}/, where);
+    assert.match(r.dashboardMe!, /^error: /, where);
+    assert.equal(r.exec, 'refused', where);
+    assert.equal(r.ws0, 'refused', where);
+
     // Nothing changed: no user, no token.
     const users = (await td.api('GET', '/api/users')).body.users as { username: string }[];
     assert.deepEqual(users.map((u) => u.username).sort(), ['admin', 'mallory']);
