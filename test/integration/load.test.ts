@@ -17,7 +17,7 @@ const STABLE_APP = [
 
 describe('load: churn next to steady traffic', () => {
   it('50 concurrent creates/deletes while 5 stable apps take steady traffic and 20 WebSockets stay open: no failed request, no dropped socket, every port released', { timeout: 180_000 }, async () => {
-    const t = await startTestDaemon({ portRangeStart: 42000, portRangeEnd: 42999 });
+    const t = await startTestDaemon({ portRangeStart: 25000, portRangeEnd: 25999 });
     try {
       const stable = [];
       for (let i = 0; i < 5; i++) {

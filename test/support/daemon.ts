@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { BerthConfig } from '../../src/config/schema.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { silentLogger, createLogger } from '../../src/log.js';
+import { rangeStartBelowEphemeral } from './free-port.js';
 
 /** Password of `admin` in test daemons. */
 export const TEST_ADMIN_PASSWORD = 'test-admin-password';
@@ -18,9 +19,12 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
-/** A port range nobody else in this test run uses: tests run one file at a time, but leftovers of a crashed run may still hold ports. */
+/**
+ * A port range nobody else in this test run uses: tests run one file at a time, but leftovers of a
+ * crashed run may still hold ports. Below the kernel's ephemeral range, which sockets take ports from.
+ */
 export function randomPortRange(size = 200): { portRangeStart: number; portRangeEnd: number } {
-  const start = 20000 + Math.floor(Math.random() * 200) * 100;
+  const start = rangeStartBelowEphemeral(size, 100);
   return { portRangeStart: start, portRangeEnd: start + size - 1 };
 }
 
