@@ -192,7 +192,14 @@ class Exchange implements SocketOwner, ExchangeControl, ResponseSink {
     const chunked = this.chunked;
     body.on('data', (chunk: Buffer) => {
       if (this.finished || socket.destroyed) return;
-      const ok = chunked ? socket.write(`${chunk.length.toString(16)}\r\n`) && socket.write(chunk) && socket.write('\r\n') : socket.write(chunk);
+      let ok: boolean;
+      if (chunked) {
+        // All three writes, always: a false return only means "buffered", and skipping the rest
+        // would leave a size line without its data, so the client's bytes would become framing.
+        socket.write(`${chunk.length.toString(16)}\r\n`);
+        socket.write(chunk);
+        ok = socket.write('\r\n');
+      } else ok = socket.write(chunk);
       if (!ok) {
         body.pause();
         socket.once('drain', () => body.resume());
