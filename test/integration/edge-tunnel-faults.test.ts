@@ -4,11 +4,18 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildRouteTable } from '../../src/edge/route-table.js';
+import type { RoutableWorkload } from '../../src/domain/route.js';
 import { startEdge, waitFor, type EdgeHarness } from '../support/edge-harness.js';
 import { bigServerFrame, rawClient, startBlackhole, startRawUpstream, SWITCH, textFrame, upgradeRequest, type RawUpstream } from '../support/raw-upstream.js';
 
-const row = (id: string, port: number) =>
-  ({ kind: 'workspace', id, name: `ws-${id}`, state: 'running', upstreamHost: '127.0.0.1', ports: [{ containerPort: 8000, hostPort: port }] }) as const;
+const row = (id: string, port: number): RoutableWorkload => ({
+  kind: 'workspace',
+  id,
+  name: `ws-${id}`,
+  state: 'running',
+  upstreamHost: '127.0.0.1',
+  ports: [{ containerPort: 8000, hostPort: port }],
+});
 
 const headEnd = (b: Buffer): number => b.indexOf('\r\n\r\n') + 4;
 

@@ -10,12 +10,18 @@ import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import { createEdge } from '../../src/edge/server.js';
 import { buildRouteTable } from '../../src/edge/route-table.js';
+import type { RoutableWorkload } from '../../src/domain/route.js';
 import { get, rawRequest, startEdge, startUpstream, waitFor, type EdgeHarness, type TestUpstream } from '../support/edge-harness.js';
 import { startBlackhole } from '../support/raw-upstream.js';
 
-type State = 'running' | 'creating' | 'failed' | 'deleting';
-const row = (id: string, port: number, state: State = 'running') =>
-  ({ kind: 'workspace', id, name: `ws-${id}`, state, upstreamHost: '127.0.0.1', ports: [{ containerPort: 8000, hostPort: port }] }) as const;
+const row = (id: string, port: number, state: RoutableWorkload['state'] = 'running'): RoutableWorkload => ({
+  kind: 'workspace',
+  id,
+  name: `ws-${id}`,
+  state,
+  upstreamHost: '127.0.0.1',
+  ports: [{ containerPort: 8000, hostPort: port }],
+});
 const path = (port: number, rest = ''): string => `/hosted/w${port}/${port}/${rest}`;
 
 /** POSTs `body` through the edge (chunked unless `length`), resolving status and response text. */
