@@ -135,6 +135,24 @@ describe('edge upstream exchanges: fault paths', () => {
     h.edge.setRoutes(buildRouteTable([row(`w${up.port}`, up.port)]));
   });
 
+  it('a client that leaves mid-upload: the upstream request is cut, the rest of the body never sent', async () => {
+    const seen = new Promise<{ closed: Promise<void>; bytes: () => number }>((resolve) =>
+      up.server.once('request', (req: http.IncomingMessage) => {
+        let n = 0;
+        req.on('data', (c: Buffer) => (n += c.length));
+        resolve({ closed: new Promise((r) => req.socket.once('close', () => r())), bytes: () => n });
+      }),
+    );
+    const req = http.request({ host: '127.0.0.1', port: h.port, path: path(up.port, 'stream'), method: 'POST', agent: false, headers: { 'content-length': 1 << 20 } });
+    req.on('error', () => {});
+    req.write(Buffer.alloc(1000, 2));
+    await new Promise<void>((resolve) => req.once('response', (res) => res.once('data', () => resolve())));
+    req.destroy();
+    const at = await seen;
+    await at.closed;
+    assert.ok(at.bytes() <= 1000, `upstream got ${at.bytes()} bytes`);
+  });
+
   it('a client that leaves mid-response: the upstream request is cut (its socket closes)', async () => {
     const closed = new Promise<void>((resolve) => up.server.once('request', (req: http.IncomingMessage) => req.socket.once('close', () => resolve())));
     await new Promise<void>((resolve, reject) => {
@@ -197,6 +215,42 @@ describe('edge answers needing odd input', () => {
     assert.equal(res.status, 401);
     assert.equal(res.headers['www-authenticate'], 'Bearer');
     assert.equal(JSON.parse(res.body).error.code, 'E_UNAUTHORIZED');
+  });
+
+  it('a fallback that throws after its answer began: cut when only the head is out, left alone when it ended', async () => {
+    const edge = createEdge({
+      config: loadConfig({}, { port: 0, host: '127.0.0.1' }),
+      log: silentLogger(),
+      fallback: (req, res) => {
+        if (req.url === '/ended') res.end('done');
+        else {
+          res.writeHead(200, { 'content-length': '10' });
+          res.write('abc');
+        }
+        throw new Error('after the answer began');
+      },
+      fallbackUpgrade: (_req, socket) => {
+        socket.write('HTTP/1.1 101 Switching Protocols\r\n');
+        throw new Error('mid-handshake');
+      },
+      limits: { drainMs: 100 },
+    });
+    const port = (await edge.listen(0, '127.0.0.1')).port;
+    try {
+      const cut = await get(port, '/head-out');
+      // The connection is cut: the client sees nothing or a 200 short of its Content-Length, never a 500 glued on.
+      assert.ok(cut.status === 0 || (cut.status === 200 && cut.body.length < 10), `got ${cut.status} ${JSON.stringify(cut.body)}`);
+      assert.doesNotMatch(cut.body, /E_INTERNAL|500/);
+      const ended = await get(port, '/ended');
+      assert.equal(ended.status, 200);
+      assert.equal(ended.body, 'done');
+      const upgrade = await rawRequest(port, 'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      assert.equal(upgrade.status, 101, 'the bytes already written stay as they are');
+      assert.doesNotMatch(upgrade.body, /500/, 'no error page after a started handshake: the socket is just closed');
+      assert.equal((await get(port, '/ended')).body, 'done', 'still serving');
+    } finally {
+      await edge.close();
+    }
   });
 
   it('an upgrade to the API side with no WebSocket fallback: 404 "No WebSocket endpoint here."', async () => {
