@@ -81,12 +81,19 @@ describe('configSchema', () => {
       assert.equal(problems.length, 1, problems.join('; '));
       assert.match(problems[0]!, new RegExp(`^${field}: .*; give an image reference like docker\\.io/library/postgres:16$`));
     }
+    // A custom issue, so load.ts lists it by the env name with this message (not zod's "Invalid input").
+    const r = configSchema.safeParse({ defaultImage: '--privileged' });
+    assert.deepEqual(
+      r.error?.issues.map((i) => [i.code, i.path.join('.'), i.message]),
+      [['custom', 'defaultImage', '"--privileged" must not start with "-" (it would read as an engine option); give an image reference like docker.io/library/postgres:16']],
+    );
   });
 
   it('runtime is one of the known drivers; process-runtime members are refused unless allowed', () => {
     for (const r of ['auto', 'podman', 'docker', 'process']) assert.equal(ok({ runtime: r }).runtime, r);
     bad({ runtime: 'kubernetes' });
     assert.equal(ok({ processRuntimeMembers: 'allow' }).processRuntimeMembers, 'allow');
+    assert.equal(ok({ processRuntimeMembers: 'refuse' }).processRuntimeMembers, 'refuse', 'the default can also be set explicitly');
     bad({ processRuntimeMembers: 'yes' });
   });
 
@@ -101,6 +108,9 @@ describe('configSchema', () => {
     assert.equal(ok({ appsDomain: 'Apps.Example.COM' }).appsDomain, 'apps.example.com');
     assert.equal(ok({ previewDomain: 'pr.example.com:8443' }).previewDomain, 'pr.example.com:8443');
     assert.equal(ok({ appsDomain: 'a-b.c1' }).appsDomain, 'a-b.c1');
+    // One-character labels, first and later ones (x.y.example.com is a valid DNS name).
+    assert.equal(ok({ appsDomain: 'a.b.example.com' }).appsDomain, 'a.b.example.com');
+    assert.equal(ok({ previewDomain: 'x.y' }).previewDomain, 'x.y');
     for (const d of ['localhost', '-a.example.com', 'a-.example.com', 'a..b', 'a.example.com:', 'a.example.com:x', 'a_b.example.com', 'a.example.com/x', ' a.example.com', 'http://a.example.com']) {
       assert.deepEqual(bad({ appsDomain: d }), ['appsDomain: must be a DNS name like apps.example.com'], d);
     }
@@ -110,6 +120,7 @@ describe('configSchema', () => {
     assert.equal(ok({ publicUrl: 'https://berth.example.com//' }).publicUrl, 'https://berth.example.com');
     assert.equal(ok({ llmBaseUrl: 'http://127.0.0.1:11434/v1/' }).llmBaseUrl, 'http://127.0.0.1:11434/v1');
     assert.equal(ok({ githubApiUrl: 'https://ghe.example.com/api/v3/' }).githubApiUrl, 'https://ghe.example.com/api/v3');
+    assert.equal(ok({ githubApiUrl: 'https://ghe.example.com/api/v3///' }).githubApiUrl, 'https://ghe.example.com/api/v3', 'every trailing slash');
     bad({ publicUrl: 'berth.example.com' });
     bad({ githubApiUrl: 'not a url' });
   });
