@@ -85,9 +85,15 @@ export function parseDuration(text: string): number | null {
   return total > 0 && Number.isSafeInteger(total) ? total : null;
 }
 
+/** A bare number of seconds → milliseconds; null when it rounds to 0 ms (like `0s`) or is not a safe integer. */
+function secondsToMs(seconds: number): number | null {
+  const ms = Math.round(seconds * 1000);
+  return ms > 0 && Number.isSafeInteger(ms) ? ms : null;
+}
+
 const DURATION_HINT = 'must be a duration like 30s, 5m, 72h or 7d (a bare number means seconds)';
 const duration = z.union([z.string(), z.number()], { error: DURATION_HINT }).transform((v, ctx) => {
-  const ms = typeof v === 'number' ? (v > 0 && Number.isFinite(v) ? Math.round(v * 1000) : null) : parseDuration(v);
+  const ms = typeof v === 'number' ? secondsToMs(v) : parseDuration(v);
   if (ms === null) {
     ctx.addIssue({ code: 'custom', message: DURATION_HINT });
     return z.NEVER;
