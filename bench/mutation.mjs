@@ -26,7 +26,7 @@ export const MODULES = [
   { mutate: 'src/previews/github/verify.ts', tests: ['src/previews/github/verify.test.ts'] },
   { mutate: 'src/config/schema.ts', tests: ['src/config/schema.test.ts', 'src/config/load.test.ts'] },
   { mutate: 'src/previews/config.schema.ts', tests: ['src/previews/config.schema.test.ts', 'src/previews/config.schema-edges.test.ts'] },
-  { mutate: 'src/catalog/manifest.schema.ts', tests: ['src/catalog/manifest.test.ts', 'src/catalog/load.test.ts', 'src/catalog/template.test.ts'] },
+  { mutate: 'src/catalog/manifest.schema.ts', tests: ['src/catalog/manifest.test.ts', 'src/catalog/load.test.ts', 'src/catalog/template.test.ts', 'src/catalog/manifest-edges.test.ts'] },
   { mutate: 'src/domain/ports.ts', tests: ['src/domain/ports.test.ts'] },
   { mutate: 'src/domain/app-graph.ts', tests: ['src/domain/app-graph.test.ts'] },
 ];
