@@ -63,7 +63,7 @@ function mutateOne(m) {
     checkers: [],
     // TypeScript 7 (the native compiler) has no JS API for Stryker's tsconfig rewrite; tsx needs none.
     tsconfigFile: 'tsconfig.stryker-none.json',
-    ignorePatterns: ['web', 'dist', 'test-results', 'reports', 'docs', '.berth', 'bench', 'catalog', '.stryker-tmp'],
+    ignorePatterns: ['web', 'dist', 'test-results', 'reports', 'docs', '.berth', 'bench', '/catalog', '.stryker-tmp'], // anchored: a bare 'catalog' also ignored src/catalog
     tempDirName: path.join('.stryker-tmp', name), // one per module: runs of two modules may overlap
     cleanTempDir: true,
     reporters: ['json', 'progress'],
