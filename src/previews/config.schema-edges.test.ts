@@ -117,3 +117,31 @@ test('ports, env and build defaults', () => {
   }
   assert.equal(parsePreviewConfig('services:\n  - name: w\n    build: { context: a/../b, containerfile: ..x/Containerfile }\n    port: 1\n').services[0]!.build?.context, 'a/../b');
 });
+
+test('problems come in file order (line, then column), whatever order the schema checks in', () => {
+  assert.equal(
+    messageOf('ttl: soon\nservices:\n  - { port: 0, name: Web, image: x }\n'),
+    [
+      'berth.preview.yaml:1:6: ttl: must be a duration like 30s, 5m, 72h or 7d (a bare number means seconds)',
+      'berth.preview.yaml:3:13: services.0.port: Too small: expected number to be >=1',
+      'berth.preview.yaml:3:22: services.0.name: must be lowercase letters, digits and dashes, starting with a letter (at most 30)',
+    ].join('\n'),
+  );
+  // A problem with the whole document points at where it starts, past comments and blank lines.
+  assert.equal(messageOf('# c\n\n- a\n'), 'berth.preview.yaml:3:1: Invalid input: expected object, received array');
+});
+
+test('more edges: unanchored patterns, every service listed, portless command probes, 50 aliases at most', () => {
+  assert.equal(messageOf(`${BASE}  - name: api\n    image: x\nroutes:\n  /x: nope\n`), 'berth.preview.yaml:8:7: routes./x: no service named "nope" (services: web, api)');
+  assert.equal(
+    messageOf(`${BASE}routes:\n  "/a b/c": web\n  /a//: web\n`),
+    'berth.preview.yaml:6:13: routes./a b/c: route /a b/c may contain only URL path characters\nberth.preview.yaml:7:9: routes./a//: route /a// must not contain empty, . or .. segments',
+  );
+  assert.equal(messageOf('services:\n  - name: w\n    image: x\n    port: 1\n    healthcheck: { http: a/b }\n'), 'berth.preview.yaml:5:26: services.0.healthcheck.http: must be a path like /healthz');
+  assert.equal(messageOf(`${BASE}ttl: 1hx\n`), 'berth.preview.yaml:5:6: ttl: must be a duration like 30s, 5m, 72h or 7d (a bare number means seconds)');
+  // A command probe needs no port (only an http one does).
+  assert.equal(parsePreviewConfig(`${BASE}  - name: w\n    image: x\n    healthcheck: { command: [a] }\n`).services[1]!.healthcheck?.kind, 'command');
+  // 60 aliases are past the limit of 50 (yaml's own default would allow 100).
+  const aliases = `x: &a [1]\ny: [${Array(60).fill('*a').join(', ')}]\n${BASE}`;
+  assert.equal(messageOf(aliases), 'berth.preview.yaml:1:1: Excessive alias count indicates a resource exhaustion attack');
+});
