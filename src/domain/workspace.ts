@@ -34,8 +34,37 @@ export function shouldRestart(policy: RestartPolicy, exitCode: number | null): b
   return policy === 'always' || (policy === 'on-failure' && exitCode !== 0);
 }
 
-/** `private`: only the owner's or an admin's Berth session reaches its hosted apps. `public`: anyone (the seeds' behaviour). */
-export type Visibility = 'private' | 'public';
+/**
+ * `private`: only the owner's or an admin's Berth session reaches its hosted apps.
+ * `authenticated`: any signed-in Berth user. `public`: anyone (the seeds' behaviour).
+ */
+export type Visibility = 'private' | 'authenticated' | 'public';
+
+/**
+ * What the edge forwards for `/hosted/{id}/{port}/rest`: `strip` sends `/rest` (tools that serve at
+ * the root); `keep` sends the full path (tools told their base path: Jupyter's `base_url`, Vite's
+ * `base`, …). Both set `X-Forwarded-Prefix`.
+ */
+export type PrefixMode = 'strip' | 'keep';
+
+/** A workspace port: its mapping, how its prefix is forwarded, and an optional label (devcontainer `portsAttributes`). */
+export interface WorkspacePort extends PortMapping {
+  prefix: PrefixMode;
+  label: string | null;
+}
+
+/**
+ * Where a workspace was made from (`berth ws create --repo`): the repository, the ref, and the
+ * devcontainer settings that apply at every start. Stored as JSON; absent for image-only workspaces.
+ */
+export interface WorkspaceSource {
+  repo: string;
+  ref: string | null;
+  /** Path of the devcontainer.json used, relative to the repository, or null. */
+  devcontainer: string | null;
+  /** Extra settings the devcontainer driver keeps (postStartCommand, remoteUser, workspaceFolder…). */
+  settings?: Record<string, unknown>;
+}
 
 /** A container port of a workload and the host port Berth allocated for it. */
 export interface PortMapping {
@@ -71,7 +100,7 @@ export interface Workspace {
   image: string;
   command: string[] | null;
   env: Record<string, string>;
-  ports: PortMapping[];
+  ports: WorkspacePort[];
   hosting: HostingInfo;
   /** Engine's identifier of the workload (container id, or process dir). */
   runtimeRef: string | null;
@@ -86,6 +115,19 @@ export interface Workspace {
   restartCount: number;
   /** A delete has begun (recorded first, so a crash mid-delete is finished by the reconciler). */
   deleting: boolean;
+  /** Engine volume (or process-runtime directory name) holding the workspace's data; null: none (made before volumes). */
+  dataVolume: string | null;
+  /** Where the data volume is mounted inside the workload (default `/workspace`). */
+  dataPath: string | null;
+  /** Stop after this long without activity; null: never. */
+  idleStopMs: number | null;
+  /** Last activity (ISO) and what it was ("WebSocket on 9000", "exec session", …). */
+  lastActiveAt: string | null;
+  lastActiveReason: string | null;
+  /** Resource limits given at create; null: the engine's default (unlimited). */
+  cpus: number | null;
+  memoryMb: number | null;
+  source: WorkspaceSource | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -18,9 +18,12 @@ export function workspaceRoutable(ws: Workspace): RoutableWorkload {
     name: ws.name,
     state: ws.deleting ? 'deleting' : ws.state,
     upstreamHost: ws.upstreamHost,
-    ports: ws.ports,
+    // `keep` ports forward /hosted/{id}/{port}/… whole (tools told their base path).
+    ports: ws.ports.map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort, keepPrefix: p.prefix === 'keep' })),
     access: {
-      visibility: ws.visibility,
+      // `authenticated` is a private route that any signed-in user passes (as catalog apps are).
+      visibility: ws.visibility === 'public' ? 'public' : 'private',
+      ...(ws.visibility === 'authenticated' ? { anyUser: true } : {}),
       ownerId: ws.ownerId,
       // Where a private app's login redirect sends the browser: the dashboard the workspace was created from.
       dashboardUrl: dashboardUrlOf(ws.hosting),

@@ -222,4 +222,23 @@ export const migrations: { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // Workspaces as dev environments (issue #12): a prefix mode per port (`keep` forwards
+    // /hosted/{id}/{port}/ unchanged), a persistent data volume and where it is mounted, idle
+    // stop with the last activity and its reason, resource limits, and the repository (and
+    // devcontainer settings) a workspace was made from. Old rows: strip, no volume, no idle stop.
+    version: 10,
+    sql: `
+      ALTER TABLE port_allocations ADD COLUMN prefix_mode TEXT NOT NULL DEFAULT 'strip';
+      ALTER TABLE port_allocations ADD COLUMN label TEXT;
+      ALTER TABLE workspaces ADD COLUMN data_volume TEXT;
+      ALTER TABLE workspaces ADD COLUMN data_path TEXT;
+      ALTER TABLE workspaces ADD COLUMN idle_stop_ms INTEGER;
+      ALTER TABLE workspaces ADD COLUMN last_active_at TEXT;
+      ALTER TABLE workspaces ADD COLUMN last_active_reason TEXT;
+      ALTER TABLE workspaces ADD COLUMN cpus REAL;
+      ALTER TABLE workspaces ADD COLUMN memory_mb INTEGER;
+      ALTER TABLE workspaces ADD COLUMN source TEXT;
+    `,
+  },
 ];

@@ -1,6 +1,6 @@
 import { BerthError } from '../errors.js';
 import { pickFreePorts } from '../domain/ports.js';
-import type { HostingInfo, PortMapping, RestartPolicy, Visibility, Workspace, WorkspaceState } from '../domain/workspace.js';
+import type { HostingInfo, PrefixMode, RestartPolicy, Visibility, Workspace, WorkspacePort, WorkspaceSource, WorkspaceState } from '../domain/workspace.js';
 import type { Db } from './db.js';
 
 interface WorkspaceRow {
@@ -21,6 +21,14 @@ interface WorkspaceRow {
   restart_count: number;
   next_restart_at: number | null;
   deleting: number;
+  data_volume: string | null;
+  data_path: string | null;
+  idle_stop_ms: number | null;
+  last_active_at: string | null;
+  last_active_reason: string | null;
+  cpus: number | null;
+  memory_mb: number | null;
+  source: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -36,6 +44,20 @@ export interface NewWorkspace {
   ownerId: string | null;
   visibility: Visibility;
   restartPolicy?: RestartPolicy;
+  dataVolume?: string | null;
+  dataPath?: string | null;
+  idleStopMs?: number | null;
+  cpus?: number | null;
+  memoryMb?: number | null;
+  source?: WorkspaceSource | null;
+}
+
+/** Port row as stored. */
+interface PortRow {
+  host_port: number;
+  container_port: number;
+  prefix_mode: PrefixMode;
+  label: string | null;
 }
 
 export interface PortPolicy {
@@ -47,13 +69,25 @@ export interface PortPolicy {
    * has no mapping, so there the container port is the host port itself.
    */
   containerPortFor(i: number, hostPort: number): number;
+  /** Prefix mode and label of the i-th port (default: strip, no label). */
+  portOptions?(i: number, containerPort: number): { prefix?: PrefixMode; label?: string | null };
 }
 
 export type WorkspacePatch = Partial<
-  Pick<Workspace, 'state' | 'reason' | 'runtimeRef' | 'upstreamHost' | 'exitCode' | 'visibility' | 'restartCount'> & {
+  Pick<
+    Workspace,
+    | 'state' | 'reason' | 'runtimeRef' | 'upstreamHost' | 'exitCode' | 'visibility' | 'restartCount' | 'image'
+    | 'dataVolume' | 'dataPath' | 'idleStopMs' | 'lastActiveAt' | 'lastActiveReason' | 'cpus' | 'memoryMb'
+  > & {
     nextRestartAt: number | null;
+    command: string[] | null;
+    env: Record<string, string>;
+    source: WorkspaceSource | null;
   }
 >;
+
+/** Columns whose values are stored as JSON text. */
+const JSON_COLUMNS = new Set(['command', 'env', 'source']);
 
 /** Table access for workspaces and their port allocations. Synchronous (better-sqlite3). */
 export class WorkspacesRepo {
@@ -68,11 +102,11 @@ export class WorkspacesRepo {
     this.byId = db.prepare<[string], WorkspaceRow>('SELECT * FROM workspaces WHERE id = ?');
     this.byName = db.prepare<[string], WorkspaceRow>('SELECT * FROM workspaces WHERE name = ?');
     this.all = db.prepare<[], WorkspaceRow>('SELECT * FROM workspaces ORDER BY created_at, name');
-    this.portsOf = db.prepare<[string], { host_port: number; container_port: number }>(
-      'SELECT host_port, container_port FROM port_allocations WHERE workload_id = ? ORDER BY host_port',
+    this.portsOf = db.prepare<[string], PortRow>(
+      'SELECT host_port, container_port, prefix_mode, label FROM port_allocations WHERE workload_id = ? ORDER BY host_port',
     );
-    this.allPorts = db.prepare<[], { workload_id: string; host_port: number; container_port: number }>(
-      'SELECT workload_id, host_port, container_port FROM port_allocations ORDER BY host_port',
+    this.allPorts = db.prepare<[], PortRow & { workload_id: string }>(
+      'SELECT workload_id, host_port, container_port, prefix_mode, label FROM port_allocations ORDER BY host_port',
     );
     this.usedPorts = db.prepare<[], { host_port: number }>('SELECT host_port FROM port_allocations');
   }
@@ -101,8 +135,9 @@ export class WorkspacesRepo {
       this.db
         .prepare(
           `INSERT INTO workspaces (id, name, state, reason, image, command, env, hosting, runtime_ref,
-             upstream_host, exit_code, owner_id, visibility, restart_policy, created_at, updated_at)
-           VALUES (?, ?, 'creating', NULL, ?, ?, ?, ?, NULL, '127.0.0.1', NULL, ?, ?, ?, ?, ?)`,
+             upstream_host, exit_code, owner_id, visibility, restart_policy, data_volume, data_path,
+             idle_stop_ms, cpus, memory_mb, source, created_at, updated_at)
+           VALUES (?, ?, 'creating', NULL, ?, ?, ?, ?, NULL, '127.0.0.1', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           ws.id,
@@ -114,13 +149,23 @@ export class WorkspacesRepo {
           ws.ownerId,
           ws.visibility,
           ws.restartPolicy ?? 'no',
+          ws.dataVolume ?? null,
+          ws.dataPath ?? null,
+          ws.idleStopMs ?? null,
+          ws.cpus ?? null,
+          ws.memoryMb ?? null,
+          ws.source ? JSON.stringify(ws.source) : null,
           now,
           now,
         );
       const insertPort = this.db.prepare(
-        `INSERT INTO port_allocations (host_port, workload_kind, workload_id, container_port) VALUES (?, 'workspace', ?, ?)`,
+        `INSERT INTO port_allocations (host_port, workload_kind, workload_id, container_port, prefix_mode, label) VALUES (?, 'workspace', ?, ?, ?, ?)`,
       );
-      hostPorts.forEach((hp, i) => insertPort.run(hp, ws.id, policy.containerPortFor(i, hp)));
+      hostPorts.forEach((hp, i) => {
+        const containerPort = policy.containerPortFor(i, hp);
+        const opts = policy.portOptions?.(i, containerPort) ?? {};
+        insertPort.run(hp, ws.id, containerPort, opts.prefix ?? 'strip', opts.label ?? null);
+      });
     });
     tx.immediate();
     return this.get(ws.id)!;
@@ -138,7 +183,7 @@ export class WorkspacesRepo {
   }
 
   list(): Workspace[] {
-    const ports = new Map<string, { host_port: number; container_port: number }[]>();
+    const ports = new Map<string, PortRow[]>();
     for (const p of this.allPorts.all()) {
       let list = ports.get(p.workload_id);
       if (!list) ports.set(p.workload_id, (list = []));
@@ -159,11 +204,23 @@ export class WorkspacesRepo {
       visibility: 'visibility',
       restartCount: 'restart_count',
       nextRestartAt: 'next_restart_at',
+      image: 'image',
+      command: 'command',
+      env: 'env',
+      dataVolume: 'data_volume',
+      dataPath: 'data_path',
+      idleStopMs: 'idle_stop_ms',
+      lastActiveAt: 'last_active_at',
+      lastActiveReason: 'last_active_reason',
+      cpus: 'cpus',
+      memoryMb: 'memory_mb',
+      source: 'source',
     };
     for (const [key, col] of Object.entries(cols) as [keyof WorkspacePatch, string][]) {
       if (key in patch) {
+        const value = patch[key] ?? null;
         sets.push(`${col} = ?`);
-        values.push(patch[key] ?? null);
+        values.push(value !== null && JSON_COLUMNS.has(col) ? JSON.stringify(value) : value);
       }
     }
     sets.push('updated_at = ?');
@@ -172,6 +229,14 @@ export class WorkspacesRepo {
     const ws = this.get(id);
     if (!ws) throw new BerthError('E_NOT_FOUND', `workspace ${id} not found`);
     return ws;
+  }
+
+  /** Sets how one allocated port of a workspace forwards its prefix; false when the workspace has no such host port. */
+  setPortPrefix(id: string, hostPort: number, prefix: PrefixMode): boolean {
+    const r = this.db
+      .prepare(`UPDATE port_allocations SET prefix_mode = ? WHERE workload_kind = 'workspace' AND workload_id = ? AND host_port = ?`)
+      .run(prefix, id, hostPort);
+    return r.changes === 1;
   }
 
   /** Records (or clears) the intent to delete, before the workload is removed. */
@@ -196,8 +261,13 @@ export class WorkspacesRepo {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM port_allocations').get() as { n: number }).n;
   }
 
-  private toWorkspace(row: WorkspaceRow, ports: { host_port: number; container_port: number }[]): Workspace {
-    const mapped: PortMapping[] = ports.map((p) => ({ containerPort: p.container_port, hostPort: p.host_port }));
+  private toWorkspace(row: WorkspaceRow, ports: PortRow[]): Workspace {
+    const mapped: WorkspacePort[] = ports.map((p) => ({
+      containerPort: p.container_port,
+      hostPort: p.host_port,
+      prefix: p.prefix_mode,
+      label: p.label,
+    }));
     mapped.sort((a, b) => a.containerPort - b.containerPort);
     return {
       id: row.id,
@@ -217,6 +287,14 @@ export class WorkspacesRepo {
       restartPolicy: row.restart_policy,
       restartCount: row.restart_count,
       deleting: row.deleting === 1,
+      dataVolume: row.data_volume,
+      dataPath: row.data_path,
+      idleStopMs: row.idle_stop_ms,
+      lastActiveAt: row.last_active_at,
+      lastActiveReason: row.last_active_reason,
+      cpus: row.cpus,
+      memoryMb: row.memory_mb,
+      source: row.source ? (JSON.parse(row.source) as WorkspaceSource) : null,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
