@@ -3,14 +3,14 @@ import type { Readable } from 'node:stream';
 import type { BerthConfig } from '../config/schema.js';
 import { BerthError, isBerthError } from '../errors.js';
 import { newId } from '../domain/ids.js';
-import { checkWorkspaceName, dashboardUrlOf, injectedEnv, type HostingInfo, type RestartPolicy, type Visibility, type Workspace } from '../domain/workspace.js';
+import { checkWorkspaceName, type HostingInfo, type RestartPolicy, type Visibility, type Workspace } from '../domain/workspace.js';
 import type { Logger } from '../log.js';
-import { LABEL_ID, LABEL_KIND, type ExecOptions, type ExecResult, type ExecSession, type Runtime } from '../runtime/runtime.js';
+import { type ExecOptions, type ExecResult, type ExecSession, type Runtime } from '../runtime/runtime.js';
 import type { WorkspacesRepo } from '../store/workspaces-repo.js';
 import { isAdmin, type Principal } from './auth.js';
 import type { LlmTokens } from './llm-tokens.js';
-import { scopedName } from '../runtime/installation.js';
 import { dropNetwork, ownNetwork, workspaceNetworkName } from '../runtime/networks.js';
+import { llmUrlOf, workloadSpec } from './workspace-spec.js';
 
 export interface CreateWorkspaceInput {
   name: string;
@@ -37,8 +37,7 @@ export interface WorkspaceServiceDeps {
 /** Who asks for a workload to run or for a shell in it (absent: Berth itself, e.g. a restart policy). */
 export type Actor = Pick<Principal, 'role' | 'scopes'>;
 
-/** Engine-visible name of a workspace's workload: `berth-<installation tag>-ws-<id>`. */
-export const workloadName = (id: string, installation?: string): string => scopedName(installation, 'ws', id);
+export { workloadName } from './workspace-spec.js';
 
 /**
  * Orchestrates workspace lifecycles: store rows + port allocations + runtime workloads.
@@ -145,18 +144,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
       // Issued inside the try: a failed create deletes the row, and the credential with it.
       const llmToken = config.llmBaseUrl ? this.deps.llmTokens.issue(ws.id) : undefined;
       const network = await ownNetwork(runtime, workspaceNetworkName(this.deps.installation, ws.id), { kind: 'workspace', id: ws.id });
-      ref = await runtime.create({
-        name: workloadName(ws.id, this.deps.installation),
-        image: ws.image,
-        ...(ws.command ? { command: ws.command } : {}),
-        env: this.environment(ws, llmToken),
-        ports: ws.ports,
-        labels: { [LABEL_KIND]: 'workspace', [LABEL_ID]: ws.id, 'berth.name': ws.name },
-        ...(config.dnsServers.length ? { dnsServers: config.dnsServers } : {}),
-        files: [{ hostPath: this.deps.berthUrlHelper, containerPath: '/usr/local/bin/berth-url' }],
-        // A network of its own: no other tenant's container reaches its ports (see runtime/networks.ts).
-        ...(network ? { network } : {}),
-      });
+      ref = await runtime.create(workloadSpec(ws, { config, berthUrlHelper: this.deps.berthUrlHelper, installation: this.deps.installation, network, llmToken }));
       repo.update(ws.id, { runtimeRef: ref });
       await runtime.start(ref);
       const status = await runtime.inspect(ref);
@@ -314,18 +302,9 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     return this.deps.runtime.exec(ws.runtimeRef, argv, opts);
   }
 
-  /**
-   * Berth's `/llm/` as the workspace reaches it, or undefined when the LLM proxy is off. It lives
-   * on the dashboard's origin: the apps origin (the workspace's hosting) serves workload content only.
-   */
+  /** Berth's `/llm/` as the workspace reaches it (see workspace-spec.ts), or undefined when the LLM proxy is off. */
   private llmUrl(ws: Workspace): string | undefined {
-    return this.deps.config.llmBaseUrl ? `${dashboardUrlOf(ws.hosting)}/llm` : undefined;
-  }
-
-  /** User env, then Berth's injected variables (which the user cannot override). */
-  private environment(ws: Workspace, llmToken: string | undefined): Record<string, string> {
-    const llmUrl = this.llmUrl(ws);
-    return { ...ws.env, ...injectedEnv(ws, llmUrl ? { llmUrl, ...(llmToken ? { llmToken } : {}) } : {}) };
+    return llmUrlOf(this.deps.config, ws);
   }
 }
 
