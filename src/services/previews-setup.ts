@@ -1,5 +1,4 @@
 import type { BerthConfig } from '../config/schema.js';
-import type { PreviewApiDeps } from '../api/routes/previews.js';
 import type { RouteTable } from '../domain/route.js';
 import { withPreviewRoutes } from '../edge/preview-routes.js';
 import { createPostgresInfra } from '../infra/postgres.js';
@@ -8,6 +7,7 @@ import { JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../log.js';
 import { GithubClient } from '../previews/github/client.js';
 import { createPreviewDatabases } from '../previews/preview-databases.js';
+import type { PreviewPolicy } from '../previews/github/events.js';
 import type { PreviewJobs } from '../previews/webhook.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Db } from '../store/db.js';
@@ -15,13 +15,27 @@ import { instanceId } from '../store/instance-id.js';
 import { PreviewsRepo } from '../store/previews-repo.js';
 import { PreviewService } from './previews.js';
 
+/**
+ * What callers of the preview feature (the API's preview and webhook routes) need: the service,
+ * its job queue and delivery log, the policy and webhook secret. No HTTP here: the API adapts it.
+ */
+export interface PreviewHandles {
+  service: PreviewService;
+  queue: JobQueue<PreviewJobs>;
+  deliveries: DeliveryLog;
+  policy: PreviewPolicy;
+  /** GitHub webhook secret (signatures are refused without one). */
+  secret: string | undefined;
+  log: Logger;
+}
+
 /** Everything the daemon runs for pull-request previews. */
 export interface PreviewStack {
   service: PreviewService;
   queue: JobQueue<PreviewJobs>;
   deliveries: DeliveryLog;
   /** For createApiApp. */
-  api: PreviewApiDeps;
+  api: PreviewHandles;
   /** Adds live previews' host routes to a table built from the other workloads. */
   withRoutes(table: RouteTable): RouteTable;
   /** Starts the job worker and the reaper (after the listener is up). */

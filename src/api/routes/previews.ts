@@ -2,12 +2,9 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { BerthError } from '../../errors.js';
-import type { DeliveryLog } from '../../jobs/deliveries.js';
-import type { JobQueue } from '../../jobs/queue.js';
-import type { Logger } from '../../log.js';
-import { REPO_FULL_NAME_RE, type PreviewPolicy } from '../../previews/github/events.js';
-import { receiveGithubWebhook, type PreviewJobs } from '../../previews/webhook.js';
-import type { PreviewService } from '../../services/previews.js';
+import { REPO_FULL_NAME_RE } from '../../previews/github/events.js';
+import { receiveGithubWebhook } from '../../previews/webhook.js';
+import type { PreviewHandles } from '../../services/previews-setup.js';
 import type { PreviewRecord } from '../../store/previews-repo.js';
 import { requireAdmin } from '../authn.js';
 import type { ApiEnv } from '../env.js';
@@ -16,15 +13,8 @@ import { readJson } from './workspaces.js';
 /** GitHub caps deliveries at 25 MB; pull_request payloads are a few dozen KB. */
 export const WEBHOOK_MAX_BYTES = 5 * 1024 * 1024;
 
-/** Everything the preview routes need (absent when previews are not configured). */
-export interface PreviewApiDeps {
-  service: PreviewService;
-  queue: JobQueue<PreviewJobs>;
-  deliveries: DeliveryLog;
-  policy: PreviewPolicy;
-  secret: string | undefined;
-  log: Logger;
-}
+/** Everything the preview routes need (absent when previews are not configured): the services' handles. */
+export type PreviewApiDeps = PreviewHandles;
 
 /** Body of `POST /api/previews`. */
 export const previewCreateBody = z
