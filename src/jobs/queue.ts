@@ -1,7 +1,19 @@
 import { EventEmitter } from 'node:events';
-import { isBerthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
+import { errorText, JobAbort, toJob, type EnqueueInput, type JobHandler, type EnqueueResult, type Job, type JobHandlers, type JobQueueOptions, type JobRow, type JobState } from './job.js';
+
+export { JobAbort, type EnqueueInput, type EnqueueResult, type Job, type JobContext, type JobHandler, type JobHandlers, type JobQueueOptions, type JobState } from './job.js';
+
+
+interface Active {
+  job: Job;
+  controller: AbortController;
+  done: Promise<void>;
+  supersededBy: number | null;
+  timeout: NodeJS.Timeout;
+}
+
 
 /**
  * A durable job queue in the store's SQLite database (table `jobs`, migration 3).
@@ -26,104 +38,6 @@ import type { Db } from '../store/db.js';
  * resolves, so the database may be closed next). Handlers must be idempotent: after a crash a job
  * runs again from the start.
  */
-
-export type JobState = 'pending' | 'running' | 'done' | 'failed' | 'superseded';
-
-export interface Job<P = unknown> {
-  id: number;
-  type: string;
-  key: string;
-  payload: P;
-  state: JobState;
-  /** Attempts started so far (including a running one). */
-  attempts: number;
-  maxAttempts: number;
-  /** Earliest start (ISO), later than createdAt while a retry backs off. */
-  runAfter: string;
-  dedupeId: string | null;
-  /** Error of the last failed attempt. */
-  error: string | null;
-  supersededBy: number | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-
-export interface JobContext {
-  log: Logger;
-  /** Aborted on shutdown (after the stop grace), on timeout, or when an `interrupt` job supersedes this one. */
-  signal: AbortSignal;
-}
-
-export type JobHandler<P> = (job: Job<P>, ctx: JobContext) => Promise<void>;
-/** One handler per job type of the queue's type map. */
-export type JobHandlers<M> = { [T in keyof M & string]: JobHandler<M[T]> };
-
-export interface EnqueueInput<T extends string, P> {
-  type: T;
-  key: string;
-  payload: P;
-  /** Idempotency id; a second enqueue with the same id is a duplicate. */
-  dedupeId?: string | undefined;
-  /** Types of this key's pending jobs that this job supersedes. Default `[type]`; `[]` disables coalescing. */
-  replaces?: readonly string[];
-  /** Also abort a running job of this key whose type is in `replaces`. */
-  interrupt?: boolean;
-  maxAttempts?: number;
-  delayMs?: number;
-}
-
-export type EnqueueResult = { id: number; duplicate: false; superseded: number[] } | { id: number; duplicate: true };
-
-export interface JobQueueOptions {
-  log: Logger;
-  /** Jobs of different keys running at once. Default 2. */
-  concurrency?: number;
-  /** Default attempts per job. Default 3. */
-  maxAttempts?: number;
-  /** Retry delay: base·2^(attempt-1), capped, with jitter. Default 5 s … 5 min. */
-  backoff?: { baseMs: number; maxMs: number };
-  /** A running job's signal aborts after this long; the attempt then fails. Default 30 min. */
-  jobTimeoutMs?: number;
-}
-
-/** Why a job's signal was aborted (its `signal.reason`). */
-export class JobAbort extends Error {
-  constructor(readonly why: 'shutdown' | 'superseded' | 'timeout') {
-    super(`job aborted: ${why}`);
-    this.name = 'JobAbort';
-  }
-}
-
-interface JobRow {
-  id: number;
-  type: string;
-  key: string;
-  payload: string;
-  replaces: string;
-  state: JobState;
-  attempts: number;
-  max_attempts: number;
-  run_after: number;
-  dedupe_id: string | null;
-  error: string | null;
-  superseded_by: number | null;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-}
-
-interface Active {
-  job: Job;
-  controller: AbortController;
-  done: Promise<void>;
-  supersededBy: number | null;
-  timeout: NodeJS.Timeout;
-}
-
-const MAX_ERROR_CHARS = 4000;
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-
 export class JobQueue<M extends Record<string, unknown> = Record<string, unknown>> extends EventEmitter<{ settled: [job: Job] }> {
   private readonly log: Logger;
   private readonly concurrency: number;
@@ -412,30 +326,6 @@ export class JobQueue<M extends Record<string, unknown> = Record<string, unknown
     // Half fixed, half random: spreads retries of jobs that failed together (e.g. GitHub down).
     return Math.round(exp / 2 + (Math.random() * exp) / 2);
   }
-}
-
-function toJob(row: JobRow): Job {
-  return {
-    id: row.id,
-    type: row.type,
-    key: row.key,
-    payload: JSON.parse(row.payload) as unknown,
-    state: row.state,
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts,
-    runAfter: iso(row.run_after)!,
-    dedupeId: row.dedupe_id,
-    error: row.error,
-    supersededBy: row.superseded_by,
-    createdAt: iso(row.created_at)!,
-    startedAt: iso(row.started_at),
-    finishedAt: iso(row.finished_at),
-  };
-}
-
-function errorText(err: unknown): string {
-  const text = isBerthError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
-  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text;
 }
 
 /** Resolves when every promise settled or after `ms`, whichever is first. */
