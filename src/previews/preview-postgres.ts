@@ -31,10 +31,9 @@
  * appears complete (initdb runs in a staging directory that is renamed at the end); role and
  * database are created if missing, else the role's password is set again.
  */
-import { execFile } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chown, link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -42,7 +41,10 @@ import { BerthError, isBerthError } from '../errors.js';
 import { findPostgresBin } from '../infra/host-binaries.js';
 import { hostForUrl, scramSha256Verifier } from '../infra/postgres.js';
 import { logTail } from '../runtime/log-tail.js';
+import { loadKey, run, serverUser, superuserPassword, type ServerUser } from './preview-postgres-host.js';
 import { LABEL_ID, LABEL_KIND, type Runtime, type WorkloadRef, type WorkloadSpec } from '../runtime/runtime.js';
+
+export { superuserPassword } from './preview-postgres-host.js';
 
 /** Marks the database workload of a preview (value `postgres`). */
 export const LABEL_DATABASE = 'berth.database';
@@ -107,44 +109,6 @@ export interface PreviewPostgres {
   remove(previewId: string, dir: string): Promise<string[]>;
 }
 
-/** The superuser's password of one preview's server: HMAC of the preview id under Berth's key. */
-export function superuserPassword(key: Buffer, previewId: string): string {
-  return createHmac('sha256', key).update(`berth preview postgres superuser ${previewId}`).digest('base64url');
-}
-
-/** Reads the key file, creating it (random, 0600) when missing; a concurrent creator's key wins. */
-async function loadKey(file: string): Promise<Buffer> {
-  const read = async (): Promise<Buffer | null> => {
-    try {
-      const text = (await readFile(file, 'utf8')).trim();
-      return /^[0-9a-f]{64}$/.test(text) ? Buffer.from(text, 'hex') : null;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
-  };
-  const existing = await read();
-  if (existing) return existing;
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  // Written aside, then linked into place: the file never exists half-written, and never twice.
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
-  try {
-    await link(tmp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    await rm(tmp, { force: true });
-  }
-  const key = await read();
-  if (!key) {
-    throw new BerthError('E_CONFIG', `${file} does not hold a preview database key`, {
-      hint: 'it is made by Berth; if it was damaged and no preview uses database: container, delete it',
-    });
-  }
-  return key;
-}
-
 /**
  * `runtime.create`, except that a workload holding the name without being listed by its labels (a
  * create interrupted half-way by a crash: the process driver's directory before its spec) is
@@ -158,43 +122,6 @@ export async function createFresh(runtime: Runtime, spec: WorkloadSpec): Promise
     await runtime.remove(spec.name);
     return runtime.create(spec);
   }
-}
-
-/** How the server processes run when the daemon is root: as the `postgres` OS user. */
-interface ServerUser {
-  uid: number;
-  gid: number;
-  /** argv prefix. */
-  prefix: string[];
-}
-
-async function serverUser(): Promise<ServerUser | null> {
-  if (process.getuid?.() !== 0) return null;
-  let line: string;
-  try {
-    line = (await run('getent', ['passwd', 'postgres'], { timeoutMs: 10_000 })).trim();
-  } catch (err) {
-    throw new BerthError('E_PREVIEW_BUILD', 'database: container on the process runtime: PostgreSQL refuses to run as root, and there is no `postgres` OS user to run it as', {
-      hint: "install Debian's postgresql package (it creates the user), or run Berth as a normal user",
-      cause: err,
-    });
-  }
-  const [, , uid, gid] = line.split(':');
-  return {
-    uid: Number(uid),
-    gid: Number(gid),
-    // CAP_DAC_READ_SEARCH only: enough to reach the cluster through Berth's 0700 data directory.
-    prefix: ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search', '--'],
-  };
-}
-
-function run(bin: string, argv: string[], opts: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(bin, argv, { timeout: opts.timeoutMs, maxBuffer: 4 * 1024 * 1024, signal: opts.signal, env: { PATH: process.env.PATH, LC_ALL: 'C' } }, (err, stdout, stderr) => {
-      if (err) reject(Object.assign(err, { stderr: String(stderr) }));
-      else resolve(`${stdout}${stderr}`);
-    });
-  });
 }
 
 /** DATABASE_URL of the app's role and database at host:port (an IPv6 address in brackets). */
