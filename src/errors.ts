@@ -31,7 +31,8 @@ export type ErrorCode =
   | 'E_APP_UNHEALTHY'
   | 'E_GITHUB'
   | 'E_PREVIEW_CONFIG_INVALID'
-  | 'E_PREVIEW_BUILD';
+  | 'E_PREVIEW_BUILD'
+  | 'E_DEVCONTAINER';
 
 const defaultStatus: Record<ErrorCode, number> = {
   E_BAD_REQUEST: 400,
@@ -72,6 +73,8 @@ const defaultStatus: Record<ErrorCode, number> = {
   E_PREVIEW_CONFIG_INVALID: 422,
   // Cloning, building, starting or health-checking a preview failed.
   E_PREVIEW_BUILD: 502,
+  // A repository's devcontainer.json cannot be used (syntax, a refused property, a path outside the repository).
+  E_DEVCONTAINER: 422,
 };
 
 export interface BerthErrorOptions {
