@@ -27,6 +27,8 @@ import { cookieValue } from './api/upgrade-auth.js';
 import { fileURLToPath } from 'node:url';
 import { buildRouteTable } from './edge/route-table.js';
 import { createEdge } from './edge/server.js';
+import { setupTls } from './edge/tls/setup.js';
+import type { CertificateStatus } from './edge/tls/certificates.js';
 import { selectRuntime } from './runtime/select.js';
 import { scopeToInstallation } from './runtime/installation.js';
 import { adoptionRules } from './services/adoption.js';
@@ -55,6 +57,10 @@ export interface Daemon {
   /** The apps origin's listener (path-mode hosted apps and `/embed/` apps), e.g. http://127.0.0.1:8996. */
   appsUrl: string;
   appsPort: number;
+  /** The HTTP→HTTPS redirect listener's port (BERTH_TLS on), else null. */
+  httpPort: number | null;
+  /** Certificates served and why an update was refused ([] with BERTH_TLS=off). */
+  tlsStatus(): CertificateStatus[];
   runtime: string;
   runtimeReason: string;
   /** This installation's id (store/instance-id.ts), on every workload, network and volume it makes. */
@@ -134,6 +140,8 @@ export function prepareDataDir(dir: string, log?: Logger): void {
 export async function startDaemon(config: BerthConfig, log: Logger): Promise<Daemon> {
   const startedAt = Date.now();
   prepareDataDir(config.dataDir, log);
+  // Before anything else starts: an unusable certificate is a configuration error to fix first.
+  const tls = setupTls(config, log.child({ component: 'tls' }));
   const token = ensureTokenFile(path.join(config.dataDir, 'token'));
   const helperDir = path.join(config.dataDir, 'bin');
   mkdirSync(helperDir, { recursive: true });
@@ -281,6 +289,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     fallbackUpgrade: execSockets.handle,
     origins,
     closeWebSockets: execSockets.closeAll,
+    ...(tls ? { tls: tls.edge } : {}),
   });
   edgeRef = edge;
   edgeForStats = edge;
@@ -348,11 +357,21 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       cause: err,
     });
   }
+  let redirectAddress = null;
+  try {
+    redirectAddress = tls ? await tls.listenRedirect(() => address.port) : null;
+  } catch (err) {
+    clearInterval(timer);
+    await edge.close();
+    db.close();
+    throw err;
+  }
   origins.setPorts(address.port, appsAddress.port);
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const hostPart = shownHost.includes(':') ? `[${shownHost}]` : shownHost;
-  const url = `http://${hostPart}:${address.port}`;
-  const appsUrl = `http://${hostPart}:${appsAddress.port}`;
+  const scheme = tls ? 'https' : 'http';
+  const url = `${scheme}://${hostPart}:${address.port}`;
+  const appsUrl = `${scheme}://${hostPart}:${appsAddress.port}`;
   log.info(
     { url, dataDir: config.dataDir, version, workspaces: workspaces.list().length, reconciled: startupReport },
     `Berth ${version} listening on ${url} (apps origin ${appsUrl})`,
@@ -367,6 +386,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     port: address.port,
     appsUrl,
     appsPort: appsAddress.port,
+    httpPort: redirectAddress?.port ?? null,
+    tlsStatus: () => tls?.status() ?? [],
     runtime: runtime.name,
     runtimeReason: reason,
     installation,
@@ -386,6 +407,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       apps.off('changed', refreshRoutes);
       shuttingDown.abort();
       await edge.close();
+      await tls?.close();
       // The worker writes to the store: stopped before it closes.
       await previews.stop();
       previews.service.off('changed', refreshRoutes);

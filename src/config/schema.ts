@@ -38,6 +38,20 @@ export const configSchema = z.object({
   appsPort: z.coerce.number().int().min(0).max(65535).optional(),
   /** Public URL of the apps origin behind an outer proxy (e.g. https://apps.example.com); default: the dashboard's host name on appsPort. */
   appsUrl: optionalUrl,
+  /**
+   * TLS of the access point: `off` (plain HTTP, e.g. behind an outer proxy that terminates TLS) or
+   * `files` (BERTH_TLS_CERT_FILE + BERTH_TLS_KEY_FILE, reloaded when they change). With TLS on,
+   * `port` and `appsPort` speak HTTPS and `httpPort` redirects plain HTTP to them.
+   */
+  tls: z.enum(['off', 'files']).default('off'),
+  /** PEM certificate (leaf first, then the chain; a wildcard is fine) for BERTH_TLS=files. */
+  tlsCertFile: z.string().min(1).optional(),
+  /** PEM private key of tlsCertFile (unencrypted, 0600 recommended). */
+  tlsKeyFile: z.string().min(1).optional(),
+  /** Plain-HTTP listener that redirects to HTTPS when TLS is on (default 80; 0 = none). */
+  httpPort: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Strict-Transport-Security max-age in seconds on HTTPS responses; 0 (default) sends none. Opt-in: browsers remember it. */
+  hstsMaxAge: z.coerce.number().int().min(0).max(63_072_000).default(0),
   /** Address the access point binds; loopback by default so nothing is exposed by accident. */
   host: z.string().default('127.0.0.1'),
   dataDir: z.string().default('./.berth'),

@@ -7,6 +7,7 @@ import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { SecureContext } from 'node:tls';
 import type { BerthConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Route, RouteTable } from '../domain/route.js';
@@ -35,9 +36,19 @@ export interface EdgeLimits {
   drainMs: number;
 }
 
+/** TLS of both listeners (BERTH_TLS): the certificate per handshake, and HSTS. */
+export interface EdgeTls {
+  /** Picks the certificate by SNI (CertificateStore.sniCallback). */
+  sniCallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
+  /** Strict-Transport-Security max-age in seconds; 0: none. */
+  hstsMaxAge: number;
+}
+
 export interface EdgeOptions {
   config: BerthConfig;
   log: Logger;
+  /** Serve HTTPS instead of HTTP on both listeners. */
+  tls?: EdgeTls;
   /** Receives every request that is not a workload route or `/llm/` (the Hono API); a rejected promise answers 500. */
   fallback: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
   /** Receives upgrade requests that match no route; without it they get 404. */

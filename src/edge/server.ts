@@ -8,6 +8,7 @@
  * in-flight requests drain for `drainMs`, then ends every socket, tunnel and upstream pool).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Route, RouteTable } from '../domain/route.js';
@@ -264,14 +265,32 @@ export function createEdge(opts: EdgeOptions): Edge {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   };
-  const server = http.createServer(serverOptions, onRequest);
+  const tlsOptions = opts.tls;
+  const hsts = tlsOptions && tlsOptions.hstsMaxAge > 0 ? `max-age=${tlsOptions.hstsMaxAge}` : null;
+  const withHsts = (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+    hsts === null
+      ? handler
+      : (req: IncomingMessage, res: ServerResponse): void => {
+          res.setHeader('strict-transport-security', hsts);
+          handler(req, res);
+        };
+  // One certificate store for both origins; HTTP/1.1 only over ALPN (the upgrade path for WebSockets).
+  const makeServer = (handler: (req: IncomingMessage, res: ServerResponse) => void): http.Server =>
+    tlsOptions
+      ? https.createServer({ ...serverOptions, SNICallback: tlsOptions.sniCallback, minVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] }, withHsts(handler))
+      : http.createServer(serverOptions, handler);
+  // A failed handshake (no certificate for the name, a scanner speaking plain HTTP) costs only its socket.
+  const tlsClientError = (err: Error): void => log.debug({ err }, 'TLS handshake failed');
+  const server = makeServer(onRequest);
   server.on('upgrade', onUpgrade);
   server.on('clientError', onClientError);
-  server.on('connection', track);
-  const appsServer = http.createServer(serverOptions, onAppsRequest);
+  server.on(tlsOptions ? 'secureConnection' : 'connection', track);
+  if (tlsOptions) server.on('tlsClientError', tlsClientError);
+  const appsServer = makeServer(onAppsRequest);
   appsServer.on('upgrade', onAppsUpgrade);
   appsServer.on('clientError', onClientError);
-  appsServer.on('connection', track);
+  appsServer.on(tlsOptions ? 'secureConnection' : 'connection', track);
+  if (tlsOptions) appsServer.on('tlsClientError', tlsClientError);
 
   const listenOn = (srv: http.Server, port: number, host: string): Promise<AddressInfo> =>
     new Promise((resolve, reject) => {
