@@ -17,6 +17,8 @@ describe('configSchema', () => {
     assert.deepEqual(ok({}), {
       port: 8995,
       host: '127.0.0.1',
+      tls: 'off',
+      hstsMaxAge: 0,
       dataDir: './.berth',
       runtime: 'auto',
       portsPerWorkspace: 5,
