@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { prepareDataDir } from '../daemon.js';
+import { prepareDataDir } from './data-dir.js';
 import { isBerthError } from '../errors.js';
 import { openDb } from './db.js';
 
