@@ -15,6 +15,8 @@ import { registerAdmin } from './commands/admin.js';
 import { registerApps } from './commands/apps.js';
 import { registerPreviews } from './commands/previews.js';
 import { registerInfra } from './commands/infra.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerService } from './commands/service.js';
 import { formatError } from './output.js';
 
 /** Version from package.json (two levels up from both src/cli and dist/cli). */
@@ -42,6 +44,8 @@ export function buildProgram(): Command {
   registerApps(program);
   registerPreviews(program);
   registerInfra(program);
+  registerDoctor(program);
+  registerService(program);
   return program;
 }
 
