@@ -2,6 +2,7 @@
  * Benchmark edge process: a Berth edge routing `/hosted/bench/{port}/` to the bench upstream.
  * Usage: `node --import tsx bench/proxy/edge-main.ts <upstreamPort> [listenPort] [workers]`;
  * prints {"port":N} once listening. workers > 1 uses node:cluster (one shared listener).
+ * BERTH_BENCH_TLS_CERT / BERTH_BENCH_TLS_KEY (PEM files) make it serve HTTPS (bench/tls).
  */
 import cluster from 'node:cluster';
 import { createServer } from 'node:net';
@@ -9,6 +10,17 @@ import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import { createEdge } from '../../src/edge/server.js';
 import { buildRouteTable } from '../../src/edge/route-table.js';
+import { readFileSync } from 'node:fs';
+import { CertificateStore, loadCertificate } from '../../src/edge/tls/certificates.js';
+
+function benchTls(): { sniCallback: CertificateStore['sniCallback']; hstsMaxAge: number } | undefined {
+  const cert = process.env.BERTH_BENCH_TLS_CERT;
+  const key = process.env.BERTH_BENCH_TLS_KEY;
+  if (!cert || !key) return undefined;
+  const store = new CertificateStore();
+  store.put('files', loadCertificate(readFileSync(cert, 'utf8'), readFileSync(key, 'utf8')));
+  return { sniCallback: store.sniCallback, hstsMaxAge: 0 };
+}
 
 const upstreamPort = Number(process.argv[2]);
 const listenPort = Number(process.argv[3] ?? 0);
@@ -19,6 +31,7 @@ async function serve(port: number): Promise<number> {
     config: loadConfig({}, { port, host: '127.0.0.1' }),
     log: silentLogger(),
     fallback: (_req, res) => void res.writeHead(404).end(),
+    ...(benchTls() ? { tls: benchTls()! } : {}),
   });
   edge.setRoutes(
     buildRouteTable([
