@@ -32,7 +32,8 @@ export type ErrorCode =
   | 'E_GITHUB'
   | 'E_PREVIEW_CONFIG_INVALID'
   | 'E_PREVIEW_BUILD'
-  | 'E_DEVCONTAINER';
+  | 'E_DEVCONTAINER'
+  | 'E_BACKUP';
 
 const defaultStatus: Record<ErrorCode, number> = {
   E_BAD_REQUEST: 400,
@@ -75,6 +76,8 @@ const defaultStatus: Record<ErrorCode, number> = {
   E_PREVIEW_BUILD: 502,
   // A repository's devcontainer.json cannot be used (syntax, a refused property, a path outside the repository).
   E_DEVCONTAINER: 422,
+  // restic failed (repository unreachable, wrong password, disk full…).
+  E_BACKUP: 502,
 };
 
 export interface BerthErrorOptions {
