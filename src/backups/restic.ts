@@ -82,8 +82,14 @@ export class Restic {
       }
       child.stderr!.setEncoding('utf8');
       child.stderr!.on('data', (chunk: string) => (err = (err + chunk).slice(-8000)));
+      let inputError: Error | null = null;
       if (ro.stdin) {
         child.stdin!.on('error', () => {}); // restic exiting early closes the pipe; its exit code says why
+        // A source that fails (pg_dump exiting non-zero) must fail the backup, not end it as if complete.
+        ro.stdin.once('error', (e: Error) => {
+          inputError = e;
+          child.kill('SIGTERM');
+        });
         ro.stdin.pipe(child.stdin!);
       }
       child.on('error', (e: NodeJS.ErrnoException) => {
@@ -92,6 +98,7 @@ export class Restic {
           : new BerthError('E_INTERNAL', `restic ${args[0]} failed: ${e.message}`, { cause: e }));
       });
       child.on('close', (code) => {
+        if (inputError) return reject(inputError);
         if (code === 0) return resolve(out);
         const why = err.trim().split('\n').filter(Boolean).slice(-3).join(' ') || `exit code ${code}`;
         reject(new BerthError('E_BACKUP', `restic ${args[0]} failed: ${why}`, { hint: hintFor(why) }));

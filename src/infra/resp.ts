@@ -9,7 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { BerthError } from '../errors.js';
 
-export type RespValue = string | number | null | RespValue[];
+export type RespValue = string | number | null | Buffer | RespValue[];
 
 /** An error reply (`-ERR …`) from the server. */
 export class RespReplyError extends Error {
@@ -20,8 +20,11 @@ export class RespReplyError extends Error {
 }
 
 export interface RespConnection {
-  /** Sends one command (`['SET', 'k', 'v']`) and resolves to its reply; error replies reject with RespReplyError. */
-  command(args: readonly (string | number)[]): Promise<RespValue>;
+  /**
+   * Sends one command (`['SET', 'k', 'v']`) and resolves to its reply; error replies reject with
+   * RespReplyError. Bulk strings come back as UTF-8 text, or as Buffers on a `binary` connection.
+   */
+  command(args: readonly (string | number | Buffer)[]): Promise<RespValue>;
   /** Sends QUIT and closes the socket. */
   close(): Promise<void>;
 }
@@ -57,7 +60,8 @@ export function parseRedisUrl(url: string): RedisTarget {
 }
 
 /** Connects, authenticates and selects the URL's database. Throws E_INFRA_UNAVAILABLE when it cannot. */
-export async function connectResp(url: string, opts: { timeoutMs?: number } = {}): Promise<RespConnection> {
+export async function connectResp(url: string, opts: { timeoutMs?: number; binary?: boolean } = {}): Promise<RespConnection> {
+  const binary = opts.binary === true;
   const target = parseRedisUrl(url);
   const timeoutMs = opts.timeoutMs ?? 5000;
   const socket: net.Socket = target.tls
@@ -81,7 +85,7 @@ export async function connectResp(url: string, opts: { timeoutMs?: number } = {}
     for (;;) {
       let parsed: { value: RespValue | RespReplyError; end: number } | undefined;
       try {
-        parsed = parseReply(buffer, offset);
+        parsed = parseReply(buffer, offset, binary);
       } catch (err) {
         failAll(err as Error);
         return;
@@ -110,7 +114,7 @@ export async function connectResp(url: string, opts: { timeoutMs?: number } = {}
     });
   });
 
-  const command = (args: readonly (string | number)[]): Promise<RespValue> =>
+  const command = (args: readonly (string | number | Buffer)[]): Promise<RespValue> =>
     new Promise((resolve, reject) => {
       if (failure) return reject(failure);
       pending.push({ resolve, reject });
@@ -137,10 +141,10 @@ export async function connectResp(url: string, opts: { timeoutMs?: number } = {}
 }
 
 /** Encodes a command as a RESP array of bulk strings. */
-export function encodeCommand(args: readonly (string | number)[]): Buffer {
+export function encodeCommand(args: readonly (string | number | Buffer)[]): Buffer {
   const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
   for (const a of args) {
-    const b = Buffer.from(String(a), 'utf8');
+    const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a), 'utf8');
     parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
   }
   return Buffer.concat(parts);
@@ -148,9 +152,9 @@ export function encodeCommand(args: readonly (string | number)[]): Buffer {
 
 /**
  * Parses one reply starting at `offset`; undefined when the buffer does not hold all of it yet.
- * Bulk strings are decoded as UTF-8 (Berth stores no binary values).
+ * Bulk strings are decoded as UTF-8, or kept as Buffers with `binary` (DUMP payloads, any key).
  */
-export function parseReply(buf: Buffer, offset: number): { value: RespValue | RespReplyError; end: number } | undefined {
+export function parseReply(buf: Buffer, offset: number, binary = false): { value: RespValue | RespReplyError; end: number } | undefined {
   if (offset >= buf.length) return undefined;
   const lineEnd = buf.indexOf('\r\n', offset);
   if (lineEnd < 0) return undefined;
@@ -168,7 +172,7 @@ export function parseReply(buf: Buffer, offset: number): { value: RespValue | Re
       const len = Number(line);
       if (len < 0) return { value: null, end: next };
       if (buf.length < next + len + 2) return undefined;
-      return { value: buf.toString('utf8', next, next + len), end: next + len + 2 };
+      return { value: binary ? Buffer.from(buf.subarray(next, next + len)) : buf.toString('utf8', next, next + len), end: next + len + 2 };
     }
     case '*': {
       const count = Number(line);
@@ -176,7 +180,7 @@ export function parseReply(buf: Buffer, offset: number): { value: RespValue | Re
       const items: RespValue[] = [];
       let pos = next;
       for (let i = 0; i < count; i++) {
-        const item = parseReply(buf, pos);
+        const item = parseReply(buf, pos, binary);
         if (!item) return undefined;
         // An error inside an array (EXEC) is kept as its message; Berth sends no transactions.
         items.push(item.value instanceof RespReplyError ? item.value.message : item.value);
