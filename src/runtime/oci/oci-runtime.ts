@@ -13,6 +13,7 @@ import { BerthError } from '../../errors.js';
 import { imageRefProblem } from '../../domain/image-ref.js';
 import { argvRefusal, commandProblem, envProblem, hostPathProblem, labelsProblem, refProblem, specProblem } from './argv-guard.js';
 import { mergeStampedLogs } from './log-merge.js';
+import { listEngineVolumes } from './oci-volumes.js';
 import {
   LABEL_ID,
   LABEL_KIND,
@@ -22,7 +23,6 @@ import {
   type RuntimeContext,
   type RuntimeName,
   type WorkloadStatus,
-  LABEL_INSTALLATION,
   NETWORK_NAME_RE,
   networkProblem,
   VOLUME_NAME_RE,
@@ -151,13 +151,14 @@ export function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Ru
   }
 
   /**
-   * Creates volume `name` with the ownership labels among `labels` unless it exists (kept as it
+   * Creates volume `name` with the workload's `labels` unless it exists (kept as it
    * is); resolves true when this call made it, so a create that fails next can remove it again.
    */
   async function createVolume(name: string, labels: Record<string, string>): Promise<boolean> {
     if ((await run(['volume', 'inspect', '--', name])).code === 0) return false;
-    const own = Object.fromEntries([LABEL_KIND, LABEL_ID, LABEL_INSTALLATION].flatMap((k) => (labels[k] !== undefined ? [[k, labels[k]]] : [])));
-    const res = await run(volumeCreateArgs(name, own));
+    // All the workload's labels (kind, id, installation, owner…): a volume kept after its
+    // workload is gone still says whose it was (listVolumes).
+    const res = await run(volumeCreateArgs(name, labels));
     if (res.code === 0) return true;
     // Made by someone else in between (podman says so; docker's create is idempotent).
     if (/already exists/i.test(res.stderr)) return false;
@@ -306,6 +307,11 @@ export function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Ru
         });
       }
       throw failure(`volume rm ${name}`, res);
+    },
+
+    async listVolumes(labels) {
+      check('volume ls', labelsProblem(labels));
+      return listEngineVolumes(run, labels, failure);
     },
 
     async createNetwork(name, labels) {

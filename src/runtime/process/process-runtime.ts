@@ -8,8 +8,8 @@
  * finds running workloads again because supervisors run detached in their own session.
  *
  * Volumes: a process cannot be given a mount, so a named volume is the directory
- * `<dataDir>/volumes/<name>/` (created by `create`, kept by `remove`, deleted by `removeVolume`),
- * and env values and command arguments naming the volume's target path are rewritten to it (see
+ * `<dataDir>/volumes/<name>/` (created by `create` with its labels beside it, kept by `remove`,
+ * deleted by `removeVolume`, listed with its size by `listVolumes`; see volumes.ts), and env values and command arguments naming the volume's target path are rewritten to it (see
  * `WorkloadSpec.volumes`).
  */
 import { spawn } from 'node:child_process';
@@ -34,7 +34,7 @@ import {
   volumeProblem,
 } from '../runtime.js';
 import { SUPERVISOR_SOURCE } from './supervisor.js';
-import { substituteVolumes } from './volumes.js';
+import { processVolumes, substituteVolumes } from './volumes.js';
 
 /** Options of the process driver. */
 export interface ProcessRuntimeOptions {
@@ -79,8 +79,8 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
   const log = ctx.log.child({ runtime: 'process' });
   log.warn('process runtime: no isolation — workloads run as host processes with the daemon user\'s rights');
   const root = path.join(path.resolve(ctx.dataDir), 'process');
-  const volumesRoot = path.join(path.resolve(ctx.dataDir), 'volumes');
-  const volumeDir = (name: string): string => path.join(volumesRoot, name);
+  const vols = processVolumes(ctx.dataDir);
+  const volumeDir = vols.dir;
   const nodeBin = opts.nodeBin ?? process.execPath;
   const hostEnv: Record<string, string> = opts.hostEnv ?? pickDefined({ PATH: process.env.PATH, HOME: process.env.HOME });
   // Content-addressed, so an upgrade never rewrites the file a running supervisor was started from.
@@ -164,7 +164,7 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
         throw new BerthError('E_RUNTIME', `process create failed: ${(err as Error).message}`, { cause: err });
       }
       const volumes = spec.volumes ?? [];
-      for (const v of volumes) await mkdir(volumeDir(v.name), { recursive: true, mode: 0o700 });
+      for (const v of volumes) await vols.ensure(v.name, spec.labels);
       const onHost = (value: string): string => substituteVolumes(value, volumes, volumeDir);
       const stored: StoredSpec = {
         name: spec.name,
@@ -290,8 +290,10 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
           hint: 'remove the workload that uses it first',
         });
       }
-      await rm(volumeDir(name), { recursive: true, force: true });
+      await vols.remove(name);
     },
+
+    listVolumes: (labels) => vols.list(labels),
   };
 
   /** Every existing workload (a directory with a spec). */
