@@ -19,6 +19,9 @@ import type { WorkspacesRepo } from '../store/workspaces-repo.js';
 /** Engine-visible name of a workspace's data volume: `berth-<installation tag>-ws-<id>-data`. */
 export const workspaceVolumeName = (id: string, installation?: string): string => scopedName(installation, 'ws', id, 'data');
 
+/** Whether the record's data volume is the one made for it (not a kept volume of another workspace it mounts again). */
+export const isOwnDataVolume = (ws: Pick<Workspace, 'id' | 'dataVolume'>): boolean => !!ws.dataVolume && ws.dataVolume.endsWith(`-ws-${ws.id}-data`);
+
 /** What a create asks for: a data path, or null for no volume; absent: the server's default. */
 export interface DataRequest {
   dataPath?: string | null | undefined;
