@@ -68,6 +68,8 @@ export interface EngineProfile {
   ttyOverPipes: boolean;
   /** Extra `rm -f` flags so removal kills at once instead of waiting out a stop timeout. */
   forceRemoveFlags: string[];
+  /** `volume create` of an existing name fails with "already exists" (podman) rather than succeeding (docker). */
+  volumeCreateRefusesExisting: boolean;
   /**
    * `logs` writes the container's stderr lines to the CLI's stderr (docker), so reading two pipes
    * loses their order: non-follow reads then ask for `--timestamps` and merge by them.
@@ -155,7 +157,9 @@ export function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Ru
    * is); resolves true when this call made it, so a create that fails next can remove it again.
    */
   async function createVolume(name: string, labels: Record<string, string>): Promise<boolean> {
-    if ((await run(['volume', 'inspect', '--', name])).code === 0) return false;
+    // docker's create succeeds on an existing volume, so only a look first tells "made" from
+    // "was there"; podman's refuses, which saves a call on every workspace create (bench/create-to-running.ts).
+    if (!engine.volumeCreateRefusesExisting && (await run(['volume', 'inspect', '--', name])).code === 0) return false;
     // All the workload's labels (kind, id, installation, owner…): a volume kept after its
     // workload is gone still says whose it was (listVolumes).
     const res = await run(volumeCreateArgs(name, labels));

@@ -8,9 +8,9 @@
  * finds running workloads again because supervisors run detached in their own session.
  *
  * Volumes: a process cannot be given a mount, so a named volume is the directory
- * `<dataDir>/volumes/<name>/` (created by `create` with its labels beside it, kept by `remove`,
- * deleted by `removeVolume`, listed with its size by `listVolumes`; see volumes.ts), and env values and command arguments naming the volume's target path are rewritten to it (see
- * `WorkloadSpec.volumes`).
+ * `<dataDir>/volumes/<name>/` (made by `create` with its labels, kept by `remove`, deleted by
+ * `removeVolume`, listed by `listVolumes`; volumes.ts), and env values and command arguments naming
+ * the volume's target path are rewritten to it (see `WorkloadSpec.volumes`).
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
@@ -80,7 +80,6 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
   log.warn('process runtime: no isolation — workloads run as host processes with the daemon user\'s rights');
   const root = path.join(path.resolve(ctx.dataDir), 'process');
   const vols = processVolumes(ctx.dataDir);
-  const volumeDir = vols.dir;
   const nodeBin = opts.nodeBin ?? process.execPath;
   const hostEnv: Record<string, string> = opts.hostEnv ?? pickDefined({ PATH: process.env.PATH, HOME: process.env.HOME });
   // Content-addressed, so an upgrade never rewrites the file a running supervisor was started from.
@@ -165,7 +164,7 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
       }
       const volumes = spec.volumes ?? [];
       for (const v of volumes) await vols.ensure(v.name, spec.labels);
-      const onHost = (value: string): string => substituteVolumes(value, volumes, volumeDir);
+      const onHost = (value: string): string => substituteVolumes(value, volumes, vols.dir);
       const stored: StoredSpec = {
         name: spec.name,
         labels: { ...spec.labels },
@@ -292,7 +291,6 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
       }
       await vols.remove(name);
     },
-
     listVolumes: (labels) => vols.list(labels),
   };
 
