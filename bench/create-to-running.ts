@@ -1,7 +1,9 @@
 /**
  * Create-to-running benchmark: for each runtime, N sequential workspace creates through the real
- * API; measures (a) POST /api/workspaces → 201 running and (b) POST → first 200 from the hosted
- * app through the edge. Prints medians side by side. Run: `npx tsx bench/create-to-running.ts [N]`
+ * API, with a data volume (the default) and without one (`dataPath: null`), alternating in one run
+ * so both see the same machine load; measures (a) POST /api/workspaces → 201 running and (b) POST
+ * → first 200 from the hosted app through the edge. Delete (with the volume) is not timed.
+ * Prints medians side by side. Run: `npx tsx bench/create-to-running.ts [N]`
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -15,33 +17,48 @@ const percentile = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
 
-async function measure(t: TestDaemon, body: (i: number) => unknown): Promise<{ created: number[]; serving: number[] }> {
-  const created: number[] = [];
-  const serving: number[] = [];
-  for (let i = 0; i < N; i++) {
-    const t0 = performance.now();
-    const res = await t.api('POST', '/api/workspaces', body(i));
-    if (res.status !== 201) throw new Error(`create failed: ${JSON.stringify(res.body)}`);
-    created.push(performance.now() - t0);
-    const url = res.body.ports[0].url as string;
-    for (;;) {
-      const r = await fetch(url).catch(() => null);
-      if (r?.status === 200) break;
-      if (performance.now() - t0 > 30_000) throw new Error('hosted app never answered');
-      await new Promise((r2) => setTimeout(r2, 10));
-    }
-    serving.push(performance.now() - t0);
-    await t.api('DELETE', `/api/workspaces/${res.body.id}`);
+type Timings = { created: number[]; serving: number[] };
+
+/** One create → running → first 200 → delete; returns the two timings. */
+async function once(t: TestDaemon, body: unknown): Promise<[number, number]> {
+  const t0 = performance.now();
+  const res = await t.api('POST', '/api/workspaces', body);
+  if (res.status !== 201) throw new Error(`create failed: ${JSON.stringify(res.body)}`);
+  const created = performance.now() - t0;
+  const url = res.body.ports[0].url as string;
+  for (;;) {
+    const r = await fetch(url).catch(() => null);
+    if (r?.status === 200) break;
+    if (performance.now() - t0 > 30_000) throw new Error('hosted app never answered');
+    await new Promise((r2) => setTimeout(r2, 10));
   }
-  return { created, serving };
+  const serving = performance.now() - t0;
+  const del = await t.api('DELETE', `/api/workspaces/${res.body.id}`);
+  if (del.status !== 204) throw new Error(`delete failed: ${JSON.stringify(del.body)}`);
+  return [created, serving];
 }
 
-const rows: [string, { created: number[]; serving: number[] }][] = [];
+/** N rounds; each round creates one workspace with a data volume and one without, in alternating order. */
+async function measure(t: TestDaemon, body: (i: number, volume: boolean) => Record<string, unknown>): Promise<{ volume: Timings; none: Timings }> {
+  const out = { volume: { created: [] as number[], serving: [] as number[] }, none: { created: [] as number[], serving: [] as number[] } };
+  for (let i = 0; i < N; i++) {
+    for (const volume of i % 2 === 0 ? [true, false] : [false, true]) {
+      const [created, serving] = await once(t, { ...body(i, volume), ...(volume ? {} : { dataPath: null }) });
+      const row = volume ? out.volume : out.none;
+      row.created.push(created);
+      row.serving.push(serving);
+    }
+  }
+  return out;
+}
+
+const rows: [string, Timings][] = [];
 
 const proc = await startTestDaemon({ runtime: 'process' });
 try {
   const server = `require('http').createServer((q,s)=>s.end('ok')).listen(Number(process.env.PORT),'127.0.0.1')`;
-  rows.push(['process', await measure(proc, (i) => ({ name: `bench-p${i}`, visibility: 'public', command: [process.execPath, '-e', server] }))]);
+  const r = await measure(proc, (i, v) => ({ name: `bench-p${i}${v ? 'v' : ''}`, visibility: 'public', command: [process.execPath, '-e', server] }));
+  rows.push(['process', r.none], ['process+volume', r.volume]);
 } finally {
   await proc.stop();
 }
@@ -57,19 +74,25 @@ if (podmanOk) {
   const pod = await startTestDaemon({ runtime: 'podman' });
   try {
     const image = await ensureTestImage('podman', { CONTAINERS_CONF: path.join(pod.dataDir, 'containers.conf') });
-    rows.push(['podman', await measure(pod, (i) => ({ name: `bench-c${i}`, visibility: 'public', image, command: ['httpd', '-f', '-p', '8000', '-h', '/www'] }))]);
+    const r = await measure(pod, (i, v) => ({ name: `bench-c${i}${v ? 'v' : ''}`, visibility: 'public', image, command: ['httpd', '-f', '-p', '8000', '-h', '/www'] }));
+    rows.push(['podman', r.none], ['podman+volume', r.volume]);
   } finally {
     await pod.stop();
   }
 }
 
-console.log(`\ncreate-to-running, ${N} sequential creates per runtime (ms)`);
-console.log('runtime  | POST→running p50 | p90    | POST→first 200 p50 | p90');
+console.log(`\ncreate-to-running, ${N} sequential creates per row, with and without a data volume alternating (ms)`);
+console.log('runtime         | POST→running p50 | p90    | POST→first 200 p50 | p90');
 for (const [name, r] of rows) {
   console.log(
-    `${name.padEnd(8)} | ${percentile(r.created, 50).toFixed(0).padStart(16)} | ${percentile(r.created, 90).toFixed(0).padStart(6)} | ${percentile(r.serving, 50).toFixed(0).padStart(18)} | ${percentile(r.serving, 90).toFixed(0).padStart(5)}`,
+    `${name.padEnd(15)} | ${percentile(r.created, 50).toFixed(0).padStart(16)} | ${percentile(r.created, 90).toFixed(0).padStart(6)} | ${percentile(r.serving, 50).toFixed(0).padStart(18)} | ${percentile(r.serving, 90).toFixed(0).padStart(5)}`,
   );
 }
-if (rows.length === 2) {
-  console.log(`ratio podman/process (POST→first 200, p50): ${(percentile(rows[1]![1].serving, 50) / percentile(rows[0]![1].serving, 50)).toFixed(1)}×`);
+const row = (name: string): Timings | undefined => rows.find(([n]) => n === name)?.[1];
+const podVol = row('podman+volume');
+const pod = row('podman');
+if (podVol && pod) {
+  const p50 = percentile(podVol.created, 50);
+  console.log(`podman: the data volume adds ${(p50 - percentile(pod.created, 50)).toFixed(0)} ms to POST→running p50 (${p50.toFixed(0)} ms; budget 1000 ms: ${p50 <= 1000 ? 'within' : 'OVER'})`);
+  console.log(`ratio podman/process (POST→first 200, p50, no volume): ${(percentile(pod.serving, 50) / percentile(row('process')!.serving, 50)).toFixed(1)}×`);
 }

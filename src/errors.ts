@@ -33,7 +33,9 @@ export type ErrorCode =
   | 'E_PREVIEW_CONFIG_INVALID'
   | 'E_PREVIEW_BUILD'
   | 'E_DEVCONTAINER'
-  | 'E_BACKUP';
+  | 'E_BACKUP'
+  | 'E_BAD_DATA_PATH'
+  | 'E_NO_DATA_VOLUME';
 
 const defaultStatus: Record<ErrorCode, number> = {
   E_BAD_REQUEST: 400,
@@ -78,6 +80,10 @@ const defaultStatus: Record<ErrorCode, number> = {
   E_DEVCONTAINER: 422,
   // restic failed (repository unreachable, wrong password, disk full…).
   E_BACKUP: 502,
+  // A workspace data path that is not a safe absolute directory (domain/data-path.ts).
+  E_BAD_DATA_PATH: 400,
+  // The workspace has no data volume (made before volumes, or with none): a recreate would lose its files.
+  E_NO_DATA_VOLUME: 409,
 };
 
 export interface BerthErrorOptions {

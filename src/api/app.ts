@@ -21,6 +21,7 @@ import { requestId } from '../edge/request-id.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { workspaceRoutes } from './routes/workspaces.js';
+import { volumeRoutes } from './routes/volumes.js';
 import { eventRoutes, type ChangeSource } from './routes/events.js';
 
 export interface ApiDeps {
@@ -122,6 +123,7 @@ export function createApiApp(deps: ApiDeps) {
 
   app.route('/api/auth', authRoutes(deps.auth, deps.config, deps.hostingFor, deps.handoff));
   app.route('/api/workspaces', workspaceRoutes(deps.workspaces, deps.auth, deps.appsHostingFor));
+  app.route('/api/volumes', volumeRoutes(deps.workspaces.volumes, deps.auth));
   app.route(
     '/api/events',
     eventRoutes({

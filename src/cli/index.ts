@@ -11,6 +11,7 @@ import { CliError } from './client.js';
 import { registerStatus } from './commands/status.js';
 import { registerUp } from './commands/up.js';
 import { registerWs } from './commands/ws.js';
+import { registerVolume } from './commands/volume.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerApps } from './commands/apps.js';
 import { registerPreviews } from './commands/previews.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerUp(program);
   registerStatus(program);
   registerWs(program);
+  registerVolume(program);
   registerAdmin(program);
   registerApps(program);
   registerPreviews(program);

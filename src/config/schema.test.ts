@@ -25,6 +25,7 @@ describe('configSchema', () => {
       portRangeStart: 9000,
       portRangeEnd: 9999,
       containerPortBase: 8000,
+      workspaceDataPath: '/workspace',
       defaultImage: 'docker.io/library/debian:bookworm-slim',
       trustedProxies: [],
       dnsServers: [],
@@ -55,6 +56,13 @@ describe('configSchema', () => {
     assert.equal(ok({ portRangeStart: '1', portRangeEnd: '65535', containerPortBase: 1 }).portRangeStart, 1);
     assert.equal(ok({ portRangeEnd: '65535' }).portRangeEnd, 65535);
     for (const raw of [{ port: -1 }, { port: 65536 }, { port: '1.5' }, { port: 'x' }, { portRangeStart: 0 }, { portRangeEnd: 65536 }, { containerPortBase: 0 }, { containerPortBase: 1.5 }]) bad(raw);
+  });
+
+  it('workspace data path: a safe absolute directory, refused otherwise with the reason', () => {
+    assert.equal(ok({ workspaceDataPath: '/home/dev' }).workspaceDataPath, '/home/dev');
+    for (const p of ['/', '/proc', '..', '-v', 'x:y', '/a/../b', '/data:ro']) {
+      assert.match(bad({ workspaceDataPath: p }).join('\n'), /^workspaceDataPath: .*give an absolute directory/m, p);
+    }
   });
 
   it('numeric limits at their edges', () => {

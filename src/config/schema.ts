@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { imageRefIssue } from '../domain/image-ref.js';
+import { DATA_PATH_HINT, DEFAULT_DATA_PATH, dataPathProblem } from '../domain/data-path.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
 /** A comma-separated env value (or, from code, an array). */
@@ -61,6 +62,17 @@ export const configSchema = z.object({
   portRangeEnd: port.default(9999),
   /** First container port; a workspace's ports are containerPortBase … +portsPerWorkspace-1. */
   containerPortBase: port.default(8000),
+  /**
+   * Where a new workspace's data volume is mounted when the request names no `dataPath`
+   * (BERTH_WORKSPACE_DATA_PATH); checked like a requested one (domain/data-path.ts).
+   */
+  workspaceDataPath: z
+    .string()
+    .superRefine((s, ctx) => {
+      const problem = dataPathProblem(s);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${problem}; ${DATA_PATH_HINT}` });
+    })
+    .default(DEFAULT_DATA_PATH),
   /** Image used when a workspace names none. */
   defaultImage: imageRef.default('docker.io/library/debian:bookworm-slim'),
   /** Enables subdomain routing `{port}--{id}.{appsDomain}`. */

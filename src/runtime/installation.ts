@@ -74,6 +74,14 @@ export function scopeToInstallation(runtime: Runtime, scope: InstallationScope):
   if (runtime.build) scoped.build = (dir, file, tag) => runtime.build!(dir, file, tag);
   if (runtime.removeImage) scoped.removeImage = (tag) => runtime.removeImage!(tag);
   if (runtime.removeVolume) scoped.removeVolume = (name) => runtime.removeVolume!(name);
+  if (runtime.listVolumes) {
+    // Only volumes labelled for this installation: no record names a volume's engine id, so an
+    // unlabelled one (made before volumes were labelled) cannot be adopted and is never listed.
+    scoped.listVolumes = async (labels) => {
+      if (labels[LABEL_INSTALLATION] !== undefined && labels[LABEL_INSTALLATION] !== scope.id) return [];
+      return runtime.listVolumes!({ ...labels, ...label });
+    };
+  }
   if (runtime.createNetwork) scoped.createNetwork = (name, labels) => runtime.createNetwork!(name, { ...labels, ...label });
   if (runtime.removeNetwork) scoped.removeNetwork = (name) => runtime.removeNetwork!(name);
   if (runtime.connectNetwork) scoped.connectNetwork = (name, ref, aliases) => runtime.connectNetwork!(name, ref, aliases);

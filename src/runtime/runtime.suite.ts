@@ -296,12 +296,21 @@ export function runtimeConformanceSuite(name: string, makeRuntime: MakeRuntime, 
 
       const second = await createStarted(withVolume('vol2'));
       assert.equal((await sh(second, 'cat "$VOL/kept.txt"')).stdout, `kept-${runId}\n`, 'data survived remove + create');
+      if (rt.listVolumes) {
+        // Listed with the labels of the workload that made it (vol1, not vol2) and a size that counts the file.
+        const listed = (await rt.listVolumes({ [LABEL_KIND]: kind, [LABEL_ID]: `${runId}-vol1` })).find((v) => v.name === volume);
+        assert.ok(listed, 'listVolumes finds the volume by its labels');
+        assert.equal(listed.labels['berth.test'], 'conformance', 'every label of the workload, not only kind and id');
+        assert.ok(listed.sizeBytes !== null && listed.sizeBytes > 0, `size on disk: ${listed.sizeBytes}`);
+        assert.deepEqual(await rt.listVolumes({ [LABEL_KIND]: kind, [LABEL_ID]: `${runId}-vol2` }), [], 'an existing volume keeps its first labels');
+      }
       await rejectsWith(rt.removeVolume!(volume), 'E_INVALID_STATE');
       await rt.remove(second);
       created.delete(second);
 
       await rt.removeVolume!(volume);
       await rt.removeVolume!(volume); // idempotent
+      if (rt.listVolumes) assert.deepEqual(await rt.listVolumes({ [LABEL_KIND]: kind, [LABEL_ID]: `${runId}-vol1` }), [], 'gone from the list');
       const third = await createStarted(withVolume('vol3'));
       const gone = await sh(third, 'cat "$VOL/kept.txt"');
       assert.notEqual(gone.exitCode, 0, `removeVolume left the data: ${gone.stdout}`);

@@ -51,6 +51,12 @@ export interface Runtime {
    */
   removeVolume?(name: string): Promise<void>;
   /**
+   * Every volume carrying all the given labels, with its size on disk when the driver can read it
+   * (null when it cannot, e.g. a docker engine on another host). Volumes carry the labels of the
+   * workload whose `create` made them (see `WorkloadSpec.volumes`). Present with `removeVolume`.
+   */
+  listVolumes?(labels: Record<string, string>): Promise<VolumeSummary[]>;
+  /**
    * Creates a network workloads can join (`WorkloadSpec.network`), carrying `labels` (which should
    * include LABEL_KIND and LABEL_ID, so `listNetworks` finds orphans; the installation scope adds
    * LABEL_INSTALLATION). Idempotent: a network that
@@ -160,6 +166,8 @@ export const LABEL_ID = 'berth.id';
  * Berths on one engine each touch only their own (see runtime/installation.ts, which applies it).
  */
 export const LABEL_INSTALLATION = 'berth.installation';
+/** The Berth user id that owns a workload (workspaces); its volumes carry it too, so a kept volume still has an owner. */
+export const LABEL_OWNER = 'berth.owner';
 
 export interface WorkloadSpec {
   /** Engine-visible name, unique per host (e.g. `berth-ws-<id>`). */
@@ -182,7 +190,8 @@ export interface WorkloadSpec {
    * Named, persistent volumes: data written under `target` outlives `remove` and is there again
    * for the next workload created with the same volume `name` (until `removeVolume(name)`).
    * Container drivers mount the engine volume `name` at `target` (`-v name:target`), creating it
-   * first, when missing, with the workload's LABEL_KIND / LABEL_ID / LABEL_INSTALLATION. The process driver cannot mount (`capabilities.volumes` false): a
+   * first, when missing, with the workload's labels (LABEL_KIND, LABEL_ID, LABEL_INSTALLATION and
+   * any other, e.g. LABEL_OWNER); a volume that exists keeps its labels. The process driver cannot mount (`capabilities.volumes` false): a
    * volume is the host directory `<dataDir>/volumes/<name>/`, and every env value and command
    * argument that is `target` or starts with `target/` is rewritten to that directory — so a
    * workload that reads its data path from its env (e.g. `DATA_DIR=/data`) works on both.
@@ -226,6 +235,14 @@ export interface WorkloadSummary {
   name: string;
   labels: Record<string, string>;
   state: WorkloadState;
+}
+
+/** A volume as `listVolumes` reports it. */
+export interface VolumeSummary {
+  name: string;
+  labels: Record<string, string>;
+  /** Bytes the volume's files take on disk; null when unknown. */
+  sizeBytes: number | null;
 }
 
 /** A network as `listNetworks` reports it. */

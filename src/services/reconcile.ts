@@ -9,6 +9,7 @@ import { sweepNetworks } from '../runtime/networks.js';
 import { LABEL_ID, LABEL_KIND, type Runtime } from '../runtime/runtime.js';
 import type { AppsRepo } from '../store/apps-repo.js';
 import type { WorkspacesRepo } from '../store/workspaces-repo.js';
+import { dropDataVolume, isOwnDataVolume } from './workspace-data.js';
 import { appReportChanged, createAppReconciler, emptyAppReport, type AppReconcileReport } from './reconcile-apps.js';
 
 /** What one reconcile pass did; logged and returned for tests and metrics. */
@@ -101,6 +102,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         // Only a crash mid-create leaves this state behind across a start: nothing is waiting on it.
         if (!opts.startup) continue;
         if (w) await runtime.remove(w.ref).catch((err: unknown) => log.warn({ err, id: ws.id }, 'reconcile: remove failed'));
+        // The volume this create made goes too; a kept one it was to mount again (another id's) stays.
+        if (isOwnDataVolume(ws)) await dropDataVolume(runtime, ws, log);
         repo.delete(ws.id);
         report.abandonedCreates.push(ws.id);
         continue;

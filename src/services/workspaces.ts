@@ -11,6 +11,9 @@ import { isAdmin, type Principal } from './auth.js';
 import type { LlmTokens } from './llm-tokens.js';
 import { dropNetwork, ownNetwork, workspaceNetworkName } from '../runtime/networks.js';
 import { llmUrlOf, workloadSpec } from './workspace-spec.js';
+import { dataFor, dropDataVolume } from './workspace-data.js';
+import { checkRecreatable, noWorkloadError, recreateWorkload, type RecreateOptions, type RecreateProgress } from './workspace-recreate.js';
+import { VolumeService } from './volumes.js';
 
 export interface CreateWorkspaceInput {
   name: string;
@@ -19,6 +22,10 @@ export interface CreateWorkspaceInput {
   env?: Record<string, string> | undefined;
   visibility?: Visibility | undefined;
   restart?: RestartPolicy | undefined;
+  /** Where the data volume is mounted (default BERTH_WORKSPACE_DATA_PATH); null: no data volume. */
+  dataPath?: string | null | undefined;
+  /** Mount this kept volume (`ws rm --keep-data`) instead of a new one. */
+  dataVolume?: string | undefined;
 }
 
 export interface WorkspaceServiceDeps {
@@ -49,9 +56,12 @@ export { workloadName } from './workspace-spec.js';
 export class WorkspaceService extends EventEmitter<{ changed: [] }> {
   /** Ids with a lifecycle operation in flight; the reconciler leaves them alone. */
   private readonly inFlight = new Set<string>();
+  /** This installation's volumes (`berth volume ls|rm`), workspace data volumes among them. */
+  readonly volumes: VolumeService;
 
   constructor(private readonly deps: WorkspaceServiceDeps) {
     super();
+    this.volumes = new VolumeService({ runtime: deps.runtime, repo: deps.repo });
   }
 
   busyIds(): ReadonlySet<string> {
@@ -115,9 +125,13 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     const nameProblem = checkWorkspaceName(input.name);
     if (nameProblem) throw new BerthError('E_INVALID_NAME', nameProblem, { hint: 'a name like my-app: lowercase letters, digits and dashes, at most 40' });
     const portMapping = runtime.capabilities.portMapping;
+    const id = newId();
+    // A kept volume is mounted again only by someone who may see it, and never by two records.
+    const reused = input.dataVolume !== undefined ? await this.volumes.claim(input.dataVolume, by ? { ...by, userId: ownerId ?? '' } : null) : null;
+    const data = dataFor(id, input, this.deps, reused);
     const ws = repo.insertWithPorts(
       {
-        id: newId(),
+        id,
         name: input.name,
         image: input.image ?? config.defaultImage,
         command: input.command && input.command.length > 0 ? input.command : null,
@@ -126,6 +140,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
         ownerId,
         visibility: input.visibility ?? 'private',
         restartPolicy: input.restart ?? 'no',
+        ...data,
       },
       {
         rangeStart: config.portRangeStart,
@@ -155,6 +170,8 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     } catch (err) {
       log.warn({ err }, 'workspace create failed; cleaning up');
       if (ref) await runtime.remove(ref).catch((e: unknown) => log.error({ err: e }, 'cleanup: remove failed'));
+      // The volume this create made goes too (an engine create that failed removed it already); a reused one stays.
+      if (!reused) await dropDataVolume(runtime, ws, log);
       this.deps.llmTokens.revoke(ws.id);
       // Left behind if this fails: the reconciler sweeps networks no record claims.
       await dropNetwork(runtime, workspaceNetworkName(this.deps.installation, ws.id)).catch((e: unknown) => log.warn({ err: e }, 'cleanup: network remove failed'));
@@ -169,7 +186,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
   async stop(idOrName: string): Promise<Workspace> {
     const ws = this.get(idOrName);
     const ref = ws.runtimeRef;
-    if (!ref) throw new BerthError('E_INVALID_STATE', `workspace "${ws.name}" is still being created`);
+    if (!ref) throw noWorkloadError(ws);
     return this.track(ws.id, async () => {
       try {
         await this.deps.runtime.stop(ref);
@@ -188,7 +205,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     const ws = this.get(idOrName);
     this.checkMayRun(by);
     const ref = ws.runtimeRef;
-    if (!ref) throw new BerthError('E_INVALID_STATE', `workspace "${ws.name}" is still being created`);
+    if (!ref) throw noWorkloadError(ws);
     return this.track(ws.id, async () => {
       try {
         await this.deps.runtime.start(ref);
@@ -219,9 +236,10 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
 
   /**
    * Marks the workspace deleting (its routes answer 503 from then on), removes the workload, then
+   * its data volume (unless `keepData`: it is listed by `berth volume ls` and can be mounted again),
    * the record and its ports. A failed removal clears the mark and the routes come back.
    */
-  async remove(idOrName: string): Promise<void> {
+  async remove(idOrName: string, opts: { keepData?: boolean } = {}): Promise<void> {
     const ws = this.get(idOrName);
     const ref = ws.runtimeRef;
     await this.track(ws.id, async () => {
@@ -241,10 +259,29 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
       await dropNetwork(this.deps.runtime, workspaceNetworkName(this.deps.installation, ws.id)).catch((err: unknown) =>
         this.deps.log.warn({ err, workspaceId: ws.id }, 'workspace network remove failed; the reconciler retries'),
       );
+      if (!opts.keepData) await dropDataVolume(this.deps.runtime, ws, this.deps.log);
       this.deps.repo.delete(ws.id);
     });
-    this.deps.log.info({ workspaceId: ws.id, name: ws.name }, 'workspace removed');
+    this.deps.log.info({ workspaceId: ws.id, name: ws.name, keptVolume: opts.keepData ? ws.dataVolume : null }, 'workspace removed');
     this.emit('changed');
+  }
+
+  /** Throws, before anything is touched, when `recreate` would refuse (for the API to answer before it streams). */
+  checkRecreate(idOrName: string, opts: RecreateOptions, by?: Actor): Workspace {
+    const ws = this.get(idOrName);
+    this.checkMayRun(by);
+    if (this.inFlight.has(ws.id)) throw new BerthError('E_INVALID_STATE', `workspace "${ws.name}" is busy with another operation`, { hint: 'retry in a moment' });
+    checkRecreatable(ws, opts.image ?? ws.image);
+    return ws;
+  }
+
+  /**
+   * Replaces the workload with a new one from the same record (same id, ports, data volume), with
+   * `opts.image` if given; see workspace-recreate.ts. `progress` hears each step.
+   */
+  async recreate(idOrName: string, opts: RecreateOptions, by?: Actor, progress: (p: RecreateProgress) => void = () => {}): Promise<Workspace> {
+    const ws = this.checkRecreate(idOrName, opts, by);
+    return this.track(ws.id, () => recreateWorkload(this.deps, ws, opts, progress, () => this.emit('changed')));
   }
 
   /**

@@ -1,6 +1,6 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnDaemon } from '../support/daemon-process.js';
@@ -113,13 +113,22 @@ describe('restart safety (process runtime)', () => {
     const db = openDb(path.join(dataDir, 'berth.db'));
     const repo = new WorkspacesRepo(db);
     const ghost = repo.insertWithPorts(
-      { id: 'ghost0000001', name: 'ghost', image: 'none', command: null, env: {}, hosting: { proto: 'http', host: 'x', basePath: '' }, ownerId: null, visibility: 'private' },
+      { id: 'ghost0000001', name: 'ghost', image: 'none', command: null, env: {}, hosting: { proto: 'http', host: 'x', basePath: '' }, ownerId: null, visibility: 'private', dataVolume: 'berth-ws-ghost0000001-data', dataPath: '/workspace' },
+      { rangeStart: range.portRangeStart, rangeEnd: range.portRangeEnd, count: 5, containerPortFor: (_i, hp) => hp },
+    );
+    // One that was to mount a kept volume of another workspace again: that volume is the user's data.
+    repo.insertWithPorts(
+      { id: 'ghost0000002', name: 'ghost2', image: 'none', command: null, env: {}, hosting: { proto: 'http', host: 'x', basePath: '' }, ownerId: null, visibility: 'private', dataVolume: 'berth-ws-kept00000001-data', dataPath: '/workspace' },
       { rangeStart: range.portRangeStart, rangeEnd: range.portRangeEnd, count: 5, containerPortFor: (_i, hp) => hp },
     );
     db.close();
+    // Their volumes as the process driver keeps them (a directory each).
+    for (const v of ['berth-ws-ghost0000001-data', 'berth-ws-kept00000001-data']) mkdirSync(path.join(dataDir, 'volumes', v), { recursive: true });
     const t2 = await startTestDaemon({ dataDir, ...range });
     try {
       assert.equal((await t2.api('GET', `/api/workspaces/${ghost.id}`)).status, 404);
+      assert.equal(existsSync(path.join(dataDir, 'volumes', 'berth-ws-ghost0000001-data')), false, "the abandoned create's own volume is removed");
+      assert.equal(existsSync(path.join(dataDir, 'volumes', 'berth-ws-kept00000001-data')), true, 'a kept volume it was to mount stays');
       const used = (await t2.api('GET', '/api/status')).body.ports.used;
       assert.equal(used, 5 * (await t2.api('GET', '/api/workspaces')).body.workspaces.length, 'the ghost kept its ports');
     } finally {

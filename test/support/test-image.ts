@@ -26,10 +26,28 @@ const BUSYBOX = '/bin/busybox';
  * the current environment (e.g. `{ CONTAINERS_CONF }` so the test uses the driver's podman config).
  */
 export async function ensureTestImage(bin = 'podman', env: NodeJS.ProcessEnv = {}): Promise<string> {
+  return ensureImage(bin, env, TEST_IMAGE, {});
+}
+
+/** Where a variant image names itself: `cat /etc/berth-variant` prints the variant's marker. */
+export const VARIANT_FILE = '/etc/berth-variant';
+
+/**
+ * A second local image, `localhost/berth-test-<variant>:latest`: the test image plus
+ * {@link VARIANT_FILE} holding `<variant>\n`, so a test can tell which image a workload runs
+ * (e.g. after `ws recreate --image`). Idempotent like ensureTestImage.
+ */
+export async function ensureTestImageVariant(variant: string, bin = 'podman', env: NodeJS.ProcessEnv = {}): Promise<string> {
+  if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(variant)) throw new Error(`bad variant name ${variant}`);
+  return ensureImage(bin, env, `localhost/berth-test-${variant}:latest`, { [VARIANT_FILE.slice(1)]: `${variant}\n` });
+}
+
+/** Builds `tag` from the busybox rootfs plus `extra` files (path relative to / → content), unless it exists. */
+async function ensureImage(bin: string, env: NodeJS.ProcessEnv, tag: string, extra: Record<string, string>): Promise<string> {
   const fullEnv = { ...process.env, ...env };
   try {
-    await execFileAsync(bin, ['image', 'inspect', TEST_IMAGE], { env: fullEnv });
-    return TEST_IMAGE;
+    await execFileAsync(bin, ['image', 'inspect', tag], { env: fullEnv });
+    return tag;
   } catch {
     // Not there yet: build it below.
   }
@@ -46,15 +64,16 @@ export async function ensureTestImage(bin = 'podman', env: NodeJS.ProcessEnv = {
     await writeFile(path.join(rootfs, 'www/index.html'), TEST_IMAGE_BODY);
     await writeFile(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
     await writeFile(path.join(rootfs, 'etc/group'), 'root:x:0:\n');
+    for (const [file, content] of Object.entries(extra)) await writeFile(path.join(rootfs, file), content);
     const tarball = path.join(work, 'rootfs.tar');
     // --numeric-owner: the image must not depend on the host's user database.
     await execFileAsync('tar', ['--numeric-owner', '-C', rootfs, '-cf', tarball, '.']);
     await execFileAsync(
       bin,
-      ['import', '--change', 'CMD ["/bin/sh"]', '--change', 'ENV PATH=/usr/local/bin:/bin', tarball, TEST_IMAGE],
+      ['import', '--change', 'CMD ["/bin/sh"]', '--change', 'ENV PATH=/usr/local/bin:/bin', tarball, tag],
       { env: fullEnv },
     );
-    return TEST_IMAGE;
+    return tag;
   } finally {
     await rm(work, { recursive: true, force: true });
   }

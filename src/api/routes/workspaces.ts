@@ -9,6 +9,7 @@ import type { WorkspaceService } from '../../services/workspaces.js';
 import type { AuthService, Principal } from '../../services/auth.js';
 import { zodBadRequest } from '../error-handler.js';
 import type { ApiEnv } from '../env.js';
+import { addRecreateRoute } from './workspace-recreate.js';
 
 /** An image reference (distribution grammar: never `-…`, no whitespace), refused with its hint. */
 const imageRef = z.string().superRefine((s, ctx) => {
@@ -39,6 +40,10 @@ export const workspaceCreateBody = z
       .optional(),
     visibility: z.enum(['private', 'public']).optional(),
     restart: z.enum(['no', 'on-failure', 'always']).optional(),
+    // Checked by the service (E_BAD_DATA_PATH, domain/data-path.ts); null: no data volume.
+    dataPath: z.string().max(1024).nullable().optional(),
+    // A volume kept by `ws rm --keep-data`, mounted again (services/volumes.ts checks it).
+    dataVolume: z.string().max(256).optional(),
   })
   .strict();
 
@@ -61,6 +66,8 @@ export function presentWorkspace(ws: Workspace, owner: string | null = null) {
     env: ws.env,
     ports: ws.ports.map((p) => ({ ...p, url: hostedUrl(ws.hosting, ws.id, p.hostPort) })),
     exitCode: ws.exitCode,
+    dataVolume: ws.dataVolume,
+    dataPath: ws.dataPath,
     createdAt: ws.createdAt,
     updatedAt: ws.updatedAt,
   };
@@ -134,10 +141,13 @@ export function workspaceRoutes(svc: WorkspaceService, auth: AuthService, hostin
 
   app.delete('/:id', async (c) => {
     const ws = visible(c.get('principal'), c.req.param('id'));
-    await svc.remove(ws.id);
-    auth.audit(c.get('principal'), 'workspace.delete', ws.name, c.get('clientIp'), { id: ws.id });
+    const keepData = ['1', 'true'].includes(c.req.query('keepData') ?? '');
+    await svc.remove(ws.id, { keepData });
+    auth.audit(c.get('principal'), 'workspace.delete', ws.name, c.get('clientIp'), { id: ws.id, ...(ws.dataVolume ? { dataVolume: ws.dataVolume, keepData } : {}) });
     return c.body(null, 204);
   });
+
+  addRecreateRoute(app, { svc, auth, visible, present });
 
   // Issues a new /llm/ credential, revoking the old one at once; the token is in this answer only.
   app.post('/:id/llm-token', (c) => {

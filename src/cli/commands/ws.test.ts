@@ -44,3 +44,8 @@ test('formatWorkspace shows the reason and exit code of a failed workspace', () 
   assert.match(out, /^reason   exited with code 3$/m);
   assert.match(out, /^ports    -$/m);
 });
+
+test('formatWorkspace shows where the data volume is, or that there is none', () => {
+  assert.match(formatWorkspace({ ...ws, dataVolume: 'berth-a-ws-abcdefghijkl-data', dataPath: '/workspace' }, now), /^data     \/workspace \(volume berth-a-ws-abcdefghijkl-data\)$/m);
+  assert.match(formatWorkspace(ws, now), /^data     none \(files are lost on recreate\)$/m);
+});

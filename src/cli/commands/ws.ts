@@ -9,6 +9,7 @@ import { collectEnv, parseCount } from '../args.js';
 import { BerthClient, CliError, clientOptions, workspacePath } from '../client.js';
 import { formatAgo, formatPortRange, formatTable, printJson, withProgress } from '../output.js';
 import { runShell } from '../shell.js';
+import { registerWsRecreate, removeWorkspace } from './ws-data.js';
 
 /** A workspace as the API presents it. */
 export interface ApiWorkspace {
@@ -21,6 +22,9 @@ export interface ApiWorkspace {
   env: Record<string, string>;
   ports: { containerPort: number; hostPort: number; url: string }[];
   exitCode: number | null;
+  /** The data volume and where it is mounted; null (or absent, older daemons): none. */
+  dataVolume?: string | null;
+  dataPath?: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -53,6 +57,7 @@ export function formatWorkspace(w: ApiWorkspace, now: number = Date.now()): stri
   envKeys.forEach((k, i) => rows.push([i === 0 ? 'env' : '', `${k}=${w.env[k]}`]));
   if (w.ports.length === 0) rows.push(['ports', '-']);
   w.ports.forEach((p, i) => rows.push([i === 0 ? 'ports' : '', `${p.containerPort} → ${p.url}`]));
+  rows.push(['data', w.dataVolume && w.dataPath ? `${w.dataPath} (volume ${w.dataVolume})` : 'none (files are lost on recreate)']);
   rows.push(['created', `${w.createdAt} (${formatAgo(w.createdAt, now)})`]);
   if (w.updatedAt !== w.createdAt) rows.push(['updated', `${w.updatedAt} (${formatAgo(w.updatedAt, now)})`]);
   const width = Math.max(...rows.map(([k]) => k.length));
@@ -103,6 +108,10 @@ interface CreateOpts {
   wait: boolean;
   restart?: string;
   public?: boolean;
+  dataPath?: string;
+  /** false with --no-data. */
+  data: boolean;
+  dataVolume?: string;
 }
 
 async function create(name: string, command: string[], opts: CreateOpts, cmd: Command): Promise<void> {
@@ -113,6 +122,9 @@ async function create(name: string, command: string[], opts: CreateOpts, cmd: Co
   if (opts.env && Object.keys(opts.env).length) body.env = opts.env;
   if (opts.restart) body.restart = opts.restart;
   if (opts.public) body.visibility = 'public';
+  if (!opts.data) body.dataPath = null;
+  else if (opts.dataPath) body.dataPath = opts.dataPath;
+  if (opts.dataVolume) body.dataVolume = opts.dataVolume;
   const ws = await withProgress(`creating workspace ${name}`, async (p) => {
     const created = await client.json<ApiWorkspace>('POST', '/api/workspaces', { body });
     if (!opts.wait || created.state !== 'creating') return created;
@@ -163,6 +175,9 @@ export function registerWs(program: Command): void {
     .option('-e, --env <K=V>', 'environment variable for the workspace (repeatable)', collectEnv)
     .option('--restart <policy>', 'restart policy when the workload exits: no | on-failure | always')
     .option('--public', 'hosted apps reachable without a Berth login (default: private)')
+    .option('--data-path <path>', 'where the persistent data volume is mounted (default: the daemon’s BERTH_WORKSPACE_DATA_PATH, /workspace)')
+    .option('--data-volume <volume>', 'mount a volume kept by `ws rm --keep-data` (see `berth volume ls`) instead of a new one')
+    .option('--no-data', 'no data volume: every file is lost on recreate')
     .option('--no-wait', 'return as soon as the daemon accepted the workspace')
     .option('--json', 'print the workspace as JSON')
     .action(create);
@@ -207,13 +222,12 @@ export function registerWs(program: Command): void {
 
   ws.command('rm')
     .alias('remove')
-    .description('remove a workspace and release its ports')
+    .description('remove a workspace, its data volume and its ports')
     .argument('<id|name>')
-    .action(async (idOrName: string, _opts: unknown, cmd: Command) => {
-      const client = clientFor(cmd);
-      await withProgress(`removing workspace ${idOrName}`, () => client.json<void>('DELETE', workspacePath(idOrName)));
-      process.stdout.write(`workspace ${idOrName} removed\n`);
-    });
+    .option('--keep-data', 'keep the data volume (listed by `berth volume ls`, mountable with `ws create --data-volume`)')
+    .action(removeWorkspace);
+
+  registerWsRecreate(ws);
 
   ws.command('llm-token')
     .description("issue a workspace a new /llm/ credential (the old one stops working at once) and print it as env lines")

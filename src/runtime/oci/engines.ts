@@ -58,6 +58,7 @@ export const createPodmanRuntime: RuntimeFactory<PodmanOptions> = (ctx, opts) =>
     // podman's `rm -f` first waits the stop timeout (10 s) for PID 1, which often ignores SIGTERM.
     forceRemoveFlags: ['-t', '0'],
     logsSplitStreams: false,
+    volumeCreateRefusesExisting: true,
   });
 };
 
@@ -76,6 +77,7 @@ export const createDockerRuntime: RuntimeFactory<DockerOptions> = (ctx, opts) =>
     // docker's `rm -f` already kills with SIGKILL.
     forceRemoveFlags: [],
     logsSplitStreams: true,
+    volumeCreateRefusesExisting: false,
   });
 };
 

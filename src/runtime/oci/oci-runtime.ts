@@ -13,6 +13,7 @@ import { BerthError } from '../../errors.js';
 import { imageRefProblem } from '../../domain/image-ref.js';
 import { argvRefusal, commandProblem, envProblem, hostPathProblem, labelsProblem, refProblem, specProblem } from './argv-guard.js';
 import { mergeStampedLogs } from './log-merge.js';
+import { listEngineVolumes } from './oci-volumes.js';
 import {
   LABEL_ID,
   LABEL_KIND,
@@ -22,7 +23,6 @@ import {
   type RuntimeContext,
   type RuntimeName,
   type WorkloadStatus,
-  LABEL_INSTALLATION,
   NETWORK_NAME_RE,
   networkProblem,
   VOLUME_NAME_RE,
@@ -68,6 +68,8 @@ export interface EngineProfile {
   ttyOverPipes: boolean;
   /** Extra `rm -f` flags so removal kills at once instead of waiting out a stop timeout. */
   forceRemoveFlags: string[];
+  /** `volume create` of an existing name fails with "already exists" (podman) rather than succeeding (docker). */
+  volumeCreateRefusesExisting: boolean;
   /**
    * `logs` writes the container's stderr lines to the CLI's stderr (docker), so reading two pipes
    * loses their order: non-follow reads then ask for `--timestamps` and merge by them.
@@ -151,13 +153,16 @@ export function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Ru
   }
 
   /**
-   * Creates volume `name` with the ownership labels among `labels` unless it exists (kept as it
+   * Creates volume `name` with the workload's `labels` unless it exists (kept as it
    * is); resolves true when this call made it, so a create that fails next can remove it again.
    */
   async function createVolume(name: string, labels: Record<string, string>): Promise<boolean> {
-    if ((await run(['volume', 'inspect', '--', name])).code === 0) return false;
-    const own = Object.fromEntries([LABEL_KIND, LABEL_ID, LABEL_INSTALLATION].flatMap((k) => (labels[k] !== undefined ? [[k, labels[k]]] : [])));
-    const res = await run(volumeCreateArgs(name, own));
+    // docker's create succeeds on an existing volume, so only a look first tells "made" from
+    // "was there"; podman's refuses, which saves a call on every workspace create (bench/create-to-running.ts).
+    if (!engine.volumeCreateRefusesExisting && (await run(['volume', 'inspect', '--', name])).code === 0) return false;
+    // All the workload's labels (kind, id, installation, owner…): a volume kept after its
+    // workload is gone still says whose it was (listVolumes).
+    const res = await run(volumeCreateArgs(name, labels));
     if (res.code === 0) return true;
     // Made by someone else in between (podman says so; docker's create is idempotent).
     if (/already exists/i.test(res.stderr)) return false;
@@ -306,6 +311,11 @@ export function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Ru
         });
       }
       throw failure(`volume rm ${name}`, res);
+    },
+
+    async listVolumes(labels) {
+      check('volume ls', labelsProblem(labels));
+      return listEngineVolumes(run, labels, failure);
     },
 
     async createNetwork(name, labels) {

@@ -8,9 +8,9 @@
  * finds running workloads again because supervisors run detached in their own session.
  *
  * Volumes: a process cannot be given a mount, so a named volume is the directory
- * `<dataDir>/volumes/<name>/` (created by `create`, kept by `remove`, deleted by `removeVolume`),
- * and env values and command arguments naming the volume's target path are rewritten to it (see
- * `WorkloadSpec.volumes`).
+ * `<dataDir>/volumes/<name>/` (made by `create` with its labels, kept by `remove`, deleted by
+ * `removeVolume`, listed by `listVolumes`; volumes.ts), and env values and command arguments naming
+ * the volume's target path are rewritten to it (see `WorkloadSpec.volumes`).
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
@@ -34,7 +34,7 @@ import {
   volumeProblem,
 } from '../runtime.js';
 import { SUPERVISOR_SOURCE } from './supervisor.js';
-import { substituteVolumes } from './volumes.js';
+import { processVolumes, substituteVolumes } from './volumes.js';
 
 /** Options of the process driver. */
 export interface ProcessRuntimeOptions {
@@ -79,8 +79,7 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
   const log = ctx.log.child({ runtime: 'process' });
   log.warn('process runtime: no isolation — workloads run as host processes with the daemon user\'s rights');
   const root = path.join(path.resolve(ctx.dataDir), 'process');
-  const volumesRoot = path.join(path.resolve(ctx.dataDir), 'volumes');
-  const volumeDir = (name: string): string => path.join(volumesRoot, name);
+  const vols = processVolumes(ctx.dataDir);
   const nodeBin = opts.nodeBin ?? process.execPath;
   const hostEnv: Record<string, string> = opts.hostEnv ?? pickDefined({ PATH: process.env.PATH, HOME: process.env.HOME });
   // Content-addressed, so an upgrade never rewrites the file a running supervisor was started from.
@@ -164,8 +163,8 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
         throw new BerthError('E_RUNTIME', `process create failed: ${(err as Error).message}`, { cause: err });
       }
       const volumes = spec.volumes ?? [];
-      for (const v of volumes) await mkdir(volumeDir(v.name), { recursive: true, mode: 0o700 });
-      const onHost = (value: string): string => substituteVolumes(value, volumes, volumeDir);
+      for (const v of volumes) await vols.ensure(v.name, spec.labels);
+      const onHost = (value: string): string => substituteVolumes(value, volumes, vols.dir);
       const stored: StoredSpec = {
         name: spec.name,
         labels: { ...spec.labels },
@@ -290,8 +289,9 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
           hint: 'remove the workload that uses it first',
         });
       }
-      await rm(volumeDir(name), { recursive: true, force: true });
+      await vols.remove(name);
     },
+    listVolumes: (labels) => vols.list(labels),
   };
 
   /** Every existing workload (a directory with a spec). */
