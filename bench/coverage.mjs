@@ -17,7 +17,16 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECURITY_BRANCH_MIN = 90;
 /** Paths that decide who reaches what; a file or a folder (every file below it). */
-const SECURITY_PATHS = ['src/edge/', 'src/api/upgrade-auth.ts', 'src/api/hosted-access.ts', 'src/api/authn.ts', 'src/previews/github/verify.ts'];
+const SECURITY_PATHS = [
+  'src/edge/',
+  'src/api/authn.ts',
+  'src/api/hosted-access.ts',
+  'src/api/upgrade-auth.ts',
+  'src/api/exec-socket.ts',
+  'src/api/llm-access.ts',
+  'src/auth/app-handoff.ts',
+  'src/previews/github/verify.ts',
+];
 /** The integration tests that exercise the security paths through real sockets. */
 const INTEGRATION = [
   'test/integration/edge.test.ts',
