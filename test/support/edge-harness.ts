@@ -55,8 +55,11 @@ function closeServer(server: http.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** An HTTP upstream on loopback that records requests and counts connections. */
-export async function startUpstream(handler: Handler = echoRequest): Promise<TestUpstream> {
+/**
+ * An HTTP upstream on loopback that records requests and counts connections. `port`: listen there
+ * (e.g. the host port of a test daemon's workspace whose own command does not listen), else any.
+ */
+export async function startUpstream(handler: Handler = echoRequest, port = 0): Promise<TestUpstream> {
   const requests: RecordedRequest[] = [];
   const server = http.createServer((req, res) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders });
@@ -64,7 +67,7 @@ export async function startUpstream(handler: Handler = echoRequest): Promise<Tes
   });
   const up: TestUpstream = { port: 0, server, requests, connections: 0, close: () => closeServer(server) };
   server.on('connection', () => up.connections++);
-  up.port = await listenLoopback(server);
+  up.port = await listenLoopback(server, port);
   return up;
 }
 
@@ -134,10 +137,10 @@ function parseResponse(raw: string): RawResponse {
  * Sends `request` bytes verbatim and reads until the server closes (send `Connection: close`).
  * Resolves status 0 when the server closes without answering.
  */
-export function rawRequest(port: number, request: string, opts: { localAddress?: string; timeoutMs?: number } = {}): Promise<RawResponse> {
+export function rawRequest(port: number, request: string, opts: { localAddress?: string; timeoutMs?: number; host?: string } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const socket = connect({ port, host: '127.0.0.1', ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+    const socket = connect({ port, host: opts.host ?? '127.0.0.1', ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     socket.setTimeout(opts.timeoutMs ?? 5_000, () => socket.destroy(new Error('raw request timed out')));
     socket.on('data', (d) => chunks.push(d));
     socket.on('error', reject);
@@ -147,7 +150,7 @@ export function rawRequest(port: number, request: string, opts: { localAddress?:
 }
 
 /** `GET path` with the given headers as one raw request (Host defaults to the edge address). */
-export function get(port: number, path: string, headers: Record<string, string> = {}, opts: { localAddress?: string; method?: string } = {}): Promise<RawResponse> {
+export function get(port: number, path: string, headers: Record<string, string> = {}, opts: { localAddress?: string; method?: string; host?: string } = {}): Promise<RawResponse> {
   const all: Record<string, string> = { Host: `127.0.0.1:${port}`, Connection: 'close', ...headers };
   const lines = Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('');
   return rawRequest(port, `${opts.method ?? 'GET'} ${path} HTTP/1.1\r\n${lines}\r\n`, opts);
