@@ -5,6 +5,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import WebSocket from 'ws';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { rawRequest } from '../support/edge-harness.js';
@@ -105,6 +109,45 @@ describe('exec WebSocket through the daemon', () => {
     assert.match(res.output, /hello\r?\n[^]*world/);
     assert.equal(res.exit, 0);
     assert.equal(res.close, 1000);
+  });
+
+  it('input sent once the command runs reaches it too (not only what was queued before)', async () => {
+    const ws = new WebSocket(`${wsBase}/api/workspaces/box/exec?tty=1&cmd=cat`, { headers: { authorization: `Bearer ${t.daemon.token}` } });
+    let output = '';
+    const seen = (text: string): Promise<void> =>
+      new Promise((resolve) => {
+        const check = (): void => void (output.includes(text) && resolve());
+        ws.on('message', (d: Buffer, isBinary: boolean) => {
+          if (isBinary) output += d.toString();
+          check();
+        });
+        check();
+      });
+    await once(ws, 'open');
+    ws.send(Buffer.from('first\n'));
+    await seen('first');
+    ws.send(Buffer.from('second\n'));
+    await seen('second');
+    const closed = once(ws, 'close') as Promise<[number, Buffer]>;
+    ws.send(JSON.stringify({ type: 'eof' }));
+    assert.equal((await closed)[0], 1000);
+  });
+
+  it('a client that leaves at once ends the command’s input: nothing is left waiting on it', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-exec-'));
+    try {
+      const marker = path.join(dir, 'stdin-ended');
+      const script = `cat >/dev/null; echo ended > '${marker}'`;
+      const ws = new WebSocket(`${wsBase}/api/workspaces/box/exec?tty=1&cmd=/bin/sh&cmd=-c&cmd=${encodeURIComponent(script)}`, {
+        headers: { authorization: `Bearer ${t.daemon.token}` },
+      });
+      await once(ws, 'open');
+      ws.terminate();
+      for (let i = 0; i < 100 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(existsSync(marker), true, 'the command still waits for input from a client that is gone');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a stopped workspace: the session says why, exits 126 and closes with 1011', async () => {

@@ -1,7 +1,25 @@
 /**
  * Real-socket fixtures for the edge conformance suites: recording upstreams, a WebSocket echo
  * upstream, raw HTTP clients (Node's and fetch's URL handling would normalize the malicious paths
- * before they reach the edge), and an edge wired to a recording fallback. Loopback only.
+ * before they reach the edge), and `startEdge`, an edge wired to a recording fallback. Loopback only.
+ *
+ * `startEdge` is NOT the daemon's edge. It has no access hook (`authorize`), no hand-off
+ * (`redeemHandoff`), no origins (one listener serves everything), no exec handler (upgrades that
+ * match no route get `418 Fallback`) and no API behind the fallback. It is for what involves no
+ * access decision: matching and normalizing targets, forwarding headers, streaming, pools,
+ * timeouts, tunnels and close frames, and the edge's behaviour when an optional hook is absent
+ * (`/llm` without `llmAccess`, an upgrade without `fallbackUpgrade`). Fault injection — a hook or
+ * handler that throws (`edge-guards`, `edge-upstream-faults`: passed to `startEdge` or
+ * `createEdge`) — stays on stand-ins: a real hook cannot be made to throw on cue, and the
+ * guard under test is the edge's, not the hook's. The `/llm` forwarding case of
+ * `edge.test.ts` passes an allow-all `llmAccess` to test forwarding only; who may use `/llm` is
+ * tested through the daemon in `llm-proxy.test.ts`.
+ *
+ * Anything that decides who reaches what — private routes, the hand-off, the two origins, the
+ * exec socket, cookies and tokens on upgrades — is tested through the daemon's own wiring
+ * (`startTestDaemon` in ./daemon.ts): `private-apps`, `origins`, `daemon-access`, `exec-socket`,
+ * `crash-entry-points`, `member-boundaries`, `llm-proxy`. Do not add such cases here: a stand-in
+ * hook is how two one-request crashes of the daemon went unnoticed (issue 19).
  */
 import assert from 'node:assert/strict';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
