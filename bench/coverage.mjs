@@ -43,6 +43,10 @@ const INTEGRATION = [
   'test/integration/previews-webhook.test.ts',
   'test/integration/origins.test.ts',
   'test/integration/llm-proxy.test.ts',
+  'test/integration/member-boundaries.test.ts',
+  'test/integration/daemon-access.test.ts',
+  'test/integration/exec-socket.test.ts',
+  'test/integration/shutdown.test.ts',
 ];
 
 function findTests(dir) {
