@@ -47,6 +47,7 @@ const INTEGRATION = [
   'test/integration/daemon-access.test.ts',
   'test/integration/exec-socket.test.ts',
   'test/integration/shutdown.test.ts',
+  'test/integration/tls-files.test.ts',
 ];
 
 function findTests(dir) {
