@@ -174,3 +174,38 @@ describe('BERTH_TLS=files refuses to start with an unusable certificate', () => 
     await refusal({ tlsCertFile: path.join(ca.dir, 'nope.pem'), tlsKeyFile: ok.keyFile }, /ENOENT|no such file/);
   });
 });
+
+describe('BERTH_TLS=files and the HTTP→HTTPS redirect listener (BERTH_HTTP_PORT)', () => {
+  let ca: TestCa;
+  before(() => {
+    ca = createTestCa();
+  });
+  after(() => ca?.cleanup());
+
+  it('BERTH_HTTP_PORT=0: HTTPS only, no redirect listener', async () => {
+    const ok = ca.issue('only', ['localhost']);
+    const t = await startTestDaemon({ tls: 'files', tlsCertFile: ok.certFile, tlsKeyFile: ok.keyFile, httpPort: 0 });
+    try {
+      assert.equal(t.daemon.httpPort, null);
+      assert.equal((await get(`${t.daemon.url}/api/health`, { ca: ca.caPem, servername: 'localhost' })).status, 200);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('a redirect port in use stops the start with E_CONFIG naming the listener and what to do', async () => {
+    const ok = ca.issue('busy', ['localhost']);
+    const taken = http.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      await assert.rejects(
+        startTestDaemon({ tls: 'files', tlsCertFile: ok.certFile, tlsKeyFile: ok.keyFile, httpPort: port }),
+        (e: unknown) =>
+          isBerthError(e) && e.code === 'E_CONFIG' && e.message === `cannot listen on 127.0.0.1:${port} (HTTP→HTTPS redirect): EADDRINUSE` && /set BERTH_HTTP_PORT \(0 = none\)/.test(e.hint ?? ''),
+      );
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
+});
