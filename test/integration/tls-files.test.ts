@@ -14,6 +14,7 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { isBerthError } from '../../src/errors.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { rawRequest } from '../support/edge-harness.js';
 import { freeLoopbackPort } from '../support/free-port.js';
 import { createTestCa, type TestCa } from '../support/test-certs.js';
 import { poll } from '../support/wait.js';
@@ -151,6 +152,8 @@ describe('BERTH_TLS=files', () => {
     assert.equal(bad.status, 400);
     const challenge = await get(`http://127.0.0.1:${port}/.well-known/acme-challenge/abc`, { headers: { host: 'localhost' } });
     assert.equal(challenge.status, 308, 'no ACME wired: challenges are redirected like any path');
+    const garbage = await rawRequest(port, 'NOT HTTP AT ALL\r\n\r\n');
+    assert.equal(garbage.status, 400, 'malformed HTTP on the redirect listener');
   });
 });
 
