@@ -2,7 +2,7 @@
 // Line and branch coverage of src/ with c8 (V8's own coverage, mapped back to the TypeScript
 // through tsx's source maps), per folder, and the security paths on their own.
 //
-//   node bench/coverage.mjs                  # every src/**/*.test.ts + the edge, auth and private-app integration tests
+//   node bench/coverage.mjs                  # every src/**/*.test.ts + the integration tests in INTEGRATION below
 //   node bench/coverage.mjs <test files…>    # only those
 //
 // Runs the tests through scripts/run-tests.mjs (so the usual closing line is printed first),
