@@ -2,7 +2,7 @@
 // Line and branch coverage of src/ with c8 (V8's own coverage, mapped back to the TypeScript
 // through tsx's source maps), per folder, and the security paths on their own.
 //
-//   node bench/coverage.mjs                  # every src/**/*.test.ts + the edge, auth and private-app integration tests
+//   node bench/coverage.mjs                  # every src/**/*.test.ts + the integration tests in INTEGRATION below
 //   node bench/coverage.mjs <test files…>    # only those
 //
 // Runs the tests through scripts/run-tests.mjs (so the usual closing line is printed first),
@@ -17,7 +17,16 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECURITY_BRANCH_MIN = 90;
 /** Paths that decide who reaches what; a file or a folder (every file below it). */
-const SECURITY_PATHS = ['src/edge/', 'src/api/upgrade-auth.ts', 'src/api/hosted-access.ts', 'src/api/authn.ts', 'src/previews/github/verify.ts'];
+const SECURITY_PATHS = [
+  'src/edge/',
+  'src/api/authn.ts',
+  'src/api/hosted-access.ts',
+  'src/api/upgrade-auth.ts',
+  'src/api/exec-socket.ts',
+  'src/api/llm-access.ts',
+  'src/auth/app-handoff.ts',
+  'src/previews/github/verify.ts',
+];
 /** The integration tests that exercise the security paths through real sockets. */
 const INTEGRATION = [
   'test/integration/edge.test.ts',
@@ -34,6 +43,11 @@ const INTEGRATION = [
   'test/integration/previews-webhook.test.ts',
   'test/integration/origins.test.ts',
   'test/integration/llm-proxy.test.ts',
+  'test/integration/member-boundaries.test.ts',
+  'test/integration/daemon-access.test.ts',
+  'test/integration/exec-socket.test.ts',
+  'test/integration/shutdown.test.ts',
+  'test/integration/tls-files.test.ts',
 ];
 
 function findTests(dir) {

@@ -24,3 +24,18 @@ test('ending a user ends their app sessions', () => {
   s.endUser('u1');
   assert.equal(s.userOf(sid, 'h'), null);
 });
+
+test('minting sweeps expired tickets and sessions out of memory, and only those', () => {
+  // Asked about with an earlier clock afterwards, a swept entry is gone while a kept one still works:
+  // that tells a sweep apart from the expiry checks of redeem and userOf.
+  const s = new HandoffStore(1000, 10_000);
+  const oldTicket = s.mint('u1', 'h', 0); // expires at 1 000
+  const oldSession = s.redeem(s.mint('u1', 'h', 0), 'h', 0)!; // expires at 10 000
+  const liveTicket = s.mint('u2', 'h', 11_500); // expires at 12 500
+  const liveSession = s.redeem(s.mint('u2', 'h', 5_000), 'h', 5_000)!; // expires at 15 000
+  s.mint('u3', 'h', 12_000);
+  assert.equal(s.redeem(oldTicket, 'h', 500), null, 'the expired ticket was swept');
+  assert.equal(s.userOf(oldSession, 'h', 500), null, 'the expired session was swept');
+  assert.equal(s.userOf(liveSession, 'h', 12_000), 'u2', 'a live session is kept');
+  assert.ok(s.redeem(liveTicket, 'h', 12_100), 'a live ticket is kept');
+});

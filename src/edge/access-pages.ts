@@ -101,9 +101,9 @@ export function createAccessPages(opts: AccessPagesOptions) {
     return pathRoute ? 'redirect' : 'any';
   }
 
-  /** 308 to the same target on the apps origin: workload content is never served on the dashboard's origin. */
-  function toAppsOrigin(req: IncomingMessage, res: ServerResponse): void {
-    res.writeHead(308, { location: origins!.appsUrl(req) + (req.url ?? '/'), 'content-length': 0, 'cache-control': 'no-store' });
+  /** 308 to the same target (`url`, the request's) on the apps origin: workload content is never served on the dashboard's origin. */
+  function toAppsOrigin(req: IncomingMessage, res: ServerResponse, url: string): void {
+    res.writeHead(308, { location: origins!.appsUrl(req) + url, 'content-length': 0, 'cache-control': 'no-store' });
     res.end();
   }
 

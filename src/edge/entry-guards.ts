@@ -39,8 +39,8 @@ export function createEntryGuards(log: Logger): EntryGuards {
       const reqId = requestId(req.headers['x-request-id']);
       try {
         log.error({ err, reqId, url: req.url }, 'upgrade handler failed');
-        const written = (socket as Partial<Socket>).bytesWritten ?? 0;
-        if (socket.destroyed || socket.writableEnded || written > 0) return void socket.destroy();
+        // Node passes `upgrade` listeners a net.Socket (a Duplex only in its type), so bytesWritten is there.
+        if (socket.destroyed || socket.writableEnded || (socket as Socket).bytesWritten > 0) return void socket.destroy();
         const body = failedMessage(reqId) + '\n';
         socket.end(
           `HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n` +

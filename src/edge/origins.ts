@@ -19,8 +19,6 @@ import { trustedForwardedInfo } from './own-host.js';
 
 /** Where the outside world reaches the dashboard and the apps, for one request. */
 export interface Origins {
-  /** The dashboard's public URL for this request: `proto://host[:port][basePath]`, no trailing slash. */
-  dashboardUrl(req: IncomingMessage): string;
   /**
    * A CSP source that matches the dashboard's origin as a browser may know it: the fixed public
    * URL's origin, or (derived) this host name on any port — the apps listener cannot tell which
@@ -36,7 +34,7 @@ export interface Origins {
    * main listener with the configured apps URL's host.
    */
   isAppsRequest(req: IncomingMessage): boolean;
-  /** Records the ports actually bound (port 0 in tests binds ephemeral ones). */
+  /** Records the ports actually bound (port 0 in tests binds ephemeral ones); only the apps port enters the URLs built here. */
   setPorts(mainPort: number, appsPort: number): void;
 }
 
@@ -72,7 +70,6 @@ const urlOf = (h: HostingInfo): string => `${h.proto}://${h.host}${h.basePath}`;
 
 /** Creates the resolver; call `setPorts` once both listeners are bound. */
 export function createOrigins(opts: OriginsOptions): Origins {
-  let mainPort = 0;
   let appsPort = 0;
   const fixedDashboard = opts.publicUrl ? fixedHosting(opts.publicUrl) : null;
   const fixedApps = opts.appsUrl ? fixedHosting(opts.appsUrl) : null;
@@ -100,15 +97,7 @@ export function createOrigins(opts: OriginsOptions): Origins {
     return { proto: seen.proto, host: withPort(seen.host, appsPort), basePath: '' };
   };
 
-  const dashboardUrl = (req: IncomingMessage): string => {
-    if (fixedDashboard) return urlOf(fixedDashboard);
-    const seen = trustedForwardedInfo(req, opts.trusted);
-    if (isAppsRequest(req)) return `${seen.proto}://${withPort(seen.host, mainPort)}`;
-    return `${seen.proto}://${seen.host}${seen.prefix}`;
-  };
-
   return {
-    dashboardUrl,
     dashboardSource(req) {
       if (fixedDashboard) return `${fixedDashboard.proto}://${fixedDashboard.host}`;
       const seen = forwardedInfo(req, opts.trusted);
@@ -117,8 +106,7 @@ export function createOrigins(opts: OriginsOptions): Origins {
     appsHosting,
     appsUrl: (req) => urlOf(appsHosting(req)),
     isAppsRequest,
-    setPorts(main, apps) {
-      mainPort = main;
+    setPorts(_main, apps) {
       appsPort = apps;
     },
   };

@@ -139,7 +139,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     const url = req.url ?? '/';
     const m = matchRequest(t, url, t.hostSuffix === null && !t.previewSuffix ? undefined : rawHost(req.rawHeaders));
     const side = originSide(req, m, url);
-    if (side === 'redirect') return toAppsOrigin(req, res);
+    if (side === 'redirect') return toAppsOrigin(req, res, url);
     if (onResponse) {
       const tagged = res as Tagged;
       tagged[STARTED] = performance.now();

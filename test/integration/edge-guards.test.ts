@@ -4,6 +4,7 @@
 // exception (the daemon exits; under node:test the request just hangs).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import { createEdge } from '../../src/edge/server.js';
@@ -87,5 +88,51 @@ describe('edge entry points are guarded', () => {
     const health = await get(port, '/api/health');
     assert.equal(health.status, 200);
     assert.ok(responses >= 5, `onResponse ran ${responses} times`);
+  });
+});
+
+// The guards log before they answer. A logger with a synchronous destination throws when the log
+// cannot be written (pino + `/dev/full`: ENOSPC from write(2)), so the guard's own last resort
+// runs: that one request or socket is cut, never answered half-way, and the edge keeps serving.
+describe('edge entry points when the log cannot be written (disk full)', () => {
+  let edge: Edge;
+  let port: number;
+
+  before(async () => {
+    edge = createEdge({
+      config: loadConfig({}, { port: 0, host: '127.0.0.1' }),
+      log: pino({ level: 'debug' }, pino.destination({ dest: '/dev/full', sync: true })),
+      fallback: (req, res) => {
+        if (req.url === '/ok') return void res.end('ok');
+        boom();
+      },
+      fallbackUpgrade: boom,
+      limits: { drainMs: 100 },
+    });
+    port = (await edge.listen(0, '127.0.0.1')).port;
+  });
+  after(async () => {
+    await edge.close();
+  });
+
+  it('the logger really throws here (or the cases below would test nothing)', () => {
+    const log = pino({}, pino.destination({ dest: '/dev/full', sync: true }));
+    assert.throws(() => log.error('x'), /ENOSPC/);
+  });
+
+  it('a throwing request handler: the connection is cut without an answer; the next request is served', async () => {
+    assert.equal((await get(port, '/boom')).status, 0);
+    assert.equal((await get(port, '/ok')).status, 200);
+  });
+
+  it('a throwing upgrade handler: that socket is closed without an answer', async () => {
+    const res = await rawRequest(port, 'GET /api/workspaces/x/exec HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    assert.equal(res.status, 0);
+    assert.equal((await get(port, '/ok')).status, 200);
+  });
+
+  it('malformed HTTP: the socket is closed instead of answering 400', async () => {
+    assert.equal((await rawRequest(port, 'NOT HTTP AT ALL\r\n\r\n')).status, 0);
+    assert.equal((await get(port, '/ok')).status, 200);
   });
 });

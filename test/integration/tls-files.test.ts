@@ -14,6 +14,7 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { isBerthError } from '../../src/errors.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { rawRequest } from '../support/edge-harness.js';
 import { freeLoopbackPort } from '../support/free-port.js';
 import { createTestCa, type TestCa } from '../support/test-certs.js';
 import { poll } from '../support/wait.js';
@@ -151,6 +152,8 @@ describe('BERTH_TLS=files', () => {
     assert.equal(bad.status, 400);
     const challenge = await get(`http://127.0.0.1:${port}/.well-known/acme-challenge/abc`, { headers: { host: 'localhost' } });
     assert.equal(challenge.status, 308, 'no ACME wired: challenges are redirected like any path');
+    const garbage = await rawRequest(port, 'NOT HTTP AT ALL\r\n\r\n');
+    assert.equal(garbage.status, 400, 'malformed HTTP on the redirect listener');
   });
 });
 
@@ -172,5 +175,40 @@ describe('BERTH_TLS=files refuses to start with an unusable certificate', () => 
     await refusal({ tlsCertFile: expired.certFile, tlsKeyFile: expired.keyFile }, /expired on 2020-01-02/);
     await refusal({ tlsCertFile: ok.certFile, tlsKeyFile: expired.keyFile }, /does not belong/);
     await refusal({ tlsCertFile: path.join(ca.dir, 'nope.pem'), tlsKeyFile: ok.keyFile }, /ENOENT|no such file/);
+  });
+});
+
+describe('BERTH_TLS=files and the HTTP→HTTPS redirect listener (BERTH_HTTP_PORT)', () => {
+  let ca: TestCa;
+  before(() => {
+    ca = createTestCa();
+  });
+  after(() => ca?.cleanup());
+
+  it('BERTH_HTTP_PORT=0: HTTPS only, no redirect listener', async () => {
+    const ok = ca.issue('only', ['localhost']);
+    const t = await startTestDaemon({ tls: 'files', tlsCertFile: ok.certFile, tlsKeyFile: ok.keyFile, httpPort: 0 });
+    try {
+      assert.equal(t.daemon.httpPort, null);
+      assert.equal((await get(`${t.daemon.url}/api/health`, { ca: ca.caPem, servername: 'localhost' })).status, 200);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('a redirect port in use stops the start with E_CONFIG naming the listener and what to do', async () => {
+    const ok = ca.issue('busy', ['localhost']);
+    const taken = http.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      await assert.rejects(
+        startTestDaemon({ tls: 'files', tlsCertFile: ok.certFile, tlsKeyFile: ok.keyFile, httpPort: port }),
+        (e: unknown) =>
+          isBerthError(e) && e.code === 'E_CONFIG' && e.message === `cannot listen on 127.0.0.1:${port} (HTTP→HTTPS redirect): EADDRINUSE` && /set BERTH_HTTP_PORT \(0 = none\)/.test(e.hint ?? ''),
+      );
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
   });
 });

@@ -1,7 +1,25 @@
 /**
  * Real-socket fixtures for the edge conformance suites: recording upstreams, a WebSocket echo
  * upstream, raw HTTP clients (Node's and fetch's URL handling would normalize the malicious paths
- * before they reach the edge), and an edge wired to a recording fallback. Loopback only.
+ * before they reach the edge), and `startEdge`, an edge wired to a recording fallback. Loopback only.
+ *
+ * `startEdge` is NOT the daemon's edge. It has no access hook (`authorize`), no hand-off
+ * (`redeemHandoff`), no origins (one listener serves everything), no exec handler (upgrades that
+ * match no route get `418 Fallback`) and no API behind the fallback. It is for what involves no
+ * access decision: matching and normalizing targets, forwarding headers, streaming, pools,
+ * timeouts, tunnels and close frames, and the edge's behaviour when an optional hook is absent
+ * (`/llm` without `llmAccess`, an upgrade without `fallbackUpgrade`). Fault injection — a hook or
+ * handler that throws (`edge-guards`, `edge-upstream-faults`: passed to `startEdge` or
+ * `createEdge`) — stays on stand-ins: a real hook cannot be made to throw on cue, and the
+ * guard under test is the edge's, not the hook's. The `/llm` forwarding case of
+ * `edge.test.ts` passes an allow-all `llmAccess` to test forwarding only; who may use `/llm` is
+ * tested through the daemon in `llm-proxy.test.ts`.
+ *
+ * Anything that decides who reaches what — private routes, the hand-off, the two origins, the
+ * exec socket, cookies and tokens on upgrades — is tested through the daemon's own wiring
+ * (`startTestDaemon` in ./daemon.ts): `private-apps`, `origins`, `daemon-access`, `exec-socket`,
+ * `crash-entry-points`, `member-boundaries`, `llm-proxy`. Do not add such cases here: a stand-in
+ * hook is how two one-request crashes of the daemon went unnoticed (issue 19).
  */
 import assert from 'node:assert/strict';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -55,8 +73,11 @@ function closeServer(server: http.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** An HTTP upstream on loopback that records requests and counts connections. */
-export async function startUpstream(handler: Handler = echoRequest): Promise<TestUpstream> {
+/**
+ * An HTTP upstream on loopback that records requests and counts connections. `port`: listen there
+ * (e.g. the host port of a test daemon's workspace whose own command does not listen), else any.
+ */
+export async function startUpstream(handler: Handler = echoRequest, port = 0): Promise<TestUpstream> {
   const requests: RecordedRequest[] = [];
   const server = http.createServer((req, res) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders });
@@ -64,7 +85,7 @@ export async function startUpstream(handler: Handler = echoRequest): Promise<Tes
   });
   const up: TestUpstream = { port: 0, server, requests, connections: 0, close: () => closeServer(server) };
   server.on('connection', () => up.connections++);
-  up.port = await listenLoopback(server);
+  up.port = await listenLoopback(server, port);
   return up;
 }
 
@@ -134,10 +155,10 @@ function parseResponse(raw: string): RawResponse {
  * Sends `request` bytes verbatim and reads until the server closes (send `Connection: close`).
  * Resolves status 0 when the server closes without answering.
  */
-export function rawRequest(port: number, request: string, opts: { localAddress?: string; timeoutMs?: number } = {}): Promise<RawResponse> {
+export function rawRequest(port: number, request: string, opts: { localAddress?: string; timeoutMs?: number; host?: string } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const socket = connect({ port, host: '127.0.0.1', ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+    const socket = connect({ port, host: opts.host ?? '127.0.0.1', ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     socket.setTimeout(opts.timeoutMs ?? 5_000, () => socket.destroy(new Error('raw request timed out')));
     socket.on('data', (d) => chunks.push(d));
     socket.on('error', reject);
@@ -147,7 +168,7 @@ export function rawRequest(port: number, request: string, opts: { localAddress?:
 }
 
 /** `GET path` with the given headers as one raw request (Host defaults to the edge address). */
-export function get(port: number, path: string, headers: Record<string, string> = {}, opts: { localAddress?: string; method?: string } = {}): Promise<RawResponse> {
+export function get(port: number, path: string, headers: Record<string, string> = {}, opts: { localAddress?: string; method?: string; host?: string } = {}): Promise<RawResponse> {
   const all: Record<string, string> = { Host: `127.0.0.1:${port}`, Connection: 'close', ...headers };
   const lines = Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('');
   return rawRequest(port, `${opts.method ?? 'GET'} ${path} HTTP/1.1\r\n${lines}\r\n`, opts);

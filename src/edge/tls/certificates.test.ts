@@ -3,6 +3,9 @@
  * (openssl), and the redirect's Location rules.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { createTestCa, type TestCa } from '../../../test/support/test-certs.js';
 import { CertificateStore, loadCertificate, nameCovers } from './certificates.js';
@@ -66,8 +69,49 @@ describe('CertificateStore', () => {
     const ok = ca.issue('ok2', ['berth.test']);
     assert.throws(() => loadCertificate('not a certificate', ok.key), /not a PEM X.509 certificate/);
     assert.throws(() => loadCertificate(ok.cert, 'not a key'), /not a PEM private key/);
+    const nameless = selfSigned(ca.dir, 'nameless', '/O=Nobody');
+    assert.throws(() => loadCertificate(nameless.cert, nameless.key), /names no DNS host \(subjectAltName\)/);
+  });
+
+  it('an old certificate without subjectAltName is served for its CN', () => {
+    const legacy = selfSigned(ca.dir, 'legacy', '/CN=Legacy.Test');
+    assert.deepEqual(loadCertificate(legacy.cert, legacy.key).names, ['legacy.test']);
+  });
+
+  it('refuses a certificate not valid yet (a clock more than 5 minutes behind), accepts one within the slack', () => {
+    const ok = ca.issue('early', ['berth.test']);
+    const from = new Date(new X509Certificate(ok.cert).validFrom).getTime();
+    assert.throws(() => loadCertificate(ok.cert, ok.key, new Date(from - 6 * 60_000)), /not valid before/);
+    assert.deepEqual(loadCertificate(ok.cert, ok.key, new Date(from - 4 * 60_000)).names, ['berth.test']);
+  });
+
+  it('the SNI callback hands over the context, or an error when nothing is loaded', () => {
+    const store = new CertificateStore();
+    const got: [Error | null, unknown][] = [];
+    store.sniCallback('berth.test', (err, ctx) => got.push([err, ctx]));
+    assert.match(String(got[0]![0]), /no certificate loaded/);
+    const c = loadCertificate(ca.issue('sni', ['berth.test']).cert, readFileSync(`${ca.dir}/sni.key`, 'utf8'));
+    store.put('files', c);
+    store.sniCallback('berth.test', (err, ctx) => got.push([err, ctx]));
+    assert.deepEqual(got[1], [null, c.context]);
+  });
+
+  it('a source that failed before it ever loaded shows its error and no certificate, and serves nothing', () => {
+    const store = new CertificateStore();
+    store.fail('acme:new.apps.test', 'order failed: DNS');
+    const w = loadCertificate(ca.issue('w2', ['*.apps.test']).cert, readFileSync(`${ca.dir}/w2.key`, 'utf8'));
+    store.put('files', w);
+    const failed = store.status().find((st) => st.source === 'acme:new.apps.test')!;
+    assert.deepEqual({ ...failed, updatedAt: typeof failed.updatedAt }, { source: 'acme:new.apps.test', names: [], notAfter: null, issuer: null, error: 'order failed: DNS', updatedAt: 'string' });
+    assert.equal(store.select('new.apps.test'), w, 'the wildcard of the loaded source, not the failed one');
   });
 });
+
+/** A self-signed certificate with `subject` and no subjectAltName (as certificates before SAN had). */
+function selfSigned(dir: string, label: string, subject: string): { cert: string; key: string } {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${label}.key`, '-out', `${label}.pem`, '-days', '1', '-subj', subject], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  return { cert: readFileSync(`${dir}/${label}.pem`, 'utf8'), key: readFileSync(`${dir}/${label}.key`, 'utf8') };
+}
 
 describe('httpsLocation', () => {
   it('keeps host and origin-form path, drops the HTTP port, adds a non-443 HTTPS port', () => {
