@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import tls, { type PeerCertificate } from 'node:tls';
@@ -67,7 +68,8 @@ describe('BERTH_TLS=acme with Pebble', () => {
     httpPort = await freeLoopbackPort();
     pebble = await startPebble({ httpPort, tlsPort: await freeLoopbackPort() });
     root = await pebble.root();
-    base = { tls: 'acme', httpPort, publicUrl: `https://${DASHBOARD}`, appsDomain: 'apps.example.com', acmeDirectoryUrl: pebble.directoryUrl, acmeCaFile: pebble.caFile };
+    // One on-demand order an hour: the second routed host below must wait for the next hour.
+    base = { tls: 'acme', httpPort, publicUrl: `https://${DASHBOARD}`, appsDomain: 'apps.example.com', acmeDirectoryUrl: pebble.directoryUrl, acmeCaFile: pebble.caFile, acmeOnDemandPerHour: 1 };
     // Kept across the restarts below (startTestDaemon removes only a data dir it made itself).
     dataDir = mkdtempSync(path.join(tmpdir(), 'berth-acme-'));
     t = await startTestDaemon({ ...base, dataDir });
@@ -123,6 +125,25 @@ describe('BERTH_TLS=acme with Pebble', () => {
     assert.deepEqual([status?.names, status?.error], [[host], null]);
     const peer = await handshake(t!.daemon.port, host, root);
     assert.equal(peer.authorized, true, peer.authorizationError ?? '');
+    // Past BERTH_ACME_ON_DEMAND_PER_HOUR even a routed host gets the fallback certificate and no order.
+    const second = await get(t!.daemon.port, DASHBOARD, '/api/workspaces', root, { authorization: `Bearer ${t!.daemon.token}` }, { name: 'acme-echo-2', command: ECHO_SERVER, visibility: 'public' });
+    assert.equal(second.status, 201, second.body);
+    const ws2 = JSON.parse(second.body);
+    const host2 = `${ws2.ports[0].hostPort}--${ws2.id}.apps.example.com`;
+    const fallback = await handshake(t!.daemon.port, host2);
+    assert.doesNotMatch(fallback.subjectaltname ?? '', new RegExp(host2));
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(acmeStatus(t!, host2), undefined, 'no order past the hourly limit');
+  });
+
+  it('the plain-HTTP listener answers only live challenge tokens (404 otherwise) and redirects the rest', async () => {
+    const unknown = await new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: httpPort, path: '/.well-known/acme-challenge/not-a-live-token', headers: { host: DASHBOARD } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    assert.equal(unknown, 404);
   });
 
   it('a restart serves the stored certificate at once and orders nothing', async () => {
