@@ -46,7 +46,7 @@ export class AcmeStorage {
   readonly dir: string;
   private readonly certDir: string;
 
-  constructor(dataDir: string) {
+  constructor(private readonly dataDir: string) {
     this.dir = path.join(dataDir, 'tls', 'acme');
     this.certDir = path.join(this.dir, 'certs');
     mkdirSync(this.certDir, { recursive: true, mode: 0o700 });
@@ -74,21 +74,33 @@ export class AcmeStorage {
     writePrivate(path.join(this.certDir, `${stem}.pem`), pair.cert);
   }
 
-  /** Every stored pair whose two files are present; a name that is not orderable is skipped. */
+  /** Every stored pair (see readStoredPairs). */
   loadAll(): StoredPair[] {
-    const out: StoredPair[] = [];
-    for (const f of readdirSync(this.certDir)) {
-      if (!f.endsWith('.pem')) continue;
-      const name = nameOfStem(f.slice(0, -'.pem'.length));
-      if (!isOrderName(name)) continue;
-      try {
-        const cert = readFileSync(path.join(this.certDir, f), 'utf8');
-        const key = readFileSync(path.join(this.certDir, `${fileStem(name)}.key`), 'utf8');
-        out.push({ name, cert, key });
-      } catch {
-        // A pair without its key is ordered again, as if it were missing.
-      }
-    }
-    return out;
+    return readStoredPairs(this.dataDir);
   }
+}
+
+/** The stored pairs of a data dir whose two files are present, without creating anything (also for `berth doctor`). */
+export function readStoredPairs(dataDir: string): StoredPair[] {
+  const certDir = path.join(dataDir, 'tls', 'acme', 'certs');
+  let files: string[];
+  try {
+    files = readdirSync(certDir);
+  } catch {
+    return [];
+  }
+  const out: StoredPair[] = [];
+  for (const f of files) {
+    if (!f.endsWith('.pem')) continue;
+    const name = nameOfStem(f.slice(0, -'.pem'.length));
+    if (!isOrderName(name)) continue;
+    try {
+      const cert = readFileSync(path.join(certDir, f), 'utf8');
+      const key = readFileSync(path.join(certDir, `${fileStem(name)}.key`), 'utf8');
+      out.push({ name, cert, key });
+    } catch {
+      // A pair without its key is ordered again, as if it were missing.
+    }
+  }
+  return out;
 }

@@ -119,6 +119,8 @@ export class AcmeManager {
         m.nextTryAt = this.now() + wait;
         const why = err instanceof Error ? err.message : String(err);
         this.opts.store.fail(acmeSource(name), why);
+        // The retry comes at its time, not at the next (hourly) check.
+        if (!this.closed) setTimeout(() => this.check(), wait + 10).unref();
         this.opts.log.error(
           { err, name, failures: m.failures, retryInSeconds: Math.round(wait / 1000), keepsServing: m.cert?.serial ?? null },
           `${renewing ? 'renewing' : 'ordering'} the certificate for ${name} failed (try ${m.failures}; next in ${Math.round(wait / 1000)} s)${m.cert ? '; the current certificate keeps serving' : ''}: ${why}`,
