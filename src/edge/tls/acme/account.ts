@@ -6,6 +6,7 @@
  * orders nothing that is still valid.
  */
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import acme from 'acme-client';
 
@@ -21,7 +22,8 @@ const ORDER_NAME_RE = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([
 
 /** Whether `name` is a DNS name (or `*.` wildcard) that may be ordered and stored. */
 export function isOrderName(name: string): boolean {
-  return name.length <= 253 && ORDER_NAME_RE.test(name);
+  // An IPv4 literal matches the label grammar but cannot get a certificate by HTTP-01 here.
+  return name.length <= 253 && ORDER_NAME_RE.test(name) && isIP(name) === 0;
 }
 
 /** The file stem of a name: `*.` becomes `_wildcard.` (a `*` in a file name trips shells and tools). */
