@@ -72,6 +72,12 @@ export function setupAcme(config: BerthConfig, store: CertificateStore, log: Log
     }
   }
   const dns = dnsProvider(config);
+  if (config.httpPort === 0 && !dns) {
+    // Nothing could be validated: HTTP-01 needs the plain-HTTP listener, DNS-01 a provider.
+    throw new BerthError('E_CONFIG', 'BERTH_TLS=acme with BERTH_HTTP_PORT=0 and no BERTH_ACME_DNS_PROVIDER cannot validate any certificate', {
+      hint: 'leave BERTH_HTTP_PORT unset (80) so the CA can check HTTP-01 challenges, or set BERTH_ACME_DNS_PROVIDER for DNS-01',
+    });
+  }
   const fixed = new Set<string>([dashboard]);
   const apps = hostOf(config.appsUrl);
   if (apps && !isIP(apps) && isOrderName(apps)) fixed.add(apps);
