@@ -137,13 +137,16 @@ describe('BERTH_TLS=acme with Pebble', () => {
   });
 
   it('the plain-HTTP listener answers only live challenge tokens (404 otherwise) and redirects the rest', async () => {
-    const unknown = await new Promise<number>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: httpPort, path: '/.well-known/acme-challenge/not-a-live-token', headers: { host: DASHBOARD } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      }).on('error', reject);
-    });
-    assert.equal(unknown, 404);
+    const plain = (urlPath: string) =>
+      new Promise<http.IncomingMessage>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: httpPort, path: urlPath, headers: { host: DASHBOARD } }, (res) => {
+          res.resume();
+          resolve(res);
+        }).on('error', reject);
+      });
+    assert.equal((await plain('/.well-known/acme-challenge/not-a-live-token')).statusCode, 404);
+    const other = await plain('/api/health');
+    assert.deepEqual([other.statusCode, other.headers.location], [308, `https://${DASHBOARD}:${t!.daemon.port}/api/health`]);
   });
 
   it('a restart serves the stored certificate at once and orders nothing', async () => {

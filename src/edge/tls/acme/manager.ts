@@ -53,8 +53,8 @@ export class AcmeManager {
   private readonly now: () => number;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
-  /** On-demand orders started (tests read it: a random SNI name must leave it unchanged). */
-  onDemandOrders = 0;
+  /** When the hourly limit was last logged (once a minute at most: handshakes can come in floods). */
+  private limitLoggedAt = -Infinity;
 
   constructor(private readonly opts: ManagerOptions) {
     this.now = opts.now ?? Date.now;
@@ -145,10 +145,12 @@ export class AcmeManager {
     if (m?.cert) return false; // held: renewal is the timer's job, not a handshake's
     if (!this.opts.fixedNames.includes(host)) {
       if (!this.limit.take()) {
-        this.opts.log.warn({ host }, `on-demand certificate for ${host} refused: BERTH_ACME_ON_DEMAND_PER_HOUR reached`);
+        if (this.now() - this.limitLoggedAt >= 60_000) {
+          this.limitLoggedAt = this.now();
+          this.opts.log.warn({ host }, `on-demand certificate for ${host} refused: BERTH_ACME_ON_DEMAND_PER_HOUR (${this.opts.onDemandPerHour}) reached; it gets the default certificate until a slot frees`);
+        }
         return false;
       }
-      this.onDemandOrders++;
     }
     return true;
   }
