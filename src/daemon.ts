@@ -94,7 +94,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const startedAt = Date.now();
   prepareDataDir(config.dataDir, log);
   // Before anything else starts: an unusable certificate is a configuration error to fix first.
-  const tls = setupTls(config, log.child({ component: 'tls' }));
+  // On-demand ACME orders only for hosts the edge routes: its table is read per handshake (the edge is made below).
+  const tls = setupTls(config, log.child({ component: 'tls' }), { isRouted: (host) => edgeRef?.routes().hostRoutes.has(host) ?? false });
   const token = ensureTokenFile(path.join(config.dataDir, 'token'));
   const helperDir = path.join(config.dataDir, 'bin');
   mkdirSync(helperDir, { recursive: true });
@@ -161,6 +162,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   // not a leak (Node warns past 10 listeners by default).
   for (const source of [workspaces, apps, previews.service, storeChanged]) source.setMaxListeners(0);
   const api = createApiApp({
+    ...(tls ? { tlsStatus: () => tls.status() } : {}),
     shutdown: shuttingDown.signal,
     storeChanged,
     handoff: {

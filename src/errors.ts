@@ -35,7 +35,9 @@ export type ErrorCode =
   | 'E_DEVCONTAINER'
   | 'E_BACKUP'
   | 'E_BAD_DATA_PATH'
-  | 'E_NO_DATA_VOLUME';
+  | 'E_NO_DATA_VOLUME'
+  | 'E_ACME'
+  | 'E_DNS_PROVIDER';
 
 const defaultStatus: Record<ErrorCode, number> = {
   E_BAD_REQUEST: 400,
@@ -84,6 +86,10 @@ const defaultStatus: Record<ErrorCode, number> = {
   E_BAD_DATA_PATH: 400,
   // The workspace has no data volume (made before volumes, or with none): a recreate would lose its files.
   E_NO_DATA_VOLUME: 409,
+  // An ACME order or renewal failed (BERTH_TLS=acme); the certificate served before keeps serving.
+  E_ACME: 502,
+  // A DNS-01 provider (Cloudflare API, nsupdate) refused or failed to publish a challenge record.
+  E_DNS_PROVIDER: 502,
 };
 
 export interface BerthErrorOptions {

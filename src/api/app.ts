@@ -18,6 +18,7 @@ import type { ApiEnv } from './env.js';
 import type { HandoffDeps } from './routes/auth.js';
 import { errorResponse } from './error-handler.js';
 import { requestId } from '../edge/request-id.js';
+import type { CertificateStatus } from '../edge/tls/certificates.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { workspaceRoutes } from './routes/workspaces.js';
@@ -48,6 +49,8 @@ export interface ApiDeps {
   shutdown?: AbortSignal;
   /** Fires after the reconciler changed workspace or app rows directly (for /api/events). */
   storeChanged?: ChangeSource;
+  /** Certificates served (BERTH_TLS), each with its expiry and the last refused update's reason; absent with TLS off. */
+  tlsStatus?: () => CertificateStatus[];
 }
 
 /** Routes reachable without credentials. Everything else under /api needs a token or a session. */
@@ -118,6 +121,7 @@ export function createApiApp(deps: ApiDeps) {
       uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
       workspaces: counts,
       ports: { used: deps.workspaces.portsInUse(), total },
+      tls: { mode: deps.config.tls, certificates: deps.tlsStatus?.() ?? [] },
     });
   });
 

@@ -41,14 +41,44 @@ export const configSchema = z.object({
   appsUrl: optionalUrl,
   /**
    * TLS of the access point: `off` (plain HTTP, e.g. behind an outer proxy that terminates TLS) or
-   * `files` (BERTH_TLS_CERT_FILE + BERTH_TLS_KEY_FILE, reloaded when they change). With TLS on,
+   * `files` (BERTH_TLS_CERT_FILE + BERTH_TLS_KEY_FILE, reloaded when they change) or `acme`
+   * (certificates ordered from an ACME CA, see the acme* settings). With TLS on,
    * `port` and `appsPort` speak HTTPS and `httpPort` redirects plain HTTP to them.
    */
-  tls: z.enum(['off', 'files']).default('off'),
+  tls: z.enum(['off', 'files', 'acme']).default('off'),
   /** PEM certificate (leaf first, then the chain; a wildcard is fine) for BERTH_TLS=files. */
   tlsCertFile: z.string().min(1).optional(),
   /** PEM private key of tlsCertFile (unencrypted, 0600 recommended). */
   tlsKeyFile: z.string().min(1).optional(),
+  // ---- BERTH_TLS=acme (src/edge/tls/acme/) ----
+  /** ACME directory of the CA (default: Let's Encrypt production). */
+  acmeDirectoryUrl: z.string().url().default('https://acme-v02.api.letsencrypt.org/directory'),
+  /** Contact address given to the CA (expiry notices); optional. */
+  acmeEmail: z.string().email().optional(),
+  /** PEM file of an extra root the ACME client trusts for the CA's own HTTPS (e.g. Pebble's); nothing else trusts it. */
+  acmeCaFile: z.string().min(1).optional(),
+  /** Renew when fewer than this many days remain (or at acmeRenewFraction of the lifetime, whichever comes first). */
+  acmeRenewDays: z.coerce.number().min(0).default(30),
+  /** Renew at this fraction of a certificate's lifetime at the latest (default 2/3; tests use a tiny one to force renewals). */
+  acmeRenewFraction: z.coerce.number().gt(0).max(1).default(2 / 3),
+  /** Seconds between renewal checks. */
+  acmeCheckSeconds: z.coerce.number().min(1).default(3600),
+  /** New on-demand orders (a routed host's first handshake) per hour; past it handshakes get the fallback certificate. */
+  acmeOnDemandPerHour: z.coerce.number().int().min(0).default(20),
+  /** DNS-01 provider for the wildcards `*.{appsDomain}` / `*.{previewDomain}`; unset: no wildcard, each host is ordered by HTTP-01. */
+  acmeDnsProvider: z.enum(['cloudflare', 'rfc2136']).optional(),
+  /** Seconds to wait after publishing a DNS-01 record before asking the CA to look (DNS propagation). */
+  acmeDnsWaitSeconds: z.coerce.number().min(0).default(20),
+  /** Cloudflare API token with Zone:Read and DNS:Edit on the zones. */
+  acmeCloudflareToken: z.string().min(1).optional(),
+  /** Cloudflare API base (tests point it at a local server speaking the same wire format). */
+  acmeCloudflareApiUrl: z.string().url().transform((s) => s.replace(/\/+$/, '')).default('https://api.cloudflare.com/client/v4'),
+  /** RFC 2136 server `host[:port]` nsupdate sends updates to. */
+  acmeRfc2136Server: z.string().regex(/^[A-Za-z0-9.:-]+$|^\[[0-9a-fA-F:]+\](:\d+)?$/, 'must be host[:port]').optional(),
+  /** TSIG key file for nsupdate (`nsupdate -k`), e.g. made by `tsig-keygen`. */
+  acmeRfc2136KeyFile: z.string().min(1).optional(),
+  /** nsupdate binary (absolute or on PATH). */
+  acmeNsupdateBin: z.string().default('nsupdate'),
   /** Plain-HTTP listener that redirects to HTTPS when TLS is on (default 80; 0 = none). */
   httpPort: z.coerce.number().int().min(0).max(65535).optional(),
   /** Strict-Transport-Security max-age in seconds on HTTPS responses; 0 (default) sends none. Opt-in: browsers remember it. */

@@ -16,6 +16,7 @@ import { isBerthError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { loadCertificate, nameCovers } from '../edge/tls/certificates.js';
 import { connectResp } from '../infra/resp.js';
+import { checkAcmeCertificates } from './doctor-acme.js';
 import { selectRuntime } from '../runtime/select.js';
 import { prepareDataDir } from '../store/data-dir.js';
 
@@ -173,6 +174,7 @@ const CERT_WARN_DAYS = 14;
 
 export function checkCertificate(config: BerthConfig, now = new Date()): CheckResult {
   if (config.tls === 'off') return skip('certificate', 'BERTH_TLS=off (plain HTTP, or TLS at an outer proxy)');
+  if (config.tls === 'acme') return checkAcmeCertificates(config, now);
   if (!config.tlsCertFile || !config.tlsKeyFile) return fail('certificate', 'BERTH_TLS=files without BERTH_TLS_CERT_FILE and BERTH_TLS_KEY_FILE', 'point both at the PEM certificate and its key');
   try {
     const cert = loadCertificate(readFileSync(config.tlsCertFile, 'utf8'), readFileSync(config.tlsKeyFile, 'utf8'), now);

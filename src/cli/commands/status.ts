@@ -18,6 +18,25 @@ export interface StatusAnswer {
   uptimeSeconds: number;
   workspaces: { creating: number; running: number; stopped: number; failed: number };
   ports: { used: number; total: number };
+  /** Absent from daemons before TLS existed. */
+  tls?: { mode: string; certificates: TlsCertificateStatus[] };
+}
+
+/** One certificate source as /api/status reports it (edge/tls/certificates.ts CertificateStatus). */
+export interface TlsCertificateStatus {
+  source: string;
+  names: string[];
+  notAfter: string | null;
+  error: string | null;
+}
+
+/** One line per certificate: names, expiry in days, and why its last update failed. */
+export function formatCertificates(certs: TlsCertificateStatus[], now = Date.now()): string[] {
+  return certs.map((c) => {
+    const names = c.names.length > 0 ? c.names.join(', ') : c.source.replace(/^acme:/, '');
+    const expiry = c.notAfter ? `expires ${c.notAfter.slice(0, 10)} (in ${Math.floor((Date.parse(c.notAfter) - now) / 86_400_000)} days)` : 'no certificate yet';
+    return `${names}: ${expiry}${c.error ? `; last update FAILED: ${c.error}` : ''}`;
+  });
 }
 
 /** `podman (found podman 5.4)`; a reason that already names the runtime is shown alone. */
@@ -40,6 +59,11 @@ export function formatStatus(url: string, health: HealthAnswer, status: StatusAn
     ],
     ['ports', `${status.ports.used} of ${status.ports.total} host ports in use`],
   ];
+  if (status.tls && status.tls.mode !== 'off') {
+    const certs = formatCertificates(status.tls.certificates);
+    lines.push(['tls', `${status.tls.mode}${certs.length === 0 ? ' (no certificate yet)' : ''}`]);
+    for (const c of certs) lines.push(['', c]);
+  }
   const width = Math.max(...lines.map(([k]) => k.length));
   return lines.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
 }
