@@ -141,8 +141,9 @@ export function createExecUpgradeHandler(deps: {
           return;
         }
         try {
-          const msg = JSON.parse(data.toString()) as { type?: string; cols?: number; rows?: number };
-          if (msg.type === 'resize' && session.resize && msg.cols && msg.rows) {
+          const msg = JSON.parse(data.toString()) as { type?: string; cols?: unknown; rows?: unknown };
+          // Only numbers resize (clamped to sane bounds); anything else leaves the size alone.
+          if (msg.type === 'resize' && session.resize && typeof msg.cols === 'number' && typeof msg.rows === 'number') {
             const s = clampSize(msg.cols, msg.rows);
             session.resize(s.cols, s.rows);
           }
