@@ -52,18 +52,28 @@ describe('ptySession on a host PTY', () => {
   it('starts at the given size, follows a resize (SIGWINCH), sets TERM and passes the exit code', async () => {
     const s = session('sh', [], { env, cols: 100, rows: 30 });
     s.stdout.on('data', () => {});
-    s.stdin.write('stty size; echo "term=$TERM"\n');
-    const first = await waitFor(s.stdout, /term=xterm/);
-    assert.match(first, /^30 100\r?$/m);
-    assert.match(first, new RegExp(`term=${TERM_NAME}`));
+    s.stdin.write('echo "size=$(stty size) term=$TERM"\n');
+    const first = await waitFor(s.stdout, /size=\d+ \d+ term=\S+/);
+    assert.match(first, new RegExp(`size=30 100 term=${TERM_NAME}`));
     // The shell waits on a trap for SIGWINCH: the program itself sees the resize.
-    s.stdin.write("trap 'echo winch; stty size' WINCH; echo armed\n");
+    s.stdin.write("trap 'echo winch=$(stty size)' WINCH; echo armed\n");
     await waitFor(s.stdout, /^armed\r?$/m);
     s.resize!(120, 40);
     s.stdin.write('sleep 0.2; echo done\n');
-    assert.match(await waitFor(s.stdout, /^done\r?$/m), /winch\r?\n40 120/);
+    assert.match(await waitFor(s.stdout, /^done\r?$/m), /winch=40 120/);
     s.stdin.write('exit 7\n');
     assert.equal(await s.wait(), 7);
+  });
+
+  it('a burst of resizes ends at the last size', async () => {
+    const s = session('sh', [], { env, cols: 80, rows: 24 });
+    s.stdout.on('data', () => {});
+    for (const [c, r] of [[90, 20], [91, 21], [92, 22], [93, 23]] as const) s.resize!(c, r);
+    await new Promise((r) => setTimeout(r, 100));
+    s.stdin.write('echo "size=$(stty size)"\n');
+    assert.match(await waitFor(s.stdout, /size=\d+ \d+/), /size=23 93/);
+    s.stdin.write('exit\n');
+    assert.equal(await s.wait(), 0);
   });
 
   it('ends a line-reading program with Ctrl-D when stdin ends', async () => {

@@ -26,6 +26,14 @@ export const TERM_NAME = 'xterm-256color';
 /** Size of a new PTY when the client did not say (the classic 80×24). */
 export const DEFAULT_SIZE = { cols: 80, rows: 24 } as const;
 
+/**
+ * A resize within this time of the previous one waits for the end of the window and is applied
+ * once, at the last size asked for (a single resize is applied at once). A window being dragged
+ * sends bursts, and podman was seen (once in six runs, under load) to end a same-tick burst of
+ * two SIGWINCHes at the first size: spacing them leaves the engine one change at a time.
+ */
+const RESIZE_SETTLE_MS = 25;
+
 /** Bounds of a terminal size; anything outside is clamped (client input must not reach an ioctl as is). */
 const MAX_COLS = 1000;
 const MAX_ROWS = 500;
@@ -91,6 +99,23 @@ export function ptySession(file: string, args: string[], opts: PtyOptions): Exec
       done();
     },
   });
+  let pendingSize: { cols: number; rows: number } | null = null;
+  let settling: ReturnType<typeof setTimeout> | undefined;
+  const applySize = (s: { cols: number; rows: number }): void => {
+    if (exited) return;
+    try {
+      pty.resize(s.cols, s.rows);
+    } catch {
+      // The PTY closed between the check and the ioctl: nothing left to resize.
+    }
+    // Open a window: resizes until it closes are kept, the last one is applied when it does.
+    settling = setTimeout(() => {
+      settling = undefined;
+      const next = pendingSize;
+      pendingSize = null;
+      if (next) applySize(next);
+    }, RESIZE_SETTLE_MS);
+  };
   return {
     kind: 'session',
     stdin,
@@ -98,12 +123,8 @@ export function ptySession(file: string, args: string[], opts: PtyOptions): Exec
     stderr,
     resize(cols, rows) {
       if (exited) return;
-      const s = clampSize(cols, rows);
-      try {
-        pty.resize(s.cols, s.rows);
-      } catch {
-        // The PTY closed between the check and the ioctl: nothing left to resize.
-      }
+      if (settling) pendingSize = clampSize(cols, rows);
+      else applySize(clampSize(cols, rows));
     },
     close() {
       if (exited) return;
