@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { ExecSession } from './runtime.js';
-import { clampSize, endedSession, isExecutable, ptySession, TERM_NAME } from './pty.js';
+import { clampSize, commandOnPty, endedSession, isExecutable, ptySession, TERM_NAME } from './pty.js';
 
 /** Resolves with the output once `pattern` shows up in it (or rejects after `ms`). */
 function waitFor(out: Readable, pattern: RegExp, ms = 5_000): Promise<string> {
@@ -99,6 +99,14 @@ describe('endedSession and isExecutable', () => {
     const chunks: Buffer[] = [];
     for await (const c of s.stdout) chunks.push(c as Buffer);
     assert.equal(Buffer.concat(chunks).toString(), 'nope: not found\r\n');
+    assert.equal(await s.wait(), 127);
+  });
+
+  it('commandOnPty: a missing program is 127 with its name on the terminal', async () => {
+    const s = await commandOnPty('no-such-program-berth', [], { cwd: tmpdir(), env });
+    const chunks: Buffer[] = [];
+    for await (const c of s.stdout) chunks.push(c as Buffer);
+    assert.equal(Buffer.concat(chunks).toString(), 'no-such-program-berth: not found\r\n');
     assert.equal(await s.wait(), 127);
   });
 

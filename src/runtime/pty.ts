@@ -169,3 +169,12 @@ export async function isExecutable(file: string, pathVar: string | undefined, cw
   }
   return false;
 }
+
+/**
+ * `file` with `args` on a new host PTY in `cwd`, or — when execvp would not find `file` — an
+ * ended session that says so with a shell's exit code 127.
+ */
+export async function commandOnPty(file: string, args: string[], opts: PtyOptions & { cwd: string }): Promise<ExecSession> {
+  if (!(await isExecutable(file, opts.env.PATH, opts.cwd))) return endedSession(`${file}: not found\r\n`, 127);
+  return ptySession(file, args, opts);
+}

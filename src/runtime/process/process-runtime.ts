@@ -35,7 +35,7 @@ import {
 } from '../runtime.js';
 import { SUPERVISOR_SOURCE } from './supervisor.js';
 import { processVolumes, substituteVolumes } from './volumes.js';
-import { endedSession, isExecutable, ptySession } from '../pty.js';
+import { commandOnPty } from '../pty.js';
 
 /** Options of the process driver. */
 export interface ProcessRuntimeOptions {
@@ -251,11 +251,8 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
       const [file, ...args] = argv;
       if (!file) throw new BerthError('E_BAD_REQUEST', 'process exec failed: empty argv');
       const env = { ...w.spec.env, ...opts.env };
-      if (opts.tty) {
-        // No engine here: the command itself runs on the host PTY, so a resize is a plain TIOCSWINSZ.
-        if (!(await isExecutable(file, env.PATH, w.dir))) return endedSession(`${file}: not found\r\n`, 127);
-        return ptySession(file, args, { cwd: w.dir, env, cols: opts.cols, rows: opts.rows });
-      }
+      // No engine here: the command itself runs on a host PTY (a resize is a plain TIOCSWINSZ).
+      if (opts.tty) return commandOnPty(file, args, { cwd: w.dir, env, cols: opts.cols, rows: opts.rows });
       const child = spawn(file, args, { cwd: w.dir, env, stdio: ['pipe', 'pipe', 'pipe'] });
       let spawnError = '';
       // Exit code like a shell's (and podman's): 127 when the program does not exist.
