@@ -5,9 +5,14 @@ import { isBerthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { WorkspaceService } from '../services/workspaces.js';
 import type { Principal } from '../services/auth.js';
+import type { ExecOptions } from '../runtime/runtime.js';
+import { clampSize } from '../runtime/pty.js';
 import { canSee } from './routes/workspaces.js';
 
 const EXEC_PATH = /^\/api\/workspaces\/([^/]+)\/exec$/;
+
+/** How long a session whose client went away may end by itself (Ctrl-D) before it is hung up. */
+const HANGUP_GRACE_MS = 1_000;
 
 const REASONS: Record<number, [string, string]> = {
   401: ['Unauthorized', 'E_UNAUTHORIZED'],
@@ -25,11 +30,14 @@ function refuse(socket: Duplex, status: 401 | 403 | 404, message: string): void 
 }
 
 /**
- * WebSocket endpoint `GET /api/workspaces/:id/exec?tty=1&cmd=/bin/sh&cmd=-l` for `berth ws shell`.
+ * WebSocket endpoint `GET /api/workspaces/:id/exec?tty=1&cols=120&rows=40&cmd=/bin/sh&cmd=-l`
+ * for `berth ws shell` and the dashboard's terminal (one protocol for both).
  * Protocol: binary frames carry stdin (client → server) and output (server → client); text
- * frames carry JSON control messages: `{"type":"resize","cols","rows"}` from the client,
- * `{"type":"eof"}` from the client when its input ends, `{"type":"exit","code":N}` from the
- * server before it closes.
+ * frames carry JSON control messages: `{"type":"resize","cols","rows"}` from the client (the
+ * session's terminal takes that size, its program gets SIGWINCH), `{"type":"eof"}` from the
+ * client when its input ends, `{"type":"exit","code":N}` from the server before it closes.
+ * `tty=1` runs the command on a terminal (TERM=xterm-256color) of `cols`×`rows` (default 80×24);
+ * a client that goes away hangs it up (Ctrl-D, then SIGHUP after HANGUP_GRACE_MS).
  */
 export function createExecUpgradeHandler(deps: {
   /** The request's principal (bearer token, or session cookie from a same-origin page), or null. */
@@ -61,7 +69,8 @@ export function createExecUpgradeHandler(deps: {
     const query = new URLSearchParams(q === -1 ? '' : target.slice(q + 1));
     const argv = query.getAll('cmd');
     const tty = query.get('tty') === '1';
-    wss.handleUpgrade(req, socket, head, (ws) => void runSession(ws, idOrName, argv.length ? argv : ['/bin/sh'], tty));
+    const size = clampSize(query.get('cols'), query.get('rows'));
+    wss.handleUpgrade(req, socket, head, (ws) => void runSession(ws, idOrName, argv.length ? argv : ['/bin/sh'], { tty, ...size }));
   };
 
   /**
@@ -86,7 +95,7 @@ export function createExecUpgradeHandler(deps: {
     );
   }
 
-  async function runSession(ws: WebSocket, idOrName: string, argv: string[], tty: boolean): Promise<void> {
+  async function runSession(ws: WebSocket, idOrName: string, argv: string[], opts: ExecOptions): Promise<void> {
     const log = deps.log.child({ exec: idOrName });
     // Frames may arrive before the engine's exec is ready (piped input): queue them until then.
     const queued: { data: Buffer; isBinary: boolean }[] = [];
@@ -102,7 +111,7 @@ export function createExecUpgradeHandler(deps: {
       if (deliver) deliver(Buffer.alloc(0), false);
     });
     try {
-      const session = await deps.workspaces.exec(idOrName, argv, { tty });
+      const session = await deps.workspaces.exec(idOrName, argv, opts);
       if (session.kind === 'result') {
         if (session.stdout) ws.send(Buffer.from(session.stdout));
         if (session.stderr) ws.send(Buffer.from(session.stderr));
@@ -117,22 +126,34 @@ export function createExecUpgradeHandler(deps: {
         if (stdinOpen) session.stdin.end();
         stdinOpen = false;
       };
+      let hungUp = false;
+      const hangUp = (): void => {
+        endStdin();
+        if (hungUp || !session.close) return;
+        hungUp = true;
+        const timer = setTimeout(() => session.close?.(), HANGUP_GRACE_MS);
+        void session.wait().finally(() => clearTimeout(timer));
+      };
       deliver = (data, isBinary) => {
-        if (clientClosed) return endStdin();
+        if (clientClosed) return hangUp();
         if (isBinary) {
           if (stdinOpen) session.stdin.write(data);
           return;
         }
         try {
-          const msg = JSON.parse(data.toString()) as { type?: string; cols?: number; rows?: number };
-          if (msg.type === 'resize' && session.resize && msg.cols && msg.rows) session.resize(msg.cols, msg.rows);
+          const msg = JSON.parse(data.toString()) as { type?: string; cols?: unknown; rows?: unknown };
+          // Only numbers resize (clamped to sane bounds); anything else leaves the size alone.
+          if (msg.type === 'resize' && session.resize && typeof msg.cols === 'number' && typeof msg.rows === 'number') {
+            const s = clampSize(msg.cols, msg.rows);
+            session.resize(s.cols, s.rows);
+          }
           if (msg.type === 'eof') endStdin();
         } catch {
           // Ignore malformed control frames: they must not kill the user's shell.
         }
       };
       for (const q of queued.splice(0)) deliver(q.data, q.isBinary);
-      if (clientClosed) endStdin();
+      if (clientClosed) hangUp();
       const code = await session.wait();
       if (ws.readyState === ws.OPEN) {
         ws.send(JSON.stringify({ type: 'exit', code }));

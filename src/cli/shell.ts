@@ -12,9 +12,17 @@ import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { type BerthClient, CliError, errorFromResponse, unreachableError, workspacePath } from './client.js';
 
-/** Query string of an exec session: `tty=1|0` and one `cmd` per argv element. */
-export function execQuery(argv: string[], tty: boolean): string {
+/**
+ * Query string of an exec session: `tty=1|0`, the terminal's initial `cols`/`rows` when known
+ * (so the session starts at the right size instead of resizing right after it starts), and one
+ * `cmd` per argv element.
+ */
+export function execQuery(argv: string[], tty: boolean, size?: { cols: number; rows: number }): string {
   const q = new URLSearchParams({ tty: tty ? '1' : '0' });
+  if (size) {
+    q.set('cols', String(size.cols));
+    q.set('rows', String(size.rows));
+  }
   for (const arg of argv) q.append('cmd', arg);
   return q.toString();
 }
@@ -47,8 +55,9 @@ export function runShell(client: BerthClient, idOrName: string, argv: string[]):
   const stdin = process.stdin;
   const stdout = process.stdout;
   const tty = Boolean(stdin.isTTY);
+  const size = (): { cols: number; rows: number } => ({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
   // Always an interactive session (tty=1): it is the mode that attaches stdin, also for pipes.
-  const url = client.wsUrl(workspacePath(idOrName, `/exec?${execQuery(argv, true)}`));
+  const url = client.wsUrl(workspacePath(idOrName, `/exec?${execQuery(argv, true, size())}`));
 
   return new Promise<number>((resolve, reject) => {
     const ws = new WebSocket(url, { headers: client.authHeaders(), perMessageDeflate: false });
@@ -59,7 +68,7 @@ export function runShell(client: BerthClient, idOrName: string, argv: string[]):
 
     const sendResize = (): void => {
       if (ws.readyState !== WebSocket.OPEN) return;
-      ws.send(JSON.stringify({ type: 'resize', cols: stdout.columns || 80, rows: stdout.rows || 24 }));
+      ws.send(JSON.stringify({ type: 'resize', ...size() }));
     };
     const onData = (chunk: Buffer): void => {
       if (ws.readyState === WebSocket.OPEN) ws.send(chunk, { binary: true });

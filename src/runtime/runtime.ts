@@ -252,8 +252,12 @@ export interface NetworkSummary {
 }
 
 export interface ExecOptions {
+  /** An interactive session on a terminal (a PTY; stdout and stderr share it). */
   tty?: boolean;
   env?: Record<string, string>;
+  /** Initial terminal size of a `tty` session (default 80×24); `resize` changes it later. */
+  cols?: number;
+  rows?: number;
 }
 
 /** A finished non-interactive exec. */
@@ -270,7 +274,10 @@ export interface ExecSession {
   stdin: NodeJS.WritableStream;
   stdout: Readable;
   stderr: Readable;
+  /** Sets the terminal size (columns × rows) of a `tty` session; the program gets SIGWINCH. */
   resize?(cols: number, rows: number): void;
+  /** Hangs up a `tty` session (its client went away): SIGHUP to what runs on its terminal. */
+  close?(): void;
   wait(): Promise<number>;
 }
 

@@ -78,10 +78,11 @@ describe('dashboard in Chromium', () => {
 
     // Shell over the exec WebSocket
     await item.getByRole('button', { name: `Shell in ${name}` }).click();
-    const input = item.locator('.term-input input');
-    await input.fill('echo shell-ok-$((6*7)) $GREETING');
-    await input.press('Enter');
-    await item.locator('pre.term', { hasText: 'shell-ok-42 hello' }).waitFor();
+    const term = item.getByRole('group', { name: `Terminal of ${name}` });
+    await item.getByRole('status').filter({ hasText: 'connected' }).waitFor();
+    await page.keyboard.type('echo shell-ok-$((6*7)) $GREETING');
+    await page.keyboard.press('Enter');
+    await term.locator('.xterm-rows', { hasText: /shell-ok-42\shello/ }).waitFor();
     await shot(page, `${label}-workspaces`, true);
 
     // The hosted app, one click away on the apps origin (private: the Berth session opens it

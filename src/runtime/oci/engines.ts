@@ -54,7 +54,6 @@ export const createPodmanRuntime: RuntimeFactory<PodmanOptions> = (ctx, opts) =>
     // (netavark 1.4 here), traffic between two isolated networks is dropped; the default `podman`
     // network is not isolated, so its containers can still reach these by address.
     networkCreateOptions: ['--opt', 'isolate=true'],
-    ttyOverPipes: true,
     // podman's `rm -f` first waits the stop timeout (10 s) for PID 1, which often ignores SIGTERM.
     forceRemoveFlags: ['-t', '0'],
     logsSplitStreams: false,
@@ -72,8 +71,6 @@ export const createDockerRuntime: RuntimeFactory<DockerOptions> = (ctx, opts) =>
     psFormat: '{{json .}}',
     // Docker keeps user-defined bridge networks apart from each other and from its default bridge.
     networkCreateOptions: [],
-    // docker refuses `-t` without a terminal on its stdin ("the input device is not a TTY").
-    ttyOverPipes: false,
     // docker's `rm -f` already kills with SIGKILL.
     forceRemoveFlags: [],
     logsSplitStreams: true,

@@ -99,7 +99,6 @@ describe('small builders', () => {
     ['logs of an option-shaped ref', logsArgs('--all', { tail: -3 }), ['logs', '--tail=0', '--', '--all']],
     ['exec plain', execArgs('c1', ['ls', '-l']), ['exec', '--', 'c1', 'ls', '-l']],
     ['exec tty+env', execArgs('c1', ['sh'], { tty: true, env: { A: '1' } }), ['exec', '-i', '-t', '--env=A=1', '--', 'c1', 'sh']],
-    ['exec tty without -t', execArgs('c1', ['sh'], { tty: true, ttyFlag: false }), ['exec', '-i', '--', 'c1', 'sh']],
     ['exec option-shaped argv and env', execArgs('c1', ['--privileged'], { env: { X: '-v' } }), ['exec', '--env=X=-v', '--', 'c1', '--privileged']],
     ['ps', psArgs({ 'berth.kind': 'app', 'berth.id': 'x' }, 'json'), ['ps', '-a', '--no-trunc', '--filter=label=berth.kind=app', '--filter=label=berth.id=x', '--format=json']],
     ['ps with an option-shaped label value', psArgs({ 'berth.id': '--all' }, '{{json .}}'), ['ps', '-a', '--no-trunc', '--filter=label=berth.id=--all', '--format={{json .}}']],

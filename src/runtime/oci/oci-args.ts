@@ -47,19 +47,12 @@ export function logsArgs(ref: string, opts: { follow?: boolean; tail?: number; t
 }
 
 /**
- * argv for `<bin> exec`. `ttyFlag` is false for engines whose CLI refuses `-t` when its own stdin
- * is a pipe (docker: "the input device is not a TTY"); the session then runs with `-i` only.
+ * argv for `<bin> exec`. With `tty` (`-i -t`) the CLI must run on a terminal of its own: the
+ * driver starts it on a host PTY (runtime/pty.ts), which is also how resizes reach the session.
  */
-export function execArgs(
-  ref: string,
-  argv: string[],
-  opts: { tty?: boolean; env?: Record<string, string>; ttyFlag?: boolean } = {},
-): string[] {
+export function execArgs(ref: string, argv: string[], opts: { tty?: boolean; env?: Record<string, string> } = {}): string[] {
   const args = ['exec'];
-  if (opts.tty) {
-    args.push('-i');
-    if (opts.ttyFlag !== false) args.push('-t');
-  }
+  if (opts.tty) args.push('-i', '-t');
   for (const [k, v] of Object.entries(opts.env ?? {})) args.push(`--env=${k}=${v}`);
   // `--` before the container, not after it: after it, both engines would run `--` as the command.
   args.push('--', ref, ...argv);

@@ -5,7 +5,6 @@
  * one (engines.ts). Every call is `execFile(bin, argv)` or `spawn(bin, argv)` — never a shell string.
  */
 import { execFile, spawn } from 'node:child_process';
-import { constants } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -14,6 +13,7 @@ import { imageRefProblem } from '../../domain/image-ref.js';
 import { argvRefusal, commandProblem, envProblem, hostPathProblem, labelsProblem, refProblem, specProblem } from './argv-guard.js';
 import { mergeStampedLogs } from './log-merge.js';
 import { listEngineVolumes } from './oci-volumes.js';
+import { ptySession, TERM_NAME } from '../pty.js';
 import {
   LABEL_ID,
   LABEL_KIND,
@@ -64,8 +64,6 @@ export interface EngineProfile {
   psFormat: string;
   /** Driver options of `network create` that make a network isolated from the others `createNetwork` made. */
   networkCreateOptions: string[];
-  /** Whether `exec -t` works when the CLI's own stdin is a pipe. */
-  ttyOverPipes: boolean;
   /** Extra `rm -f` flags so removal kills at once instead of waiting out a stop timeout. */
   forceRemoveFlags: string[];
   /** `volume create` of an existing name fails with "already exists" (podman) rather than succeeding (docker). */
@@ -267,18 +265,15 @@ export function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Ru
     async exec(ref, argv, opts = {}): Promise<ExecResult | ExecSession> {
       check('exec', refProblem(ref) ?? envProblem(opts.env ?? {}) ?? commandProblem(argv));
       await requireState(ref, 'exec', true);
-      const args = execArgs(ref, argv, { tty: opts.tty, env: opts.env, ttyFlag: engine.ttyOverPipes });
       if (!opts.tty) {
-        const res = await run(args);
+        const res = await run(execArgs(ref, argv, { env: opts.env }));
         if (res.spawnError) throw failure('exec', res);
         return { kind: 'result', exitCode: res.code ?? 1, stdout: res.stdout, stderr: res.stderr };
       }
-      const child = await spawnEngine(args);
-      const exited = new Promise<number>((resolve, reject) => {
-        child.on('error', reject);
-        child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)));
-      });
-      return { kind: 'session', stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, wait: () => exited };
+      // The CLI on a host PTY: it sizes the container's terminal from its own, now and on every
+      // SIGWINCH, through the engine's resize API (see runtime/pty.ts for why not pipes).
+      const args = execArgs(ref, argv, { tty: true, env: { TERM: TERM_NAME, ...opts.env } });
+      return ptySession(bin, args, { env: await engine.env(), cols: opts.cols, rows: opts.rows });
     },
 
     async list(labels) {
@@ -384,9 +379,4 @@ export function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Ru
     },
   };
   return runtime;
-}
-
-/** Shell convention for a signal death: 128 + signal number (SIGKILL → 137). */
-function signalNumber(signal: NodeJS.Signals): number {
-  return constants.signals[signal] ?? 0;
 }

@@ -35,6 +35,7 @@ import {
 } from '../runtime.js';
 import { SUPERVISOR_SOURCE } from './supervisor.js';
 import { processVolumes, substituteVolumes } from './volumes.js';
+import { commandOnPty } from '../pty.js';
 
 /** Options of the process driver. */
 export interface ProcessRuntimeOptions {
@@ -249,7 +250,10 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
       if (!w.running) throw new BerthError('E_INVALID_STATE', `process exec failed: workload ${ref} is not running`);
       const [file, ...args] = argv;
       if (!file) throw new BerthError('E_BAD_REQUEST', 'process exec failed: empty argv');
-      const child = spawn(file, args, { cwd: w.dir, env: { ...w.spec.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      const env = { ...w.spec.env, ...opts.env };
+      // No engine here: the command itself runs on a host PTY (a resize is a plain TIOCSWINSZ).
+      if (opts.tty) return commandOnPty(file, args, { cwd: w.dir, env, cols: opts.cols, rows: opts.rows });
+      const child = spawn(file, args, { cwd: w.dir, env, stdio: ['pipe', 'pipe', 'pipe'] });
       let spawnError = '';
       // Exit code like a shell's (and podman's): 127 when the program does not exist.
       const exited = new Promise<number>((resolve) => {
@@ -259,9 +263,6 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
         });
         child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
       });
-      if (opts.tty) {
-        return { kind: 'session', stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, wait: () => exited };
-      }
       child.stdin.end();
       let stdout = '';
       let stderr = '';
