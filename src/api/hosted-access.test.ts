@@ -25,6 +25,8 @@ function route(via: 'path' | 'host', access: Partial<RouteAccess> = {}): Route {
     hostPort: 9000,
     containerPort: 8000,
     stripPrefix: via === 'path' ? '/hosted/ws1/9000' : '',
+    prependPath: '',
+    forwardedPrefix: via === 'path' ? '/hosted/ws1/9000' : '',
     via,
     access: { visibility: 'private', ownerId: null, dashboardUrl: 'http://127.0.0.1:8995', ...access },
   };

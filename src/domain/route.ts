@@ -50,6 +50,13 @@ export interface RoutableWorkload {
   upstreamHost: string;
   ports: RoutablePort[];
   /**
+   * The outer prefix the workload was told its ports live under (its hosting's `basePath`, e.g.
+   * `/berth` behind a sub-path proxy; '' or absent at the root). Path routes of `keepPrefix`
+   * workspace ports forward `{outerPrefix}/hosted/{id}/{port}/…`: exactly the public path the tool
+   * was given as its base, although the outer proxy stripped `outerPrefix` before the edge.
+   */
+  outerPrefix?: string;
+  /**
    * Apps only (kind 'app'): the first port is served at `/embed/{id}/` (`via: 'path'`) or, for apps
    * that need an origin of their own, at `{id}.{appsDomain}` (`via: 'host'`). Never under /hosted/.
    */
@@ -80,6 +87,16 @@ export interface Route {
    * routes and for path routes of a `keepPrefix` port. X-Forwarded-Prefix ends with it.
    */
   readonly stripPrefix: string;
+  /**
+   * Put in front of the forwarded path: the workload's outer prefix for path routes of a
+   * workspace's `keepPrefix` port, '' otherwise. Comes from the store, never from the request.
+   */
+  readonly prependPath: string;
+  /**
+   * The route's part of X-Forwarded-Prefix (after a trusted outer prefix): `stripPrefix`, except
+   * for a workspace's `keepPrefix` path route, which still names its `/hosted/{id}/{port}` base.
+   */
+  readonly forwardedPrefix: string;
   /** 'path' for `/hosted/…` routes, 'host' for `{port}--{id}.{appsDomain}` routes. */
   readonly via: 'path' | 'host';
   /** null = public (no check). */

@@ -146,7 +146,16 @@ export function checkWorkspaceName(name: unknown): string | null {
 
 /** Public URL of a hosted port: `{proto}://{host}{basePath}/hosted/{id}/{hostPort}/`. */
 export function hostedUrl(hosting: HostingInfo, workspaceId: string, hostPort: number): string {
-  return `${hosting.proto}://${hosting.host}${hosting.basePath}/hosted/${workspaceId}/${hostPort}/`;
+  return `${hosting.proto}://${hosting.host}${hostedBasePath(hosting, workspaceId, hostPort)}`;
+}
+
+/**
+ * Public base path of a hosted port, outer prefix included, with its trailing slash:
+ * `{basePath}/hosted/{id}/{hostPort}/`. What a tool is told as its base (`--base-url`, Vite `base`);
+ * a `keep` port receives requests under exactly this path (see workspace-routes.ts).
+ */
+export function hostedBasePath(hosting: Pick<HostingInfo, 'basePath'>, workspaceId: string, hostPort: number): string {
+  return `${hosting.basePath}/hosted/${workspaceId}/${hostPort}/`;
 }
 
 /** `8000:9000,8001:9001,…` as injected into workloads. */
@@ -168,7 +177,14 @@ export function injectedEnv(ws: Pick<Workspace, 'id' | 'ports' | 'hosting'>, ext
     BERTH_HOSTING_PROTO: ws.hosting.proto,
     BERTH_HOSTING_BASE_PATH: ws.hosting.basePath,
   };
-  if (first) env.PORT = String(first.containerPort);
+  if (first) {
+    env.PORT = String(first.containerPort);
+    // The base path of $PORT, so a one-line recipe works on every runtime (the process runtime's
+    // container ports are its host ports, unknown until create).
+    env.BERTH_BASE_PATH = hostedBasePath(ws.hosting, ws.id, first.hostPort);
+  }
+  // Every port's base path: the same in `strip` and `keep` mode, so a mode change needs no restart.
+  for (const p of ws.ports) env[`BERTH_BASE_PATH_${p.containerPort}`] = hostedBasePath(ws.hosting, ws.id, p.hostPort);
   if (extra.llmUrl) {
     env.BERTH_LLM_URL = extra.llmUrl;
     env.BERTH_LLM_BASE_URL = extra.llmUrl;

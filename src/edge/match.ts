@@ -140,7 +140,8 @@ function matchHosted(table: RouteTable, path: string, query: string): MatchResul
   const route = table.pathRoutes.get(key);
   if (!route) return notFound('unknown route');
   if (route.state !== 'running') return { type: 'unavailable', route };
-  return { type: 'route', route, key, path: path.slice(route.stripPrefix.length) + query };
+  // `path` is normalized and starts with `key`, so a keep route's upstream path stays under its base.
+  return { type: 'route', route, key, path: route.prependPath + path.slice(route.stripPrefix.length) + query };
 }
 
 /** `/embed/{app}/…` → the app's route; `/embed/{app}` → redirect to the slash form. */

@@ -51,6 +51,8 @@ export function withPreviewRoutes(table: RouteTable, previews: readonly PreviewR
         hostPort: r.hostPort,
         containerPort: r.hostPort,
         stripPrefix: '',
+        prependPath: '',
+        forwardedPrefix: '',
         via: 'host' as const,
         access: null,
       });

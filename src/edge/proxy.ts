@@ -216,7 +216,7 @@ export function createProxy(opts: ProxyOptions): Proxy {
   }
 
   function forwardRoute(req: IncomingMessage, res: ServerResponse, route: Route, path: string): void {
-    dispatch(req, res, route.upstream.origin, path, route, WORKLOAD_HTTP, route.via === 'path' ? route.stripPrefix : null, undefined);
+    dispatch(req, res, route.upstream.origin, path, route, WORKLOAD_HTTP, route.via === 'path' ? route.forwardedPrefix : null, undefined);
   }
 
   function tunnel(req: IncomingMessage, client: Duplex, head: Buffer, route: Route, key: string, path: string): void {
@@ -225,7 +225,7 @@ export function createProxy(opts: ProxyOptions): Proxy {
       peer: socket.remoteAddress,
       encrypted: socket.encrypted === true,
       trusted: opts.trusted,
-      routePrefix: route.via === 'path' ? route.stripPrefix : null,
+      routePrefix: route.via === 'path' ? route.forwardedPrefix : null,
     });
     let requestHead = `${req.method ?? 'GET'} ${path} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;

@@ -107,6 +107,8 @@ describe('buildRouteTable', () => {
         hostPort: 9000,
         containerPort: 8000,
         stripPrefix: '/hosted/abc/9000',
+        prependPath: '',
+        forwardedPrefix: '/hosted/abc/9000',
         via: 'path',
         access: null,
       },

@@ -10,6 +10,8 @@ export type { RouteAccess, RoutablePort, RoutableWorkload, Route, RouteTable, Up
 const ROUTABLE_ID_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** An upstream host is an IP literal or a DNS name; anything else would smuggle into a URL. */
 const UPSTREAM_HOST_RE = /^(?:[a-z0-9.-]+|[0-9a-f:.]+)$/i;
+/** An outer prefix as forwarded/normalizePrefix makes it: `/seg/seg`, no dot segments, no `//`, no escapes. */
+const OUTER_PREFIX_RE = /^(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/;
 
 export interface BuildRouteTableOptions {
   /** Enables subdomain routes `{hostPort}--{id}.{appsDomain}`; a `:port` suffix is ignored. */
@@ -93,6 +95,12 @@ export function buildRouteTable(workloads: readonly RoutableWorkload[], opts: Bu
       continue;
     }
     const access = w.access && w.access.visibility === 'private' ? w.access : null;
+    const outerPrefix = w.outerPrefix ?? '';
+    if (outerPrefix !== '' && !OUTER_PREFIX_RE.test(outerPrefix)) {
+      // It is written into the request line of every keep route: refuse rather than forward garbage.
+      rejected.push({ workloadId: w.id, reason: `invalid outer prefix ${JSON.stringify(outerPrefix)}` });
+      continue;
+    }
     // Apps: one route for their served (first) port, under /embed/{app}/ or on their own host.
     for (const p of w.kind === 'app' ? w.ports.slice(0, 1) : w.ports) {
       if (!isPort(p.hostPort) || !isPort(p.containerPort)) {
@@ -113,7 +121,9 @@ export function buildRouteTable(workloads: readonly RoutableWorkload[], opts: Bu
         } else pathRoutes.set(pathKey, makeRoute(w, p, upstream, access, p.keepPrefix ? '' : pathKey.slice(0, -1), 'path'));
         continue;
       }
-      pathRoutes.set(pathKey, makeRoute(w, p, upstream, access, p.keepPrefix ? '' : pathKey.slice(0, -1), 'path'));
+      const base = pathKey.slice(0, -1);
+      // `keep`: the whole public path goes through, outer prefix included (see RoutableWorkload.outerPrefix).
+      pathRoutes.set(pathKey, p.keepPrefix ? makeRoute(w, p, upstream, access, '', 'path', outerPrefix, base) : makeRoute(w, p, upstream, access, base, 'path'));
       if (suffix) hostRoutes.set(hostRouteKey(w.id, p.hostPort, suffix), makeRoute(w, p, upstream, access, '', 'host'));
     }
   }
@@ -122,7 +132,16 @@ export function buildRouteTable(workloads: readonly RoutableWorkload[], opts: Bu
 }
 
 /** One frozen route; every route has this one shape (a closure per port cost measurably). */
-function makeRoute(w: RoutableWorkload, p: RoutablePort, upstream: Upstream, access: Route['access'], stripPrefix: string, via: 'path' | 'host'): Route {
+function makeRoute(
+  w: RoutableWorkload,
+  p: RoutablePort,
+  upstream: Upstream,
+  access: Route['access'],
+  stripPrefix: string,
+  via: 'path' | 'host',
+  prependPath = '',
+  forwardedPrefix = stripPrefix,
+): Route {
   return Object.freeze({
     kind: w.kind,
     workloadId: w.id,
@@ -133,6 +152,8 @@ function makeRoute(w: RoutableWorkload, p: RoutablePort, upstream: Upstream, acc
     containerPort: p.containerPort,
     access,
     stripPrefix,
+    prependPath,
+    forwardedPrefix,
     via,
   });
 }
@@ -162,6 +183,7 @@ export function routeUnchanged(table: RouteTable, key: string, route: Route): bo
     next !== undefined &&
     next.state === route.state &&
     next.stripPrefix === route.stripPrefix &&
+    next.prependPath === route.prependPath &&
     next.upstream.origin === route.upstream.origin &&
     next.workloadId === route.workloadId
   );

@@ -18,6 +18,8 @@ export function workspaceRoutable(ws: Workspace): RoutableWorkload {
     name: ws.name,
     state: ws.deleting ? 'deleting' : ws.state,
     upstreamHost: ws.upstreamHost,
+    // Keep ports are forwarded under the public path the workload was told (BERTH_BASE_PATH_*).
+    outerPrefix: ws.hosting.basePath,
     // `keep` ports forward /hosted/{id}/{port}/… whole (tools told their base path).
     ports: ws.ports.map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort, keepPrefix: p.prefix === 'keep' })),
     access: {
