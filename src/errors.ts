@@ -37,7 +37,8 @@ export type ErrorCode =
   | 'E_BAD_DATA_PATH'
   | 'E_NO_DATA_VOLUME'
   | 'E_ACME'
-  | 'E_DNS_PROVIDER';
+  | 'E_DNS_PROVIDER'
+  | 'E_UNKNOWN_PORT';
 
 const defaultStatus: Record<ErrorCode, number> = {
   E_BAD_REQUEST: 400,
@@ -90,6 +91,8 @@ const defaultStatus: Record<ErrorCode, number> = {
   E_ACME: 502,
   // A DNS-01 provider (Cloudflare API, nsupdate) refused or failed to publish a challenge record.
   E_DNS_PROVIDER: 502,
+  // A request named a port the workspace does not have (or cannot have yet: see services/workspace-ports.ts).
+  E_UNKNOWN_PORT: 400,
 };
 
 export interface BerthErrorOptions {

@@ -14,6 +14,7 @@ import { llmUrlOf, workloadSpec } from './workspace-spec.js';
 import { dataFor, dropDataVolume } from './workspace-data.js';
 import { checkRecreatable, noWorkloadError, recreateWorkload, type RecreateOptions, type RecreateProgress } from './workspace-recreate.js';
 import { VolumeService } from './volumes.js';
+import { createPortOptions, resolvePortChanges, type PortSpec } from './workspace-ports.js';
 
 export interface CreateWorkspaceInput {
   name: string;
@@ -26,6 +27,8 @@ export interface CreateWorkspaceInput {
   dataPath?: string | null | undefined;
   /** Mount this kept volume (`ws rm --keep-data`) instead of a new one. */
   dataVolume?: string | undefined;
+  /** Per-port prefix mode and label (see workspace-ports.ts); unnamed ports strip. */
+  ports?: readonly PortSpec[] | undefined;
 }
 
 export interface WorkspaceServiceDeps {
@@ -125,6 +128,8 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     const nameProblem = checkWorkspaceName(input.name);
     if (nameProblem) throw new BerthError('E_INVALID_NAME', nameProblem, { hint: 'a name like my-app: lowercase letters, digits and dashes, at most 40' });
     const portMapping = runtime.capabilities.portMapping;
+    // Resolved before allocation: an unknown port refuses the create with nothing made.
+    const portOptions = createPortOptions(input.ports ?? [], { count: config.portsPerWorkspace, containerPortBase: portMapping ? config.containerPortBase : null });
     const id = newId();
     // A kept volume is mounted again only by someone who may see it, and never by two records.
     const reused = input.dataVolume !== undefined ? await this.volumes.claim(input.dataVolume, by ? { ...by, userId: ownerId ?? '' } : null) : null;
@@ -147,6 +152,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
         rangeEnd: config.portRangeEnd,
         count: config.portsPerWorkspace,
         containerPortFor: (i, hostPort) => (portMapping ? config.containerPortBase + i : hostPort),
+        portOptions,
       },
     );
     const log = this.deps.log.child({ workspaceId: ws.id, name: ws.name });
@@ -232,6 +238,19 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     const ws = this.deps.repo.update(this.get(idOrName).id, { visibility });
     this.emit('changed');
     return ws;
+  }
+
+  /**
+   * Changes how ports forward their prefix (`strip` | `keep`); the edge applies it at once (open
+   * WebSockets on a changed port are closed). The workload is not touched: its BERTH_BASE_PATH_*
+   * are the same in both modes.
+   */
+  setPorts(idOrName: string, specs: readonly PortSpec[]): Workspace {
+    const ws = this.get(idOrName);
+    for (const c of resolvePortChanges(ws, specs)) this.deps.repo.setPortPrefix(ws.id, c.hostPort, c.prefix);
+    const updated = this.deps.repo.update(ws.id, {}); // bumps updatedAt
+    this.emit('changed');
+    return updated;
   }
 
   /**

@@ -4,12 +4,13 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { BerthError } from '../../errors.js';
 import { IMAGE_REF_HINT, imageRefIssue } from '../../domain/image-ref.js';
-import { hostedUrl, type HostingInfo, type Workspace } from '../../domain/workspace.js';
+import type { HostingInfo, Workspace } from '../../domain/workspace.js';
 import type { WorkspaceService } from '../../services/workspaces.js';
 import type { AuthService, Principal } from '../../services/auth.js';
 import { zodBadRequest } from '../error-handler.js';
 import type { ApiEnv } from '../env.js';
 import { addRecreateRoute } from './workspace-recreate.js';
+import { portSpecsCreate, portSpecsUpdate, presentPort, toPortSpec } from './workspace-ports.js';
 
 /** An image reference (distribution grammar: never `-…`, no whitespace), refused with its hint. */
 const imageRef = z.string().superRefine((s, ctx) => {
@@ -44,11 +45,15 @@ export const workspaceCreateBody = z
     dataPath: z.string().max(1024).nullable().optional(),
     // A volume kept by `ws rm --keep-data`, mounted again (services/volumes.ts checks it).
     dataVolume: z.string().max(256).optional(),
+    ports: portSpecsCreate.optional(),
   })
   .strict();
 
-/** Body of `PATCH /api/workspaces/:id`. */
-export const workspaceUpdateBody = z.object({ visibility: z.enum(['private', 'public']) }).strict();
+/** Body of `PATCH /api/workspaces/:id`: any of its fields, at least one. */
+export const workspaceUpdateBody = z
+  .object({ visibility: z.enum(['private', 'public']).optional(), ports: portSpecsUpdate.optional() })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change', params: { hint: 'send visibility and/or ports: [{containerPort, prefix}]' } });
 
 /** The API's view of a workspace: every port with its public URL. */
 export function presentWorkspace(ws: Workspace, owner: string | null = null) {
@@ -64,7 +69,7 @@ export function presentWorkspace(ws: Workspace, owner: string | null = null) {
     image: ws.image,
     command: ws.command,
     env: ws.env,
-    ports: ws.ports.map((p) => ({ ...p, url: hostedUrl(ws.hosting, ws.id, p.hostPort) })),
+    ports: ws.ports.map((p) => presentPort(ws, p)),
     exitCode: ws.exitCode,
     dataVolume: ws.dataVolume,
     dataPath: ws.dataPath,
@@ -110,7 +115,7 @@ export function workspaceRoutes(svc: WorkspaceService, auth: AuthService, hostin
   app.post('/', async (c) => {
     const body = await readJson(c.req.raw, workspaceCreateBody);
     const p = c.get('principal');
-    const ws = await svc.create(body, hostingFor(c.env.incoming), p.userId, p);
+    const ws = await svc.create({ ...body, ports: body.ports?.map(toPortSpec) }, hostingFor(c.env.incoming), p.userId, p);
     auth.audit(p, 'workspace.create', ws.name, c.get('clientIp'), { id: ws.id, image: ws.image });
     return c.json(present(ws), 201);
   });
@@ -120,8 +125,15 @@ export function workspaceRoutes(svc: WorkspaceService, auth: AuthService, hostin
   app.patch('/:id', async (c) => {
     const ws = visible(c.get('principal'), c.req.param('id'));
     const body = await readJson(c.req.raw, workspaceUpdateBody);
-    const updated = svc.setVisibility(ws.id, body.visibility);
-    auth.audit(c.get('principal'), 'workspace.visibility', ws.name, c.get('clientIp'), { visibility: body.visibility });
+    let updated = ws;
+    if (body.ports) {
+      updated = svc.setPorts(ws.id, body.ports.map(toPortSpec));
+      auth.audit(c.get('principal'), 'workspace.ports', ws.name, c.get('clientIp'), { ports: body.ports });
+    }
+    if (body.visibility) {
+      updated = svc.setVisibility(ws.id, body.visibility);
+      auth.audit(c.get('principal'), 'workspace.visibility', ws.name, c.get('clientIp'), { visibility: body.visibility });
+    }
     return c.json(present(updated));
   });
 
