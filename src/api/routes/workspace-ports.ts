@@ -21,18 +21,20 @@ const oneRef = (p: { containerPort?: number | undefined; hostPort?: number | und
 /** A prefix mode: `strip` (the app serves at `/`) or `keep` (the app was told its base path). */
 export const prefixMode = z.enum(['strip', 'keep']);
 
-/** `ports` of `POST /api/workspaces`: per port, its prefix mode and label. */
-export const portSpecsCreate = z
-  .array(
-    z
-      .object({ ...portRef, prefix: prefixMode.optional(), label: z.string().min(1).max(64).regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters').optional() })
-      .strict()
-      .refine(oneRef, NAME_ONE),
-  )
-  .max(64);
+/** A port's label (devcontainer `portsAttributes`): one short line. */
+const label = z.string().min(1).max(64).regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters');
 
-/** `ports` of `PATCH /api/workspaces/:id`: only the prefix mode changes after create. */
-export const portSpecsUpdate = z.array(z.object({ ...portRef, prefix: prefixMode }).strict().refine(oneRef, NAME_ONE)).min(1).max(64);
+/** `ports` of `POST /api/workspaces`: per port, its prefix mode and label. */
+export const portSpecsCreate = z.array(z.object({ ...portRef, prefix: prefixMode.optional(), label: label.optional() }).strict().refine(oneRef, NAME_ONE)).max(64);
+
+/**
+ * `ports` of `PATCH /api/workspaces/:id`. Only the prefix mode changes after create; a label is
+ * parsed so the service can refuse it with a hint instead of a bare "unrecognized key".
+ */
+export const portSpecsUpdate = z
+  .array(z.object({ ...portRef, prefix: prefixMode.optional(), label: label.optional() }).strict().refine(oneRef, NAME_ONE))
+  .max(64)
+  .refine((a) => a.length > 0, { message: 'name at least one port', params: { hint: 'e.g. {"ports": [{"containerPort": 8000, "prefix": "keep"}]}' } });
 
 /** Narrows a parsed entry (exactly one ref field, as the refine checked) to the service's PortSpec. */
 export function toPortSpec(p: { containerPort?: number | undefined; hostPort?: number | undefined; index?: number | undefined; prefix?: 'strip' | 'keep' | undefined; label?: string | undefined }): PortSpec {

@@ -10,6 +10,7 @@ import { BerthClient, CliError, clientOptions, workspacePath } from '../client.j
 import { formatAgo, formatPortRange, formatTable, printJson, withProgress } from '../output.js';
 import { runShell } from '../shell.js';
 import { registerWsRecreate, removeWorkspace } from './ws-data.js';
+import { collectPortRef, formatPortLine, keepPrefixPorts, registerWsPort, type ApiPort, type CliPortRef } from './ws-port.js';
 
 /** A workspace as the API presents it. */
 export interface ApiWorkspace {
@@ -20,7 +21,7 @@ export interface ApiWorkspace {
   image: string;
   command: string[] | null;
   env: Record<string, string>;
-  ports: { containerPort: number; hostPort: number; url: string }[];
+  ports: ApiPort[];
   exitCode: number | null;
   /** The data volume and where it is mounted; null (or absent, older daemons): none. */
   dataVolume?: string | null;
@@ -56,7 +57,7 @@ export function formatWorkspace(w: ApiWorkspace, now: number = Date.now()): stri
   const envKeys = Object.keys(w.env).sort();
   envKeys.forEach((k, i) => rows.push([i === 0 ? 'env' : '', `${k}=${w.env[k]}`]));
   if (w.ports.length === 0) rows.push(['ports', '-']);
-  w.ports.forEach((p, i) => rows.push([i === 0 ? 'ports' : '', `${p.containerPort} → ${p.url}`]));
+  w.ports.forEach((p, i) => rows.push([i === 0 ? 'ports' : '', formatPortLine(p)]));
   rows.push(['data', w.dataVolume && w.dataPath ? `${w.dataPath} (volume ${w.dataVolume})` : 'none (files are lost on recreate)']);
   rows.push(['created', `${w.createdAt} (${formatAgo(w.createdAt, now)})`]);
   if (w.updatedAt !== w.createdAt) rows.push(['updated', `${w.updatedAt} (${formatAgo(w.updatedAt, now)})`]);
@@ -112,6 +113,7 @@ interface CreateOpts {
   /** false with --no-data. */
   data: boolean;
   dataVolume?: string;
+  keepPrefix?: CliPortRef[];
 }
 
 async function create(name: string, command: string[], opts: CreateOpts, cmd: Command): Promise<void> {
@@ -125,6 +127,8 @@ async function create(name: string, command: string[], opts: CreateOpts, cmd: Co
   if (!opts.data) body.dataPath = null;
   else if (opts.dataPath) body.dataPath = opts.dataPath;
   if (opts.dataVolume) body.dataVolume = opts.dataVolume;
+  const ports = keepPrefixPorts(opts.keepPrefix);
+  if (ports) body.ports = ports;
   const ws = await withProgress(`creating workspace ${name}`, async (p) => {
     const created = await client.json<ApiWorkspace>('POST', '/api/workspaces', { body });
     if (!opts.wait || created.state !== 'creating') return created;
@@ -178,9 +182,12 @@ export function registerWs(program: Command): void {
     .option('--data-path <path>', 'where the persistent data volume is mounted (default: the daemon’s BERTH_WORKSPACE_DATA_PATH, /workspace)')
     .option('--data-volume <volume>', 'mount a volume kept by `ws rm --keep-data` (see `berth volume ls`) instead of a new one')
     .option('--no-data', 'no data volume: every file is lost on recreate')
+    .option('--keep-prefix <port>', 'forward the full /hosted/… path to this port (container port like 8000, or @0 for the first); repeatable', collectPortRef)
     .option('--no-wait', 'return as soon as the daemon accepted the workspace')
     .option('--json', 'print the workspace as JSON')
     .action(create);
+
+  registerWsPort(ws, clientFor);
 
   ws.command('ls')
     .alias('list')
