@@ -13,7 +13,7 @@
  */
 
 /** Components a suite may need from the host. `root` is for tests that mount filesystems. */
-export type Component = 'podman' | 'docker' | 'postgres' | 'redis' | 'chromium' | 'nginx' | 'restic' | 'root';
+export type Component = 'podman' | 'docker' | 'postgres' | 'redis' | 'chromium' | 'nginx' | 'restic' | 'jupyter' | 'root';
 
 /** The tag format the reporter parses; keep in step with `REQUIRES` in reporter.mjs. */
 export const requiresTag = (component: Component): string => `[requires ${component}]`;
