@@ -5,6 +5,7 @@
 //   kernel computed;
 // - a Vite dev server told `--base $BERTH_BASE_PATH`: editing a module updates the open page over
 //   the HMR WebSocket, without a reload.
+// The dashboard's per-port switch changes the mode, and the next request through the port shows it.
 // Both run on the process runtime (the host's jupyter-notebook and this repository's Vite): no
 // image registry is reachable, and the edge path under test (route table, keep prefix, outer
 // prefix, WebSocket tunnel) is the same whatever runtime started the process; podman's side of
@@ -17,10 +18,11 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { startTestDaemon, TEST_ADMIN_PASSWORD, type TestDaemon } from '../support/daemon.js';
+import { ECHO_SERVER } from '../support/workloads.js';
 import { freeLoopbackPort } from '../support/free-port.js';
 import { requireOrSkip } from '../support/require.js';
-import { CHROMIUM, launchBrowser, ROOT, shot, type TestBrowser } from './support/browser.js';
+import { CHROMIUM, ensureWebBuilt, launchBrowser, ROOT, shot, watchProblems, type TestBrowser } from './support/browser.js';
 
 const JUPYTER = '/usr/bin/jupyter-notebook';
 const NGINX = '/usr/sbin/nginx';
@@ -230,3 +232,57 @@ for (const variant of ['root', 'behind nginx at /outer/'] as const) {
     });
   });
 }
+
+describe('dashboard: the keep-path switch of a workspace port', { skip: requireOrSkip('chromium', hasChromium, 'chromium is not installed (scripts/install-deps --test)') }, () => {
+  let t: TestDaemon;
+  let browser: TestBrowser;
+  before(async () => {
+    await ensureWebBuilt();
+    t = await startTestDaemon();
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await t?.stop();
+  });
+
+  it('turns keep on and off per port; the edge forwards accordingly at once', async () => {
+    const ws = (await t.api('POST', '/api/workspaces', { name: 'switchy', visibility: 'public', command: ECHO_SERVER })).body;
+    const p = ws.ports[0];
+    const seenPath = async (): Promise<string> => {
+      for (let i = 0; ; i++) {
+        const r = await fetch(`${p.url}probe`).catch(() => null);
+        if (r?.status === 200) return ((await r.json()) as { url: string }).url;
+        if (i > 100) throw new Error(`echo never answered: ${r?.status}`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    };
+    assert.equal(await seenPath(), '/probe');
+
+    const page = await browser.context.newPage();
+    const problems = watchProblems(page);
+    await page.goto(t.daemon.url);
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill(TEST_ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    const item = page.locator('li.ws', { has: page.getByRole('heading', { name: 'switchy', exact: true }) });
+    await item.locator('.state-running').waitFor();
+    const toggle = item.getByRole('switch', { name: `Keep the /hosted path for port ${p.containerPort} of switchy` });
+    assert.equal(await toggle.isChecked(), false);
+    assert.equal(await item.getByRole('switch').count(), ws.ports.length, 'one switch per port');
+
+    await toggle.click();
+    await item.locator(`.port[data-prefix="keep"]`).waitFor();
+    assert.equal(await toggle.isChecked(), true);
+    await shot(page, 'keep-switch-on');
+    assert.equal((await t.api('GET', `/api/workspaces/${ws.id}`)).body.ports[0].prefix, 'keep');
+    assert.equal(await seenPath(), `${p.basePath}probe`);
+
+    await toggle.click();
+    await item.locator(`.port[data-prefix="keep"]`).waitFor({ state: 'detached' });
+    assert.equal((await t.api('GET', `/api/workspaces/${ws.id}`)).body.ports[0].prefix, 'strip');
+    assert.equal(await seenPath(), '/probe');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+});

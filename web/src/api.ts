@@ -20,6 +20,11 @@ export interface HostedPort {
   containerPort: number;
   hostPort: number;
   url: string;
+  /** How the edge forwards `/hosted/{id}/{port}/…` (absent from older daemons). */
+  prefix?: 'strip' | 'keep';
+  label?: string | null;
+  /** The public base path the app is told (`BERTH_BASE_PATH_<containerPort>`). */
+  basePath?: string;
 }
 export interface Workspace {
   id: string;

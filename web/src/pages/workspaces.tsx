@@ -7,6 +7,7 @@ import { BusyButton, ConfirmButton, ErrorBox, useAction, when } from '../ui.js';
 import { CreateWorkspace } from './create-workspace.js';
 import { LogsPanel } from './logs.js';
 import { ShellPanel } from './terminal.js';
+import { WorkspacePorts } from './workspace-ports.js';
 
 interface Status {
   runtime: string;
@@ -138,20 +139,7 @@ function WorkspaceItem({ ws, user, onChanged, onRemoved }: { ws: Workspace; user
           {ws.exitCode !== null ? ` (exit code ${ws.exitCode})` : ''}
         </p>
       )}
-      <div class="ports">
-        <span class="muted small">Apps:</span>
-        {ws.ports.map((p) =>
-          running ? (
-            <a key={p.hostPort} href={p.url} target="_blank" rel="noopener noreferrer" aria-label={`Open port ${p.containerPort} of ${ws.name}`}>
-              {p.containerPort}
-            </a>
-          ) : (
-            <span key={p.hostPort} class="port-off" title={`${ws.name} is ${ws.state}`}>
-              {p.containerPort}
-            </span>
-          ),
-        )}
-      </div>
+      <WorkspacePorts ws={ws} onChanged={onChanged} />
       <div class="actions">
         {running || ws.state === 'creating' ? (
           <BusyButton busy={busy} disabled={ws.state === 'creating'} onClick={() => act('/stop')} aria-label={`Stop ${ws.name}`}>
