@@ -37,7 +37,9 @@ export type ErrorCode =
   | 'E_BAD_DATA_PATH'
   | 'E_NO_DATA_VOLUME'
   | 'E_ACME'
-  | 'E_DNS_PROVIDER';
+  | 'E_DNS_PROVIDER'
+  | 'E_LIMITS_UNSUPPORTED'
+  | 'E_LIMITS_EXCEED_HOST';
 
 const defaultStatus: Record<ErrorCode, number> = {
   E_BAD_REQUEST: 400,
@@ -90,6 +92,10 @@ const defaultStatus: Record<ErrorCode, number> = {
   E_ACME: 502,
   // A DNS-01 provider (Cloudflare API, nsupdate) refused or failed to publish a challenge record.
   E_DNS_PROVIDER: 502,
+  // CPU/memory limits asked of a runtime that cannot enforce them (process): refused, never ignored.
+  E_LIMITS_UNSUPPORTED: 400,
+  // A CPU or memory limit above what the host has.
+  E_LIMITS_EXCEED_HOST: 400,
 };
 
 export interface BerthErrorOptions {

@@ -14,6 +14,8 @@ import { llmUrlOf, workloadSpec } from './workspace-spec.js';
 import { dataFor, dropDataVolume } from './workspace-data.js';
 import { checkRecreatable, noWorkloadError, recreateWorkload, type RecreateOptions, type RecreateProgress } from './workspace-recreate.js';
 import { VolumeService } from './volumes.js';
+import { checkLimits } from './workspace-limits.js';
+import { WorkspaceUsageSampler } from './workspace-usage.js';
 
 export interface CreateWorkspaceInput {
   name: string;
@@ -26,6 +28,10 @@ export interface CreateWorkspaceInput {
   dataPath?: string | null | undefined;
   /** Mount this kept volume (`ws rm --keep-data`) instead of a new one. */
   dataVolume?: string | undefined;
+  /** CPU limit in CPUs (1.5 = one and a half); checked by workspace-limits.ts. */
+  cpus?: number | undefined;
+  /** Memory limit in megabytes. */
+  memoryMb?: number | undefined;
 }
 
 export interface WorkspaceServiceDeps {
@@ -58,10 +64,13 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
   private readonly inFlight = new Set<string>();
   /** This installation's volumes (`berth volume ls|rm`), workspace data volumes among them. */
   readonly volumes: VolumeService;
+  /** CPU, memory and disk of running workspaces, cached briefly (see workspace-usage.ts). */
+  readonly usage: WorkspaceUsageSampler;
 
   constructor(private readonly deps: WorkspaceServiceDeps) {
     super();
     this.volumes = new VolumeService({ runtime: deps.runtime, repo: deps.repo });
+    this.usage = new WorkspaceUsageSampler(deps.runtime);
   }
 
   busyIds(): ReadonlySet<string> {
@@ -124,6 +133,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     this.checkMayRun(by);
     const nameProblem = checkWorkspaceName(input.name);
     if (nameProblem) throw new BerthError('E_INVALID_NAME', nameProblem, { hint: 'a name like my-app: lowercase letters, digits and dashes, at most 40' });
+    const limits = checkLimits(input, runtime);
     const portMapping = runtime.capabilities.portMapping;
     const id = newId();
     // A kept volume is mounted again only by someone who may see it, and never by two records.
@@ -141,6 +151,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
         visibility: input.visibility ?? 'private',
         restartPolicy: input.restart ?? 'no',
         ...data,
+        ...limits,
       },
       {
         rangeStart: config.portRangeStart,
