@@ -7,26 +7,37 @@ import { z } from 'zod';
 import { BerthError } from '../../errors.js';
 import { CPUS_HINT, cpusProblem, MEMORY_HINT, MIN_MEMORY_MB, parseMemoryMb } from '../../domain/resources.js';
 
-const cpus = z.number({ error: 'cpus must be a number of CPUs' }).superRefine((n, ctx) => {
-  const problem = cpusProblem(n);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem, params: { hint: CPUS_HINT } });
+/**
+ * A field read by `read`, which returns the value or the problem; every refusal is a custom issue
+ * carrying `hint`, so even a value of the wrong type (`"cpus": "1"`) says what to send.
+ */
+const field = <T>(hint: string, read: (v: unknown) => { ok: T } | { problem: string }) =>
+  z.unknown().transform((v, ctx) => {
+    const r = read(v);
+    if ('problem' in r) {
+      ctx.addIssue({ code: 'custom', message: r.problem, params: { hint } });
+      return z.NEVER;
+    }
+    return r.ok;
+  });
+
+const cpus = field(CPUS_HINT, (v) => {
+  if (typeof v !== 'number') return { problem: 'cpus must be a number of CPUs' };
+  const problem = cpusProblem(v);
+  return problem ? { problem } : { ok: v };
 });
 
 /** `"512m"`, `"2g"`, or a number of megabytes → whole megabytes. */
-const memory = z.union([z.string().max(32), z.number()], { error: 'memory must be a size like "512m" or a number of megabytes' }).transform((v, ctx) => {
+const memory = field(MEMORY_HINT, (v) => {
+  if (typeof v === 'string' && v.length > 32) return { problem: 'memory is too long for a size' };
+  if (typeof v !== 'string' && typeof v !== 'number') return { problem: 'memory must be a size like "512m" or a number of megabytes' };
   const parsed = parseMemoryMb(v);
-  if ('problem' in parsed) {
-    ctx.addIssue({ code: 'custom', message: parsed.problem, params: { hint: MEMORY_HINT } });
-    return z.NEVER;
-  }
-  return parsed.mb;
+  return 'problem' in parsed ? parsed : { ok: parsed.mb };
 });
 
-const memoryMb = z.number().superRefine((n, ctx) => {
-  if (!(Number.isInteger(n) && n >= MIN_MEMORY_MB)) {
-    ctx.addIssue({ code: 'custom', message: `memoryMb must be a whole number of megabytes, at least ${MIN_MEMORY_MB}`, params: { hint: MEMORY_HINT } });
-  }
-});
+const memoryMb = field(MEMORY_HINT, (v) =>
+  typeof v === 'number' && Number.isInteger(v) && v >= MIN_MEMORY_MB ? { ok: v } : { problem: `memoryMb must be a whole number of megabytes, at least ${MIN_MEMORY_MB}` },
+);
 
 /** Spread into a body schema: `cpus`, `memory` (a size) and `memoryMb` (megabytes), all optional. */
 export const limitsFields = { cpus: cpus.optional(), memory: memory.optional(), memoryMb: memoryMb.optional() };

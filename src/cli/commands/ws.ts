@@ -10,6 +10,7 @@ import { BerthClient, CliError, clientOptions, workspacePath } from '../client.j
 import { formatAgo, formatPortRange, formatTable, printJson, withProgress } from '../output.js';
 import { runShell } from '../shell.js';
 import { registerWsRecreate, removeWorkspace } from './ws-data.js';
+import { formatLimits, formatUsageLine, parseCpusOption, parseMemoryOption, registerWsTop, type ApiUsage } from './ws-usage.js';
 
 /** A workspace as the API presents it. */
 export interface ApiWorkspace {
@@ -25,6 +26,9 @@ export interface ApiWorkspace {
   /** The data volume and where it is mounted; null (or absent, older daemons): none. */
   dataVolume?: string | null;
   dataPath?: string | null;
+  cpus?: number | null;
+  memoryMb?: number | null;
+  usage?: ApiUsage | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -53,6 +57,8 @@ export function formatWorkspace(w: ApiWorkspace, now: number = Date.now()): stri
   if (w.reason) rows.push(['reason', w.reason]);
   rows.push(['image', w.image]);
   if (w.command?.length) rows.push(['command', w.command.map(displayArg).join(' ')]);
+  if (w.cpus != null || w.memoryMb != null) rows.push(['limits', formatLimits(w)]);
+  if (w.usage) rows.push(['usage', formatUsageLine(w.usage)]);
   const envKeys = Object.keys(w.env).sort();
   envKeys.forEach((k, i) => rows.push([i === 0 ? 'env' : '', `${k}=${w.env[k]}`]));
   if (w.ports.length === 0) rows.push(['ports', '-']);
@@ -112,6 +118,8 @@ interface CreateOpts {
   /** false with --no-data. */
   data: boolean;
   dataVolume?: string;
+  cpus?: number;
+  memory?: number;
 }
 
 async function create(name: string, command: string[], opts: CreateOpts, cmd: Command): Promise<void> {
@@ -125,6 +133,8 @@ async function create(name: string, command: string[], opts: CreateOpts, cmd: Co
   if (!opts.data) body.dataPath = null;
   else if (opts.dataPath) body.dataPath = opts.dataPath;
   if (opts.dataVolume) body.dataVolume = opts.dataVolume;
+  if (opts.cpus !== undefined) body.cpus = opts.cpus;
+  if (opts.memory !== undefined) body.memoryMb = opts.memory;
   const ws = await withProgress(`creating workspace ${name}`, async (p) => {
     const created = await client.json<ApiWorkspace>('POST', '/api/workspaces', { body });
     if (!opts.wait || created.state !== 'creating') return created;
@@ -178,6 +188,8 @@ export function registerWs(program: Command): void {
     .option('--data-path <path>', 'where the persistent data volume is mounted (default: the daemon’s BERTH_WORKSPACE_DATA_PATH, /workspace)')
     .option('--data-volume <volume>', 'mount a volume kept by `ws rm --keep-data` (see `berth volume ls`) instead of a new one')
     .option('--no-data', 'no data volume: every file is lost on recreate')
+    .option('--cpus <n>', 'CPU limit in CPUs, e.g. 0.5 or 2 (default: no limit)', parseCpusOption)
+    .option('--memory <size>', 'memory limit, e.g. 512m or 2g (default: no limit)', parseMemoryOption)
     .option('--no-wait', 'return as soon as the daemon accepted the workspace')
     .option('--json', 'print the workspace as JSON')
     .action(create);
@@ -244,6 +256,8 @@ export function registerWs(program: Command): void {
     .option('-f, --follow', 'keep streaming new output until Ctrl-C')
     .option('--tail <n>', 'only the last N lines', parseCount)
     .action(logs);
+
+  registerWsTop(ws);
 
   ws.command('shell')
     .description('open an interactive shell (or run a command given after --) in a workspace')
