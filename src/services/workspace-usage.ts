@@ -2,6 +2,8 @@
  * Usage of workspaces (CPU, memory, disk), measured on request and cached briefly, so a dashboard
  * polling every few seconds, `berth ws top` and a Prometheus scrape together cost the engine one
  * `stats` call per `maxAgeMs` however many of them ask: concurrent askers share one call in flight.
+ * A sample past `maxAgeMs` but recent is answered at once and refreshed behind the answer
+ * (stale-while-revalidate): only the first request for a workspace waits for the engine.
  *
  * CPU percent is a rate between two samples of the cumulative CPU time (podman, process). The
  * first time a workload is measured there is no earlier sample, so two are taken `firstGapMs`
@@ -38,6 +40,11 @@ export interface UsageSamplerOptions {
   diskMaxAgeMs?: number;
   /** Gap between the two samples of a workload measured for the first time (default 1 s). */
   firstGapMs?: number;
+  /**
+   * A sample older than `maxAgeMs` but younger than this is answered at once while a new one is
+   * taken behind it (default 60 s); an older one (or none) is waited for.
+   */
+  serveStaleMs?: number;
   /** Entries unused for this long are dropped (default 10 min), so removed workspaces do not linger. */
   forgetAfterMs?: number;
 }
@@ -67,6 +74,7 @@ export class WorkspaceUsageSampler {
   private readonly diskMaxAgeMs: number;
   private readonly firstGapMs: number;
   private readonly forgetAfterMs: number;
+  private readonly serveStaleMs: number;
   /** Engine calls made (for tests and the curious). */
   calls = 0;
 
@@ -78,6 +86,7 @@ export class WorkspaceUsageSampler {
     this.diskMaxAgeMs = opts.diskMaxAgeMs ?? 30_000;
     this.firstGapMs = opts.firstGapMs ?? 1000;
     this.forgetAfterMs = opts.forgetAfterMs ?? 10 * 60_000;
+    this.serveStaleMs = opts.serveStaleMs ?? 60_000;
   }
 
   /** Whether the runtime can measure at all. */
@@ -93,7 +102,11 @@ export class WorkspaceUsageSampler {
   async usage(list: readonly Workspace[]): Promise<Map<string, WorkspaceUsage>> {
     const running = list.filter((ws) => ws.state === 'running' && ws.runtimeRef);
     const refs = running.map((ws) => ws.runtimeRef!);
-    await this.ensure(refs).catch(() => undefined);
+    // Stale but recent samples are served at once and refreshed behind the answer, so a poll
+    // never waits for the engine (docker's CLI takes ~2 s); only a first or old sample is awaited.
+    const servable = (r: WorkloadRef): boolean => Date.now() - (this.cache.get(r)?.stats.at ?? -Infinity) < this.serveStaleMs;
+    const refresh = this.ensure(refs).catch(() => undefined);
+    if (!refs.every(servable)) await refresh;
     const now = Date.now();
     const out = new Map<string, WorkspaceUsage>();
     for (const ws of running) {
