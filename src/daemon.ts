@@ -208,8 +208,9 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const metrics = createDaemonMetrics({
     workloads: () => workspaces.list().map((ws) => ({ kind: 'workspace', state: ws.state })),
     edgeStats: () => edgeForStats?.stats() ?? { sockets: 0, tunnels: 0 },
-    workspaceUsage: async () => {
-      const list = workspaces.list();
+    workspaceUsage: async (viewer) => {
+      // The API's rule (routes/workspaces.ts canSee): members see only their own workspaces.
+      const list = workspaces.list().filter((ws) => viewer.role === 'admin' || ws.ownerId === viewer.userId);
       const usage = await workspaces.usage.usage(list);
       return list.flatMap((ws) => (usage.has(ws.id) ? [{ id: ws.id, name: ws.name, usage: usage.get(ws.id)! }] : []));
     },
@@ -224,7 +225,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       res.end(JSON.stringify({ error: { code: 'E_UNAUTHORIZED', message: 'send Authorization: Bearer <token>' } }));
       return true;
     }
-    void metrics.serve(req, res).catch((err: unknown) => {
+    void metrics.serve(req, res, p).catch((err: unknown) => {
       log.warn({ err }, 'metrics scrape failed');
       if (!res.headersSent) res.writeHead(500).end();
     });

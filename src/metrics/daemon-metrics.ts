@@ -4,6 +4,12 @@ import type { ReconcileReport } from '../services/reconcile.js';
 import { Counter, Gauge, Histogram, Registry } from './registry.js';
 import { registerWorkspaceUsage, type WorkspaceUsageRow } from './workspace-metrics.js';
 
+/** Who scrapes: per-workspace series are filtered by it. */
+export interface MetricsViewer {
+  userId: string;
+  role: string;
+}
+
 export interface MetricsSources {
   /** Workloads by kind and state, read at scrape time. */
   workloads: () => { kind: string; state: string }[];
@@ -11,8 +17,11 @@ export interface MetricsSources {
   edgeStats: () => { sockets: number; tunnels: number };
   /** Pending jobs (previews), when a queue exists. */
   queueDepth?: () => number;
-  /** Usage of every running workspace, measured (through a short cache) before each scrape. */
-  workspaceUsage?: () => Promise<WorkspaceUsageRow[]>;
+  /**
+   * Usage of the running workspaces `viewer` may see (admins: all; members: their own, as in the
+   * API), measured (through a short cache) before each scrape.
+   */
+  workspaceUsage?: (viewer: MetricsViewer) => Promise<WorkspaceUsageRow[]>;
 }
 
 /**
@@ -70,8 +79,10 @@ export function createDaemonMetrics(src: MetricsSources) {
      * Writes the exposition; the caller has authenticated the request. Workspace usage is measured
      * first; a failed measurement leaves those gauges empty rather than failing the scrape.
      */
-    async serve(_req: IncomingMessage, res: ServerResponse): Promise<void> {
-      usageRows = src.workspaceUsage ? await src.workspaceUsage().catch(() => []) : [];
+    async serve(_req: IncomingMessage, res: ServerResponse, viewer: MetricsViewer): Promise<void> {
+      const rows = src.workspaceUsage ? await src.workspaceUsage(viewer).catch(() => []) : [];
+      // Set and rendered with no await in between: two concurrent scrapes cannot see each other's rows.
+      usageRows = rows;
       const body = registry.render();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
       res.end(body);

@@ -53,7 +53,7 @@ describe('usage sampler on the process runtime', () => {
     const answers = await Promise.all([sampler.usageOf(ws()), sampler.usageOf(ws()), sampler.usage([ws()])]);
     assert.equal(sampler.calls, 2);
     const u = answers[0]!;
-    assert.ok(u.cpuPercent !== null && u.cpuPercent > 20, JSON.stringify(u));
+    assert.ok(u.cpuPercent !== null && u.cpuPercent > 10, JSON.stringify(u));
     assert.ok(u.pids >= 1 && u.memoryBytes > 0);
     assert.equal(typeof u.diskBytes, 'number', 'the first sample measures disk');
     assert.deepEqual(answers[1], u);
@@ -73,7 +73,7 @@ describe('usage sampler on the process runtime', () => {
     await new Promise((r) => setTimeout(r, 300));
     const next = await sampler.usageOf(ws());
     assert.notEqual(next?.sampledAt, first?.sampledAt);
-    assert.ok(next!.cpuPercent! > 20, JSON.stringify(next));
+    assert.ok(next!.cpuPercent! > 10, JSON.stringify(next));
   });
 
   it('has nothing for workspaces that are not running, or whose workload is gone', async () => {

@@ -37,7 +37,7 @@ describe('dashboard usage chart in Chromium', () => {
     const summary = item.getByTestId('usage-summary');
     await summary.filter({ hasText: /CPU \d+\.\d%/ }).waitFor({ timeout: 20_000 });
     const cpu = Number(/CPU (\d+\.\d)%/.exec((await summary.textContent()) ?? '')![1]);
-    assert.ok(cpu > 20, `the burner shows busy: ${await summary.textContent()}`);
+    assert.ok(cpu > 10, `the burner shows busy: ${await summary.textContent()}`);
     // Two polls later the CPU line has at least two points (5 s apart).
     const points = async (): Promise<number> => ((await item.locator('polyline.usage-cpu').getAttribute('points')) ?? '').split(' ').filter(Boolean).length;
     const deadline = Date.now() + 20_000;

@@ -87,9 +87,9 @@ export function usageSuite(runtime: 'podman' | 'docker'): void {
   });
 
   it('shows the burner busy but held near half a CPU, with memory and its limit, in GET /api/workspaces/:id', { timeout: 60_000 }, async () => {
-    const u = await usageUntil(t, burnerId, (x) => x.cpuPercent !== null && x.cpuPercent > 20);
+    const u = await usageUntil(t, burnerId, (x) => x.cpuPercent !== null && x.cpuPercent > 10);
     assert.ok(u, 'usage is present for a running workspace');
-    assert.ok(u.cpuPercent > 20, `CPU of a busy loop should show: ${JSON.stringify(u)}`);
+    assert.ok(u.cpuPercent > 10, `CPU of a busy loop should show: ${JSON.stringify(u)}`);
     // The cap is real: a busy loop on an idle core would show ~100 %.
     assert.ok(u.cpuPercent <= 65, `CPU should be capped near 50 %: ${JSON.stringify(u)}`);
     assert.ok(u.memoryBytes > 0, JSON.stringify(u));
