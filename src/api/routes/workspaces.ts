@@ -119,7 +119,7 @@ export function workspaceRoutes(svc: WorkspaceService, auth: AuthService, hostin
     const body = await readJson(c.req.raw, workspaceCreateBody);
     const p = c.get('principal');
     const ws = await svc.create({ ...body, ...limitsOf(body) }, hostingFor(c.env.incoming), p.userId, p);
-    auth.audit(p, 'workspace.create', ws.name, c.get('clientIp'), { id: ws.id, image: ws.image });
+    auth.audit(p, 'workspace.create', ws.name, c.get('clientIp'), { id: ws.id, image: ws.image, ...(ws.cpus !== null ? { cpus: ws.cpus } : {}), ...(ws.memoryMb !== null ? { memoryMb: ws.memoryMb } : {}) });
     return c.json(present(ws), 201);
   });
 
