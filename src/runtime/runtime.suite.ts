@@ -136,6 +136,8 @@ export function runtimeConformanceSuite(name: string, makeRuntime: MakeRuntime, 
       assert.ok(s.pids >= 1);
       assert.equal(typeof s.diskBytes, 'number');
       assert.equal(stats.has(unknown), false);
+      // Alone, a gone workload is simply absent: no error (the engine's "no such container").
+      assert.equal((await rt.stats!([unknown])).size, 0);
       assert.equal((await rt.stats!([])).size, 0);
     });
 

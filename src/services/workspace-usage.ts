@@ -47,6 +47,8 @@ export interface UsageSamplerOptions {
   serveStaleMs?: number;
   /** Entries unused for this long are dropped (default 10 min), so removed workspaces do not linger. */
   forgetAfterMs?: number;
+  /** Told of a failed measurement (at most once a minute); usage is then missing, never an error to the asker. */
+  onError?: (err: unknown) => void;
 }
 
 interface Entry {
@@ -75,6 +77,8 @@ export class WorkspaceUsageSampler {
   private readonly firstGapMs: number;
   private readonly forgetAfterMs: number;
   private readonly serveStaleMs: number;
+  private readonly onError: ((err: unknown) => void) | undefined;
+  private lastErrorAt = -Infinity;
   /** Engine calls made (for tests and the curious). */
   calls = 0;
 
@@ -87,6 +91,7 @@ export class WorkspaceUsageSampler {
     this.firstGapMs = opts.firstGapMs ?? 1000;
     this.forgetAfterMs = opts.forgetAfterMs ?? 10 * 60_000;
     this.serveStaleMs = opts.serveStaleMs ?? 60_000;
+    this.onError = opts.onError;
   }
 
   /** Whether the runtime can measure at all. */
@@ -105,7 +110,7 @@ export class WorkspaceUsageSampler {
     // Stale but recent samples are served at once and refreshed behind the answer, so a poll
     // never waits for the engine (docker's CLI takes ~2 s); only a first or old sample is awaited.
     const servable = (r: WorkloadRef): boolean => Date.now() - (this.cache.get(r)?.stats.at ?? -Infinity) < this.serveStaleMs;
-    const refresh = this.ensure(refs).catch(() => undefined);
+    const refresh = this.ensure(refs).catch((err: unknown) => this.failed(err));
     if (!refs.every(servable)) await refresh;
     const now = Date.now();
     const out = new Map<string, WorkspaceUsage>();
@@ -163,8 +168,9 @@ export class WorkspaceUsageSampler {
     }
     for (const r of refs) {
       const s = first.get(r);
+      // Not measured this time (gone, or an engine hiccup): the last sample ages out on its own
+      // (served while younger than serveStaleMs, forgotten after forgetAfterMs).
       if (s) this.store(r, s, disk && !fresh.includes(r));
-      else this.cache.delete(r);
     }
   }
 
@@ -176,6 +182,14 @@ export class WorkspaceUsageSampler {
       disk: withDisk ? { bytes: s.diskBytes, at: s.at } : (prev?.disk ?? null),
       usedAt: prev?.usedAt ?? s.at,
     });
+  }
+
+  /** Reports an engine failure through `onError`, at most once a minute (a poll must not flood the log). */
+  private failed(err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastErrorAt < 60_000) return;
+    this.lastErrorAt = now;
+    this.onError?.(err);
   }
 
   private forget(now: number): void {

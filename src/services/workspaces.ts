@@ -70,7 +70,9 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
   constructor(private readonly deps: WorkspaceServiceDeps) {
     super();
     this.volumes = new VolumeService({ runtime: deps.runtime, repo: deps.repo });
-    this.usage = new WorkspaceUsageSampler(deps.runtime);
+    this.usage = new WorkspaceUsageSampler(deps.runtime, {
+      onError: (err) => deps.log.warn({ err }, 'workspace usage could not be measured; usage is left out of answers'),
+    });
   }
 
   busyIds(): ReadonlySet<string> {

@@ -105,7 +105,11 @@ export function usageSuite(runtime: 'podman' | 'docker'): void {
     const answers = await Promise.all(Array.from({ length: 8 }, () => t.api('GET', `/api/workspaces/${burnerId}`)));
     for (const a of answers) assert.ok(a.body.usage, JSON.stringify(a.body));
     assert.equal(t.daemon.workspaces.usage.calls - before, 1, 'eight polls, one stats call');
-    assert.equal(new Set(answers.map((a) => a.body.usage.sampledAt)).size, 1);
+    // Polls answered before the new sample landed get the stale one, later ones the new one: at
+    // most two samples among eight answers. (Each GET first asks the engine for the workload's
+    // state, which on a loaded host spreads the eight over a second or two.)
+    const samples = new Set(answers.map((a) => a.body.usage.sampledAt));
+    assert.ok(samples.size <= 2, `at most the stale and the new sample: ${[...samples].join(', ')}`);
   });
 
   it('lists usage for every running workspace with ?usage=1, null for a stopped one', { timeout: 60_000 }, async () => {

@@ -1,6 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { missingReason } from '../../../test/support/require.js';
+import { silentLogger } from '../../log.js';
+import { createDockerRuntime } from './engines.js';
 import { parseDockerStats, parsePodmanStats, parseSize, parseSizes, sizeArgs, statsArgs } from './oci-stats.js';
 
 // Captured on this host: a CPU burner limited to --cpus=0.5 --memory=64m (`usage-probe`) and an
@@ -77,5 +82,17 @@ describe('sizes', () => {
   it('reads the writable layer of each container (captured inspect --size)', () => {
     assert.deepEqual([...parseSizes(fixture('podman-4.3-inspect-size.txt'), [PODMAN.idle, PODMAN.burner])], [[PODMAN.idle, 307212], [PODMAN.burner, 12]]);
     assert.deepEqual([...parseSizes(fixture('docker-28-inspect-size.txt'), [DOCKER.idle])], [[DOCKER.idle, 307200]]);
+  });
+});
+
+describe('stats when the engine does not answer (the real docker CLI, no daemon behind its socket)', () => {
+  it('is an E_RUNTIME with the engine\'s words, not an empty answer that reads as "all gone"', async (t) => {
+    if (!(await promisify(execFile)('docker', ['--version']).then(() => true, () => false))) return t.skip(missingReason('docker', 'the docker CLI is not installed'));
+    const rt = createDockerRuntime({ log: silentLogger(), dataDir: '/nonexistent' }, { env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent/docker.sock' } });
+    await assert.rejects(rt.stats!([DOCKER.burner, DOCKER.idle]), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'E_RUNTIME');
+      assert.match(err.message, /docker stats failed: .*Cannot connect to the Docker daemon/);
+      return true;
+    });
   });
 });

@@ -12,7 +12,9 @@
  * The writable layer's size (`inspect --size`) costs a walk of the layer, so it is asked for only
  * when the caller wants disk figures.
  */
+import { BerthError } from '../../errors.js';
 import type { WorkloadRef, WorkloadStats } from '../runtime.js';
+import { classifyEngineError, engineMessage } from './oci-args.js';
 
 /** argv for `<bin> stats` once, for `refs`, in the engine's machine-readable format. */
 export function statsArgs(engine: 'podman' | 'docker', refs: readonly string[]): string[] {
@@ -138,7 +140,8 @@ export type StatsRun = (argv: string[]) => Promise<{ code: number | null; stdout
 /**
  * Stats of `refs` through the engine's CLI. The engines fail the whole call when one ref is gone
  * (removed between the caller's listing and this call): then each is asked alone, and the gone
- * one is left out. Disk figures are a second call, made only when `disk` is asked for.
+ * one is left out. When nothing could be measured for another reason, throws E_RUNTIME with the
+ * engine's words. Disk figures are a second call, made only when `disk` is asked for.
  */
 export async function ociStats(
   engine: 'podman' | 'docker',
@@ -148,9 +151,13 @@ export async function ociStats(
 ): Promise<Map<WorkloadRef, WorkloadStats>> {
   if (refs.length === 0) return new Map();
   const parse = engine === 'podman' ? parsePodmanStats : parseDockerStats;
+  /** Engine words of failures other than "no such container" (which only means: left out). */
+  const failures: string[] = [];
   const once = async (some: readonly string[]): Promise<Map<WorkloadRef, WorkloadStats>> => {
     const res = await run(statsArgs(engine, some));
-    return res.code === 0 ? parse(res.stdout, some, Date.now()) : new Map();
+    if (res.code === 0) return parse(res.stdout, some, Date.now());
+    if (classifyEngineError(res.stderr) !== 'not-found') failures.push(engineMessage(res.stderr) || `exit ${res.code}`);
+    return new Map();
   };
   const [stats, sizes] = await Promise.all([
     (async () => {
@@ -161,6 +168,9 @@ export async function ociStats(
     })(),
     opts.disk ? run(sizeArgs(refs)).then((res) => parseSizes(res.stdout, refs)) : Promise.resolve(new Map<WorkloadRef, number>()),
   ]);
+  // Nothing measured and the engine said why (rootless podman on cgroup v1, a daemon that does not
+  // answer): an error the caller can log, rather than an empty answer that looks like "all gone".
+  if (stats.size === 0 && failures.length > 0) throw new BerthError('E_RUNTIME', `${engine} stats failed: ${failures[failures.length - 1]}`);
   for (const [ref, s] of stats) s.diskBytes = opts.disk ? (sizes.get(ref) ?? null) : null;
   return stats;
 }
