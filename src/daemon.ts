@@ -208,6 +208,12 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const metrics = createDaemonMetrics({
     workloads: () => workspaces.list().map((ws) => ({ kind: 'workspace', state: ws.state })),
     edgeStats: () => edgeForStats?.stats() ?? { sockets: 0, tunnels: 0 },
+    workspaceUsage: async (viewer) => {
+      // The API's rule (routes/workspaces.ts canSee): members see only their own workspaces.
+      const list = workspaces.list().filter((ws) => viewer.role === 'admin' || ws.ownerId === viewer.userId);
+      const usage = await workspaces.usage.usage(list);
+      return list.flatMap((ws) => (usage.has(ws.id) ? [{ id: ws.id, name: ws.name, usage: usage.get(ws.id)! }] : []));
+    },
   });
   const serveMetrics = (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== 'GET' || (req.url !== '/metrics' && !req.url?.startsWith('/metrics?'))) return false;
@@ -219,7 +225,10 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       res.end(JSON.stringify({ error: { code: 'E_UNAUTHORIZED', message: 'send Authorization: Bearer <token>' } }));
       return true;
     }
-    metrics.serve(req, res);
+    void metrics.serve(req, res, p).catch((err: unknown) => {
+      log.warn({ err }, 'metrics scrape failed');
+      if (!res.headersSent) res.writeHead(500).end();
+    });
     return true;
   };
   const execSockets = createExecUpgradeHandler({

@@ -38,7 +38,9 @@ export type ErrorCode =
   | 'E_NO_DATA_VOLUME'
   | 'E_ACME'
   | 'E_DNS_PROVIDER'
-  | 'E_UNKNOWN_PORT';
+  | 'E_UNKNOWN_PORT'
+  | 'E_LIMITS_UNSUPPORTED'
+  | 'E_LIMITS_EXCEED_HOST';
 
 const defaultStatus: Record<ErrorCode, number> = {
   E_BAD_REQUEST: 400,
@@ -93,6 +95,10 @@ const defaultStatus: Record<ErrorCode, number> = {
   E_DNS_PROVIDER: 502,
   // A request named a port the workspace does not have (or cannot have yet: see services/workspace-ports.ts).
   E_UNKNOWN_PORT: 400,
+  // CPU/memory limits asked of a runtime that cannot enforce them (process): refused, never ignored.
+  E_LIMITS_UNSUPPORTED: 400,
+  // A CPU or memory limit above what the host has.
+  E_LIMITS_EXCEED_HOST: 400,
 };
 
 export interface BerthErrorOptions {

@@ -2,6 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestKind } from '../edge/edge-contract.js';
 import type { ReconcileReport } from '../services/reconcile.js';
 import { Counter, Gauge, Histogram, Registry } from './registry.js';
+import { registerWorkspaceUsage, type WorkspaceUsageRow } from './workspace-metrics.js';
+
+/** Who scrapes: per-workspace series are filtered by it. */
+export interface MetricsViewer {
+  userId: string;
+  role: string;
+}
 
 export interface MetricsSources {
   /** Workloads by kind and state, read at scrape time. */
@@ -10,6 +17,11 @@ export interface MetricsSources {
   edgeStats: () => { sockets: number; tunnels: number };
   /** Pending jobs (previews), when a queue exists. */
   queueDepth?: () => number;
+  /**
+   * Usage of the running workspaces `viewer` may see (admins: all; members: their own, as in the
+   * API), measured (through a short cache) before each scrape.
+   */
+  workspaceUsage?: (viewer: MetricsViewer) => Promise<WorkspaceUsageRow[]>;
 }
 
 /**
@@ -39,6 +51,8 @@ export function createDaemonMetrics(src: MetricsSources) {
   registry.register(new Gauge('berth_job_queue_depth', 'Jobs waiting to run.', () => [[{}, src.queueDepth?.() ?? 0]]));
   const reconciles = registry.register(new Counter('berth_reconcile_actions_total', 'What reconcile passes did, by action.'));
   const passes = registry.register(new Counter('berth_reconcile_passes_total', 'Reconcile passes run.'));
+  let usageRows: WorkspaceUsageRow[] = [];
+  if (src.workspaceUsage) registerWorkspaceUsage(registry, () => usageRows);
   const llm = registry.register(
     new Counter('berth_llm_requests_total', 'Requests through /llm/, by workspace id (empty: a user, or refused before any was known) and status.'),
   );
@@ -61,8 +75,14 @@ export function createDaemonMetrics(src: MetricsSources) {
       if (r.crashed.length) reconciles.inc({ action: 'crash_recorded' }, r.crashed.length);
       if (r.orphansRemoved.length) reconciles.inc({ action: 'orphan_removed' }, r.orphansRemoved.length);
     },
-    /** Writes the exposition; the caller has authenticated the request. */
-    serve(_req: IncomingMessage, res: ServerResponse): void {
+    /**
+     * Writes the exposition; the caller has authenticated the request. Workspace usage is measured
+     * first; a failed measurement leaves those gauges empty rather than failing the scrape.
+     */
+    async serve(_req: IncomingMessage, res: ServerResponse, viewer: MetricsViewer): Promise<void> {
+      const rows = src.workspaceUsage ? await src.workspaceUsage(viewer).catch(() => []) : [];
+      // Set and rendered with no await in between: two concurrent scrapes cannot see each other's rows.
+      usageRows = rows;
       const body = registry.render();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
       res.end(body);

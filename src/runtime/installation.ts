@@ -82,6 +82,8 @@ export function scopeToInstallation(runtime: Runtime, scope: InstallationScope):
       return runtime.listVolumes!({ ...labels, ...label });
     };
   }
+  // Refs come from this installation's records; measuring another's container reveals nothing it could change.
+  if (runtime.stats) scoped.stats = (refs, opts) => runtime.stats!(refs, opts);
   if (runtime.createNetwork) scoped.createNetwork = (name, labels) => runtime.createNetwork!(name, { ...labels, ...label });
   if (runtime.removeNetwork) scoped.removeNetwork = (name) => runtime.removeNetwork!(name);
   if (runtime.connectNetwork) scoped.connectNetwork = (name, ref, aliases) => runtime.connectNetwork!(name, ref, aliases);

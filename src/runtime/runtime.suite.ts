@@ -125,6 +125,22 @@ export function runtimeConformanceSuite(name: string, makeRuntime: MakeRuntime, 
       assert.match(res.stdout, new RegExp(`^BERTH_SUITE_VAR=${suiteVar}$`, 'm'));
     });
 
+    it('stats: a running workload uses memory and reports CPU; an unknown ref is absent', { skip: rt.stats ? false : 'the driver has no stats' }, async () => {
+      const unknown = rt.capabilities.images ? 'f'.repeat(64) : `berth-conf-${runId}-none`;
+      // With an unknown ref among them the engines fail the whole call: the driver asks one by one.
+      const stats = await rt.stats!([web, unknown], { disk: true });
+      const s = stats.get(web);
+      assert.ok(s, 'the workload is measured');
+      assert.ok(s.memoryBytes > 0, JSON.stringify(s));
+      assert.ok(s.cpuSeconds !== null || s.cpuPercent !== null, 'a CPU counter or a percent');
+      assert.ok(s.pids >= 1);
+      assert.equal(typeof s.diskBytes, 'number');
+      assert.equal(stats.has(unknown), false);
+      // Alone, a gone workload is simply absent: no error (the engine's "no such container").
+      assert.equal((await rt.stats!([unknown])).size, 0);
+      assert.equal((await rt.stats!([])).size, 0);
+    });
+
     it('list(labels) finds it with its labels and state', async () => {
       const mine = await rt.list({ [LABEL_KIND]: kind, [LABEL_ID]: `${runId}-web` });
       assert.equal(mine.length, 1);
@@ -220,6 +236,12 @@ export function runtimeConformanceSuite(name: string, makeRuntime: MakeRuntime, 
       assert.ok(st.finishedAt, 'finishedAt is reported');
       await assert.rejects(get(), 'nothing answers once stopped');
       await rt.stop(web); // stopping a stopped workload is a no-op
+    });
+
+    it('stats of a stopped workload: no memory, no processes', { skip: rt.stats ? false : 'the driver has no stats' }, async () => {
+      const s = (await rt.stats!([web])).get(web);
+      assert.equal(s?.memoryBytes, 0);
+      assert.equal(s?.pids, 0);
     });
 
     it('exec in a stopped workload → E_INVALID_STATE', async () => {

@@ -82,6 +82,14 @@ export interface Runtime {
   disconnectNetwork?(name: string, ref: WorkloadRef): Promise<void>;
   /** Every network carrying all the given labels (for reapers). Present when `capabilities.networks` is true. */
   listNetworks?(labels: Record<string, string>): Promise<NetworkSummary[]>;
+  /**
+   * What each of `refs` uses now: one call for many workloads, because every engine answers for
+   * many as cheaply as for one (`ws top`, `/metrics`). A ref the engine does not know is absent
+   * from the map; one that is not running has zero CPU and memory. Never runs a shell string.
+   * Present on every driver that can measure (all three today); callers cache (see
+   * services/workspace-usage.ts), so a poll does not reach the engine every time.
+   */
+  stats?(refs: WorkloadRef[], opts?: { disk?: boolean }): Promise<Map<WorkloadRef, WorkloadStats>>;
 }
 
 export type RuntimeName = 'process' | 'podman' | 'docker';
@@ -243,6 +251,32 @@ export interface VolumeSummary {
   labels: Record<string, string>;
   /** Bytes the volume's files take on disk; null when unknown. */
   sizeBytes: number | null;
+}
+
+/**
+ * One measurement of a workload. CPU comes as a cumulative counter where the engine gives one, so
+ * the caller computes the rate between two samples itself (engines' own "percent" fields are
+ * averages since start on podman's CLI); docker's CLI gives only a percent, over its own ~1 s window.
+ */
+export interface WorkloadStats {
+  /** CPU time used since start, in seconds; null when the engine reports only a percent (docker CLI). */
+  cpuSeconds: number | null;
+  /** CPU use over the engine's own window in percent of one CPU (200 = two CPUs busy), when it reports one. */
+  cpuPercent: number | null;
+  /** Memory in use now (the cgroup's usage; process runtime: resident set of its processes). */
+  memoryBytes: number;
+  /** The memory the workload may use (its limit, or the host's memory when unlimited); null when unknown. */
+  memoryLimitBytes: number | null;
+  /** Processes (or threads, as the engine counts them) in the workload. */
+  pids: number;
+  /**
+   * Bytes the workload wrote to its own filesystem (the container's writable layer; process
+   * runtime: its directory); null unless asked for with `{ disk: true }` (it costs more: the
+   * engines walk the layer).
+   */
+  diskBytes: number | null;
+  /** When the sample was taken (ms since the epoch), for rates between two samples. */
+  at: number;
 }
 
 /** A network as `listNetworks` reports it. */

@@ -64,6 +64,10 @@ export function workloadSpec(ws: Workspace, ctx: WorkspaceSpecContext): Workload
     // The owner label is copied onto the data volume, so a volume kept after `ws rm --keep-data` still has one.
     labels: { [LABEL_KIND]: 'workspace', [LABEL_ID]: ws.id, 'berth.name': ws.name, ...(ws.ownerId ? { [LABEL_OWNER]: ws.ownerId } : {}) },
     ...(config.dnsServers.length ? { dnsServers: config.dnsServers } : {}),
+    // Limits given at create (checked by workspace-limits.ts); none: the engine's default, unlimited.
+    ...(ws.cpus !== null || ws.memoryMb !== null
+      ? { resources: { ...(ws.cpus !== null ? { cpus: ws.cpus } : {}), ...(ws.memoryMb !== null ? { memoryMb: ws.memoryMb } : {}) } }
+      : {}),
     files: [{ hostPath: ctx.berthUrlHelper, containerPath: '/usr/local/bin/berth-url' }],
     // The same volume at every (re)create: the data outlives the workload (services/workspace-data.ts).
     ...(data ? { volumes: [data] } : {}),

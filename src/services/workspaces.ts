@@ -15,6 +15,8 @@ import { dataFor, dropDataVolume } from './workspace-data.js';
 import { checkRecreatable, noWorkloadError, recreateWorkload, type RecreateOptions, type RecreateProgress } from './workspace-recreate.js';
 import { VolumeService } from './volumes.js';
 import { createPortOptions, resolvePortChanges, type PortSpec } from './workspace-ports.js';
+import { checkLimits } from './workspace-limits.js';
+import { WorkspaceUsageSampler } from './workspace-usage.js';
 
 export interface CreateWorkspaceInput {
   name: string;
@@ -29,6 +31,10 @@ export interface CreateWorkspaceInput {
   dataVolume?: string | undefined;
   /** Per-port prefix mode and label (see workspace-ports.ts); unnamed ports strip. */
   ports?: readonly PortSpec[] | undefined;
+  /** CPU limit in CPUs (1.5 = one and a half); checked by workspace-limits.ts. */
+  cpus?: number | undefined;
+  /** Memory limit in megabytes. */
+  memoryMb?: number | undefined;
 }
 
 export interface WorkspaceServiceDeps {
@@ -61,10 +67,15 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
   private readonly inFlight = new Set<string>();
   /** This installation's volumes (`berth volume ls|rm`), workspace data volumes among them. */
   readonly volumes: VolumeService;
+  /** CPU, memory and disk of running workspaces, cached briefly (see workspace-usage.ts). */
+  readonly usage: WorkspaceUsageSampler;
 
   constructor(private readonly deps: WorkspaceServiceDeps) {
     super();
     this.volumes = new VolumeService({ runtime: deps.runtime, repo: deps.repo });
+    this.usage = new WorkspaceUsageSampler(deps.runtime, {
+      onError: (err) => deps.log.warn({ err }, 'workspace usage could not be measured; usage is left out of answers'),
+    });
   }
 
   busyIds(): ReadonlySet<string> {
@@ -127,6 +138,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     this.checkMayRun(by);
     const nameProblem = checkWorkspaceName(input.name);
     if (nameProblem) throw new BerthError('E_INVALID_NAME', nameProblem, { hint: 'a name like my-app: lowercase letters, digits and dashes, at most 40' });
+    const limits = checkLimits(input, runtime);
     const portMapping = runtime.capabilities.portMapping;
     // Resolved before allocation: an unknown port refuses the create with nothing made.
     const portOptions = createPortOptions(input.ports ?? [], { count: config.portsPerWorkspace, containerPortBase: portMapping ? config.containerPortBase : null });
@@ -146,6 +158,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
         visibility: input.visibility ?? 'private',
         restartPolicy: input.restart ?? 'no',
         ...data,
+        ...limits,
       },
       {
         rangeStart: config.portRangeStart,

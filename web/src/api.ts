@@ -38,6 +38,19 @@ export interface Workspace {
   env: Record<string, string>;
   ports: HostedPort[];
   exitCode: number | null;
+  /** Limits given at create; null: none. */
+  cpus?: number | null;
+  memoryMb?: number | null;
+  /** CPU, memory and disk now (in `GET api/workspaces/:id`); null when not running. */
+  usage?: {
+    cpuPercent: number | null;
+    cpuSeconds: number | null;
+    memoryBytes: number;
+    memoryLimitBytes: number | null;
+    pids: number;
+    diskBytes: number | null;
+    sampledAt: string;
+  } | null;
   createdAt: string;
   updatedAt: string;
 }

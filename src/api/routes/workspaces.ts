@@ -11,6 +11,7 @@ import { zodBadRequest } from '../error-handler.js';
 import type { ApiEnv } from '../env.js';
 import { addRecreateRoute } from './workspace-recreate.js';
 import { portSpecsCreate, portSpecsUpdate, presentPort, toPortSpec } from './workspace-ports.js';
+import { limitsFields, limitsOf } from './workspace-limits-schema.js';
 
 /** An image reference (distribution grammar: never `-…`, no whitespace), refused with its hint. */
 const imageRef = z.string().superRefine((s, ctx) => {
@@ -46,6 +47,7 @@ export const workspaceCreateBody = z
     // A volume kept by `ws rm --keep-data`, mounted again (services/volumes.ts checks it).
     dataVolume: z.string().max(256).optional(),
     ports: portSpecsCreate.optional(),
+    ...limitsFields,
   })
   .strict();
 
@@ -73,6 +75,8 @@ export function presentWorkspace(ws: Workspace, owner: string | null = null) {
     exitCode: ws.exitCode,
     dataVolume: ws.dataVolume,
     dataPath: ws.dataPath,
+    cpus: ws.cpus,
+    memoryMb: ws.memoryMb,
     createdAt: ws.createdAt,
     updatedAt: ws.updatedAt,
   };
@@ -107,20 +111,27 @@ export function workspaceRoutes(svc: WorkspaceService, auth: AuthService, hostin
     return ws;
   };
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const p = c.get('principal');
-    return c.json({ workspaces: svc.list().filter((ws) => canSee(p, ws)).map(present) });
+    const list = svc.list().filter((ws) => canSee(p, ws));
+    // `?usage=1` (berth ws top): every running workspace's usage from one engine call.
+    if (!['1', 'true'].includes(c.req.query('usage') ?? '')) return c.json({ workspaces: list.map(present) });
+    const usage = await svc.usage.usage(list);
+    return c.json({ workspaces: list.map((ws) => ({ ...present(ws), usage: usage.get(ws.id) ?? null })) });
   });
 
   app.post('/', async (c) => {
     const body = await readJson(c.req.raw, workspaceCreateBody);
     const p = c.get('principal');
-    const ws = await svc.create({ ...body, ports: body.ports?.map(toPortSpec) }, hostingFor(c.env.incoming), p.userId, p);
-    auth.audit(p, 'workspace.create', ws.name, c.get('clientIp'), { id: ws.id, image: ws.image });
+    const ws = await svc.create({ ...body, ports: body.ports?.map(toPortSpec), ...limitsOf(body) }, hostingFor(c.env.incoming), p.userId, p);
+    auth.audit(p, 'workspace.create', ws.name, c.get('clientIp'), { id: ws.id, image: ws.image, ...(ws.cpus !== null ? { cpus: ws.cpus } : {}), ...(ws.memoryMb !== null ? { memoryMb: ws.memoryMb } : {}) });
     return c.json(present(ws), 201);
   });
 
-  app.get('/:id', async (c) => c.json(present(await svc.refresh(visible(c.get('principal'), c.req.param('id')).id))));
+  app.get('/:id', async (c) => {
+    const ws = await svc.refresh(visible(c.get('principal'), c.req.param('id')).id);
+    return c.json({ ...present(ws), usage: await svc.usage.usageOf(ws) });
+  });
 
   app.patch('/:id', async (c) => {
     const ws = visible(c.get('principal'), c.req.param('id'));

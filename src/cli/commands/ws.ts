@@ -11,6 +11,7 @@ import { formatAgo, formatPortRange, formatTable, printJson, withProgress } from
 import { runShell } from '../shell.js';
 import { registerWsRecreate, removeWorkspace } from './ws-data.js';
 import { collectPortRef, formatPortLine, keepPrefixPorts, registerWsPort, type ApiPort, type CliPortRef } from './ws-port.js';
+import { formatLimits, formatUsageLine, parseCpusOption, parseMemoryOption, registerWsTop, type ApiUsage } from './ws-usage.js';
 
 /** A workspace as the API presents it. */
 export interface ApiWorkspace {
@@ -26,6 +27,9 @@ export interface ApiWorkspace {
   /** The data volume and where it is mounted; null (or absent, older daemons): none. */
   dataVolume?: string | null;
   dataPath?: string | null;
+  cpus?: number | null;
+  memoryMb?: number | null;
+  usage?: ApiUsage | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -54,6 +58,8 @@ export function formatWorkspace(w: ApiWorkspace, now: number = Date.now()): stri
   if (w.reason) rows.push(['reason', w.reason]);
   rows.push(['image', w.image]);
   if (w.command?.length) rows.push(['command', w.command.map(displayArg).join(' ')]);
+  if (w.cpus != null || w.memoryMb != null) rows.push(['limits', formatLimits(w)]);
+  if (w.usage) rows.push(['usage', formatUsageLine(w.usage)]);
   const envKeys = Object.keys(w.env).sort();
   envKeys.forEach((k, i) => rows.push([i === 0 ? 'env' : '', `${k}=${w.env[k]}`]));
   if (w.ports.length === 0) rows.push(['ports', '-']);
@@ -114,6 +120,8 @@ interface CreateOpts {
   data: boolean;
   dataVolume?: string;
   keepPrefix?: CliPortRef[];
+  cpus?: number;
+  memory?: number;
 }
 
 async function create(name: string, command: string[], opts: CreateOpts, cmd: Command): Promise<void> {
@@ -129,6 +137,8 @@ async function create(name: string, command: string[], opts: CreateOpts, cmd: Co
   if (opts.dataVolume) body.dataVolume = opts.dataVolume;
   const ports = keepPrefixPorts(opts.keepPrefix);
   if (ports) body.ports = ports;
+  if (opts.cpus !== undefined) body.cpus = opts.cpus;
+  if (opts.memory !== undefined) body.memoryMb = opts.memory;
   const ws = await withProgress(`creating workspace ${name}`, async (p) => {
     const created = await client.json<ApiWorkspace>('POST', '/api/workspaces', { body });
     if (!opts.wait || created.state !== 'creating') return created;
@@ -183,6 +193,8 @@ export function registerWs(program: Command): void {
     .option('--data-volume <volume>', 'mount a volume kept by `ws rm --keep-data` (see `berth volume ls`) instead of a new one')
     .option('--no-data', 'no data volume: every file is lost on recreate')
     .option('--keep-prefix <port>', 'forward the full /hosted/… path to this port (container port like 8000, or @0 for the first); repeatable', collectPortRef)
+    .option('--cpus <n>', 'CPU limit in CPUs, e.g. 0.5 or 2 (default: no limit)', parseCpusOption)
+    .option('--memory <size>', 'memory limit, e.g. 512m or 2g (default: no limit)', parseMemoryOption)
     .option('--no-wait', 'return as soon as the daemon accepted the workspace')
     .option('--json', 'print the workspace as JSON')
     .action(create);
@@ -251,6 +263,8 @@ export function registerWs(program: Command): void {
     .option('-f, --follow', 'keep streaming new output until Ctrl-C')
     .option('--tail <n>', 'only the last N lines', parseCount)
     .action(logs);
+
+  registerWsTop(ws);
 
   ws.command('shell')
     .description('open an interactive shell (or run a command given after --) in a workspace')

@@ -13,7 +13,8 @@ import { imageRefProblem } from '../../domain/image-ref.js';
 import { argvRefusal, commandProblem, envProblem, hostPathProblem, labelsProblem, refProblem, specProblem } from './argv-guard.js';
 import { mergeStampedLogs } from './log-merge.js';
 import { listEngineVolumes } from './oci-volumes.js';
-import { ptySession, TERM_NAME } from '../pty.js';
+import { ptySession, TERM_NAME } from '../pty.js'
+import { ociStats } from './oci-stats.js';
 import {
   LABEL_ID,
   LABEL_KIND,
@@ -280,6 +281,11 @@ export function createOciRuntime(ctx: RuntimeContext, engine: EngineProfile): Ru
       check('ps', labelsProblem(labels));
       const res = await must('ps', psArgs(labels, engine.psFormat));
       return parsePsOutput(res.stdout);
+    },
+
+    async stats(refs, opts = {}) {
+      for (const ref of refs) check('stats', refProblem(ref));
+      return ociStats(engine.name, run, refs, opts);
     },
 
     async build(contextDir, containerfile, tag) {

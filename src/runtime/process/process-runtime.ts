@@ -33,6 +33,7 @@ import {
   VOLUME_NAME_RE,
   volumeProblem,
 } from '../runtime.js';
+import { processStats } from './proc-stats.js';
 import { SUPERVISOR_SOURCE } from './supervisor.js';
 import { processVolumes, substituteVolumes } from './volumes.js';
 import { commandOnPty } from '../pty.js';
@@ -280,6 +281,14 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
         out.push({ ref: path.basename(w.dir), name: spec.name, labels: spec.labels, state: toStatus(w).state });
       }
       return out;
+    },
+
+    async stats(refs, opts = {}) {
+      const loaded = await Promise.all(refs.map(async (ref) => ({ ref, w: await load(ref) })));
+      return processStats(
+        loaded.flatMap(({ ref, w }) => (w.spec ? [{ ref, dir: w.dir, supervisorPid: w.running && w.state ? w.state.supervisorPid : null }] : [])),
+        opts,
+      );
     },
 
     async removeVolume(name) {

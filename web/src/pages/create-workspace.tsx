@@ -11,6 +11,8 @@ export function CreateWorkspace({ onCreated }: { onCreated: (ws: Workspace) => v
   const [image, setImage] = useState('');
   const [command, setCommand] = useState('');
   const [env, setEnv] = useState('');
+  const [cpus, setCpus] = useState('');
+  const [memory, setMemory] = useState('');
   const [visibility, setVisibility] = useState<'private' | 'public'>('private');
   const [created, setCreated] = useState<string | null>(null);
   const [busy, error, run] = useAction();
@@ -25,6 +27,9 @@ export function CreateWorkspace({ onCreated }: { onCreated: (ws: Workspace) => v
       if (argv.length) body.command = argv;
       const vars = parseEnv(env);
       if (Object.keys(vars).length) body.env = vars;
+      // Sent as typed: the server checks them (and answers with a hint) against the runtime and the host.
+      if (cpus.trim()) body.cpus = Number(cpus);
+      if (memory.trim()) body.memory = memory.trim();
       const ws = await api<Workspace>('POST', 'api/workspaces', body);
       onCreated(ws);
       setCreated(ws.name);
@@ -74,6 +79,16 @@ export function CreateWorkspace({ onCreated }: { onCreated: (ws: Workspace) => v
         <label class="wide">
           Environment
           <textarea name="env" rows={2} placeholder="KEY=value, one per line" spellcheck={false} value={env} onInput={(e) => setEnv(e.currentTarget.value)} />
+        </label>
+        <label>
+          CPUs
+          <input name="cpus" type="number" min="0.01" step="0.01" inputMode="decimal" placeholder="no limit" value={cpus} onInput={(e) => setCpus(e.currentTarget.value)} />
+          <small>e.g. 0.5 or 2</small>
+        </label>
+        <label>
+          Memory
+          <input name="memory" placeholder="no limit" autoComplete="off" spellcheck={false} pattern="\s*\d+(\.\d+)?\s*([kKmMgGtT][iIbB]?)?\s*" value={memory} onInput={(e) => setMemory(e.currentTarget.value)} />
+          <small>e.g. 512m or 2g</small>
         </label>
         <label>
           Hosted apps are

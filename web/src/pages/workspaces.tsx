@@ -8,6 +8,7 @@ import { CreateWorkspace } from './create-workspace.js';
 import { LogsPanel } from './logs.js';
 import { ShellPanel } from './terminal.js';
 import { WorkspacePorts } from './workspace-ports.js';
+import { UsagePanel } from './usage-chart.js';
 
 interface Status {
   runtime: string;
@@ -89,17 +90,17 @@ export function WorkspacesPage({ user }: { user: User }) {
 
 function WorkspaceItem({ ws, user, onChanged, onRemoved }: { ws: Workspace; user: User; onChanged: (ws: Workspace) => void; onRemoved: (id: string) => void }) {
   const [busy, error, run, setError] = useAction();
-  const [panel, setPanel] = useState<'logs' | 'shell' | null>(null);
+  const [panel, setPanel] = useState<'logs' | 'shell' | 'usage' | null>(null);
   const id = encodeURIComponent(ws.id);
   const running = ws.state === 'running';
   const headingId = `ws-${ws.id}`;
 
   const act = (path: string, body?: unknown, method = 'POST'): void =>
     void run(async () => onChanged(await api<Workspace>(method, `api/workspaces/${id}${path}`, body)));
-  const toggle = (p: 'logs' | 'shell'): void => setPanel((cur) => (cur === p ? null : p));
+  const toggle = (p: 'logs' | 'shell' | 'usage'): void => setPanel((cur) => (cur === p ? null : p));
 
   useEffect(() => {
-    if (panel === 'shell' && !running) setPanel(null);
+    if ((panel === 'shell' || panel === 'usage') && !running) setPanel(null);
   }, [running, panel]);
 
   return (
@@ -124,6 +125,14 @@ function WorkspaceItem({ ws, user, onChanged, onRemoved }: { ws: Workspace; user
           <dt>Created</dt>
           <dd>{when(ws.createdAt)}</dd>
         </div>
+        {ws.cpus != null || ws.memoryMb != null ? (
+          <div>
+            <dt>Limits</dt>
+            <dd>
+              {ws.cpus != null ? `${ws.cpus} CPUs` : 'CPU unlimited'}, {ws.memoryMb != null ? `${ws.memoryMb} MB` : 'memory unlimited'}
+            </dd>
+          </div>
+        ) : null}
         <div class="wide">
           <dt>Command</dt>
           <dd>
@@ -156,6 +165,9 @@ function WorkspaceItem({ ws, user, onChanged, onRemoved }: { ws: Workspace; user
         <button type="button" aria-expanded={panel === 'shell'} disabled={!running} onClick={() => toggle('shell')} aria-label={`Shell in ${ws.name}`}>
           Shell
         </button>
+        <button type="button" aria-expanded={panel === 'usage'} disabled={!running} onClick={() => toggle('usage')} aria-label={`Usage of ${ws.name}`}>
+          Usage
+        </button>
         {ws.visibility && (
           <button type="button" disabled={busy} onClick={() => act('', { visibility: ws.visibility === 'public' ? 'private' : 'public' }, 'PATCH')}>
             Make {ws.visibility === 'public' ? 'private' : 'public'}
@@ -175,6 +187,7 @@ function WorkspaceItem({ ws, user, onChanged, onRemoved }: { ws: Workspace; user
       <ErrorBox error={error} />
       {panel === 'logs' && <LogsPanel ws={ws} />}
       {panel === 'shell' && <ShellPanel ws={ws} onClose={() => setPanel(null)} />}
+      {panel === 'usage' && <UsagePanel ws={ws} />}
     </li>
   );
 }
