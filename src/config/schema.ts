@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { imageRefIssue } from '../domain/image-ref.js';
 import { DATA_PATH_HINT, DEFAULT_DATA_PATH, dataPathProblem } from '../domain/data-path.js';
+import { parseDuration } from '../domain/duration.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
 /** A comma-separated env value (or, from code, an array). */
@@ -23,6 +24,17 @@ const domain = z
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+(:\d+)?$/i, 'must be a DNS name like apps.example.com')
   .transform((s) => s.toLowerCase())
   .optional();
+/** A duration (`30s`, `2h`, `1h30m`, `500ms`) → ms; `off`/`0` → null where `off` is allowed. */
+const durationMs = <Off extends boolean>(allowOff: Off) =>
+  z.union([z.number(), z.string()]).transform((v, ctx): Off extends true ? number | null : number => {
+    if (allowOff && (v === 'off' || v === '0' || v === 0)) return null as Off extends true ? null : never;
+    const ms = typeof v === 'number' ? (Number.isSafeInteger(v) && v > 0 ? v : null) : parseDuration(v);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `must be a duration like 30s, 15m or 2h${allowOff ? ' (or off)' : ''}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
 /**
  * Every BERTH_* setting, validated once at start (see load.ts). Names are the env var names
@@ -145,6 +157,13 @@ export const configSchema = z.object({
    * admins; `allow`: the admin accepts that every member can act as Berth on this host.
    */
   processRuntimeMembers: z.enum(['refuse', 'allow']).default('refuse'),
+  /**
+   * Idle stop given to new workspaces that name none (`2h`; `off`, the default: never). A
+   * workspace without activity (edge traffic, exec sessions, API use) for this long is stopped.
+   */
+  workspaceIdleStop: durationMs(true).default(null),
+  /** How often idle workspaces are looked for (ms-scale values are for tests). */
+  idleSweepInterval: durationMs(false).default(30_000),
   // ---- pull-request previews (issue 5) ----
   /** HMAC secret of GitHub deliveries; unset turns POST /webhooks/github off (never accept-all). */
   githubWebhookSecret: z.string().optional(),

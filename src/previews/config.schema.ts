@@ -3,6 +3,7 @@ import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node a
 import { z } from 'zod';
 import { IMAGE_REF_HINT, imageRefIssue } from '../domain/image-ref.js';
 import { BerthError } from '../errors.js';
+import { parseDuration } from '../domain/duration.js';
 
 /**
  * `berth.preview.yaml`: what a repository declares about its preview (services, routes, database,
@@ -73,17 +74,7 @@ export type PreviewConfigResult =
   | { ok: true; config: PreviewConfig }
   | { ok: false; problems: PreviewConfigProblem[]; /** One `file:line:col: path: message` line per problem. */ message: string };
 
-const DURATION_RE = /^(?:\d+(?:ms|s|m|h|d))+$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "72h", "7d", "1h30m", "500ms" → milliseconds; null when malformed or zero. */
-export function parseDuration(text: string): number | null {
-  const s = text.trim();
-  if (!DURATION_RE.test(s)) return null;
-  let total = 0;
-  for (const m of s.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(m[1]) * UNIT_MS[m[2]!]!;
-  return total > 0 && Number.isSafeInteger(total) ? total : null;
-}
+export { parseDuration };
 
 /** A bare number of seconds → milliseconds; null when it rounds to 0 ms (like `0s`) or is not a safe integer. */
 function secondsToMs(seconds: number): number | null {
