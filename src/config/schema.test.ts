@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { isBerthError } from '../errors.js';
@@ -48,6 +48,8 @@ describe('configSchema', () => {
       podmanBin: 'podman',
       dockerBin: 'docker',
       processRuntimeMembers: 'refuse',
+      workspaceIdleStop: null,
+      idleSweepInterval: 30_000,
       previewRepos: [],
       previewAuthorAssociations: ['OWNER', 'MEMBER', 'COLLABORATOR'],
       previewAllowForks: false,
@@ -205,4 +207,14 @@ describe('loadConfig', () => {
       assert.equal(err.hint, 'set BERTH_PORT_RANGE_END ≥ 9004');
     }
   });
+});
+
+test('idle stop settings: durations to ms, off/0 to null, anything else refused', () => {
+  const parse = (v: Record<string, unknown>) => configSchema.safeParse(v);
+  assert.equal(parse({ workspaceIdleStop: '2h' }).data?.workspaceIdleStop, 7_200_000);
+  assert.equal(parse({ workspaceIdleStop: 'off' }).data?.workspaceIdleStop, null);
+  assert.equal(parse({ workspaceIdleStop: '0' }).data?.workspaceIdleStop, null);
+  assert.equal(parse({ idleSweepInterval: '150ms' }).data?.idleSweepInterval, 150);
+  for (const bad of ['2 hours', '-1h', '']) assert.equal(parse({ workspaceIdleStop: bad }).success, false, bad);
+  assert.equal(parse({ idleSweepInterval: 'off' }).success, false, 'the sweep cannot be turned off (the per-workspace setting is the switch)');
 });
