@@ -341,9 +341,10 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
    */
   async refresh(idOrName: string): Promise<Workspace> {
     const ws = this.get(idOrName);
-    if (ws.state !== 'running' || !ws.runtimeRef) return ws;
+    // A stop in flight is no crash: its workload exits before the stop records 'stopped'.
+    if (ws.state !== 'running' || !ws.runtimeRef || this.inFlight.has(ws.id)) return ws;
     const status = await this.deps.runtime.inspect(ws.runtimeRef).catch(() => null);
-    if (!status || status.state === 'running') return ws;
+    if (!status || status.state === 'running' || this.inFlight.has(ws.id)) return ws;
     const reason =
       status.state === 'missing' ? 'the workload disappeared from the runtime' : `the workload exited with code ${status.exitCode ?? '?'}`;
     const failed = this.deps.repo.update(ws.id, { state: 'failed', reason, exitCode: status.exitCode });
