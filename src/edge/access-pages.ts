@@ -40,13 +40,7 @@ export function createAccessPages(opts: AccessPagesOptions) {
     const access = route.access!;
     const wantsPage = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
     if (wantsPage) {
-      const proto = route.via === 'host' && access.dashboardUrl.startsWith('https:') ? 'https' : 'http';
-      const here =
-        route.via === 'host'
-          ? `${proto}://${req.headers.host ?? ''}${req.url ?? '/'}`
-          : origins
-            ? `${origins.appsUrl(req)}${req.url ?? '/'}`
-            : (req.url ?? '/');
+      const here = hereUrl(req, route, access.dashboardUrl);
       const location =
         route.via === 'host' || origins
           ? `${access.dashboardUrl}/api/auth/handoff?to=${encodeURIComponent(here)}`
@@ -56,6 +50,20 @@ export function createAccessPages(opts: AccessPagesOptions) {
       return;
     }
     sendError(res, { status: 401, code: 'E_UNAUTHORIZED', message: `The ${route.kind} "${route.workloadName}" is private: log in to Berth first.` }, req.headers.accept);
+  }
+
+  /**
+   * The full URL a browser asked for on a route, as Berth serves it (the apps origin for path
+   * routes, the app's host on the dashboard's scheme for host routes): where sign-in and wake-up
+   * send it back to.
+   */
+  function hereUrl(req: IncomingMessage, route: Route, dashboardUrl: string): string {
+    const proto = route.via === 'host' && dashboardUrl.startsWith('https:') ? 'https' : 'http';
+    return route.via === 'host'
+      ? `${proto}://${req.headers.host ?? ''}${req.url ?? '/'}`
+      : origins
+        ? `${origins.appsUrl(req)}${req.url ?? '/'}`
+        : (req.url ?? '/');
   }
 
   /**
@@ -116,5 +124,5 @@ export function createAccessPages(opts: AccessPagesOptions) {
     };
   }
 
-  return { refuse, handoff, originSide, toAppsOrigin, wrongOrigin };
+  return { refuse, handoff, originSide, toAppsOrigin, wrongOrigin, hereUrl };
 }

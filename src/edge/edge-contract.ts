@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import type { Route, RouteTable } from '../domain/route.js';
 import type { EdgeError } from './pages.js';
 import type { Origins } from './origins.js';
+import type { WakeInfo } from './wake-page.js';
 
 /** Timeouts and sizes; every field has a production default. */
 export interface EdgeLimits {
@@ -86,6 +87,18 @@ export interface EdgeOptions {
   origins?: Origins;
   /** Called once per finished HTTP response: what kind of request it was, its status, its duration. */
   onResponse?: (kind: RequestKind, status: number, seconds: number) => void;
+  /**
+   * Activity on a route (idle auto-stop): every authorized HTTP request, and WebSocket frames in
+   * either direction (at most about once a second per tunnel). On the hot path: must be cheap and
+   * must not throw.
+   */
+  onActivity?: (route: Route, via: 'http' | 'ws') => void;
+  /**
+   * A stopped workspace's wake page (edge/wake-page.ts): whether this requester may start it, why it
+   * stopped, its dashboard. Called only for requests that passed the route's access check; null
+   * (or no hook) answers the plain 503.
+   */
+  wake?: (req: IncomingMessage, route: Route) => WakeInfo | null;
 }
 
 /** What `EdgeOptions.llmAccess` decided about one `/llm/` request. */

@@ -34,6 +34,8 @@ export interface ProxyOptions {
    * who may frame them (the dashboard, on its own origin). Default: `frame-ancestors 'self'`.
    */
   appFrameAncestors?: (req: IncomingMessage) => string;
+  /** WebSocket frames relayed on a route, either way (throttled per tunnel; see TunnelOptions.onTraffic). */
+  onActivity?: (route: Route, via: 'ws') => void;
 }
 
 /** One forward target: where to send and how to name it in error pages. */
@@ -176,6 +178,7 @@ export function createProxy(opts: ProxyOptions): Proxy {
     connectTimeoutMs: opts.connectTimeoutMs,
     upstreamError,
     onClosed: (t) => tunnels.delete(t),
+    ...(opts.onActivity ? { onTraffic: (t: Tunnel) => opts.onActivity!(t.route, 'ws') } : {}),
   };
 
   function poolFor(origin: string): UpstreamPool {

@@ -21,6 +21,7 @@ import { sendError, sendSocketError, type EdgeError } from './pages.js';
 import { markAppsRequest } from './origins.js';
 import { createAccessPages, HANDOFF_PATH } from './access-pages.js';
 import { createEntryGuards } from './entry-guards.js';
+import { sendStopped } from './wake-page.js';
 import { defaultEdgeLimits, type Edge, type EdgeLimits, type EdgeOptions, type LlmVerdict, type RequestKind } from './edge-contract.js';
 
 const LLM_REFUSED: LlmVerdict = {
@@ -61,6 +62,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     connectTimeoutMs: limits.connectTimeoutMs,
     connectionsPerUpstream: limits.connectionsPerUpstream,
     drainMs: limits.drainMs,
+    ...(opts.onActivity ? { onActivity: opts.onActivity } : {}),
     ...(opts.origins ? { appFrameAncestors: (req: IncomingMessage) => `frame-ancestors 'self' ${opts.origins!.dashboardSource(req)}` } : {}),
   });
   let table: RouteTable = emptyRouteTable();
@@ -92,7 +94,16 @@ export function createEdge(opts: EdgeOptions): Edge {
     route.access === null || (opts.authorize !== undefined && opts.authorize(req, route));
 
   const origins = opts.origins;
-  const { refuse, handoff, originSide, toAppsOrigin, wrongOrigin } = createAccessPages({ origins, redeemHandoff: opts.redeemHandoff });
+  const { refuse, handoff, originSide, toAppsOrigin, wrongOrigin, hereUrl } = createAccessPages({ origins, redeemHandoff: opts.redeemHandoff });
+  const onActivity = opts.onActivity;
+
+  /** A stopped workspace: the normal refusal for those who may not see it, else the wake page (or JSON 503). */
+  function stopped(req: IncomingMessage, res: ServerResponse, route: Route): void {
+    if (!allowed(req, route)) return refuse(req, res, route);
+    const info = opts.wake!(req, route);
+    if (!info) return sendError(res, unavailable(route), req.headers.accept, { 'retry-after': '5' });
+    sendStopped(req, res, route, info, hereUrl(req, route, info.dashboardUrl));
+  }
 
   const onResponse = opts.onResponse;
   // One shared listener (no closure per request): the response carries its own kind and start.
@@ -150,6 +161,7 @@ export function createEdge(opts: EdgeOptions): Edge {
       case 'route':
         if (m.route.via === 'host' && m.path.startsWith(HANDOFF_PATH)) return handoff(req, res, m.route, m.path);
         if (!allowed(req, m.route)) return refuse(req, res, m.route);
+        if (onActivity) onActivity(m.route, 'http');
         proxy.forwardRoute(req, res, m.route, m.path);
         return;
       case 'none':
@@ -171,6 +183,7 @@ export function createEdge(opts: EdgeOptions): Edge {
         res.end();
         return;
       case 'unavailable':
+        if (opts.wake && m.route.kind === 'workspace' && m.route.state === 'stopped') return stopped(req, res, m.route);
         sendError(res, unavailable(m.route), req.headers.accept, { 'retry-after': '5' });
         return;
       case 'not-found':
@@ -237,6 +250,7 @@ export function createEdge(opts: EdgeOptions): Edge {
           sendSocketError(socket, { status: 401, code: 'E_UNAUTHORIZED', message: `The ${m.route.kind} "${m.route.workloadName}" is private.` }, accept);
           return;
         }
+        if (onActivity) onActivity(m.route, 'ws');
         proxy.tunnel(req, socket, head, m.route, m.key, m.path);
         return;
       case 'none':
