@@ -35,6 +35,8 @@ export interface CreateWorkspaceInput {
   cpus?: number | undefined;
   /** Memory limit in megabytes. */
   memoryMb?: number | undefined;
+  /** Stop after this long without activity; null: never; absent: the server default (BERTH_WORKSPACE_IDLE_STOP). */
+  idleStopMs?: number | null | undefined;
 }
 
 export interface WorkspaceServiceDeps {
@@ -159,6 +161,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
         restartPolicy: input.restart ?? 'no',
         ...data,
         ...limits,
+        idleStopMs: input.idleStopMs === undefined ? config.workspaceIdleStop : input.idleStopMs,
       },
       {
         rangeStart: config.portRangeStart,
@@ -202,7 +205,8 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
     }
   }
 
-  async stop(idOrName: string): Promise<Workspace> {
+  /** Stops a workspace; `reason` is recorded as its reason (e.g. why the idle stopper stopped it). */
+  async stop(idOrName: string, opts: { reason?: string } = {}): Promise<Workspace> {
     const ws = this.get(idOrName);
     const ref = ws.runtimeRef;
     if (!ref) throw noWorkloadError(ws);
@@ -213,7 +217,7 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
         throw asRuntimeError(err, 'stop');
       }
       const status = await this.deps.runtime.inspect(ref).catch(() => null);
-      const stopped = this.deps.repo.update(ws.id, { state: 'stopped', exitCode: status?.exitCode ?? null });
+      const stopped = this.deps.repo.update(ws.id, { state: 'stopped', exitCode: status?.exitCode ?? null, ...(opts.reason ? { reason: opts.reason } : {}) });
       this.emit('changed');
       return stopped;
     });
@@ -249,6 +253,13 @@ export class WorkspaceService extends EventEmitter<{ changed: [] }> {
   /** Changes who may reach the workspace's hosted apps; the edge picks it up at once. */
   setVisibility(idOrName: string, visibility: Visibility): Workspace {
     const ws = this.deps.repo.update(this.get(idOrName).id, { visibility });
+    this.emit('changed');
+    return ws;
+  }
+
+  /** Sets (or, with null, turns off) the workspace's idle stop; the idle stopper reads it on its next sweep. */
+  setIdleStop(idOrName: string, idleStopMs: number | null): Workspace {
+    const ws = this.deps.repo.update(this.get(idOrName).id, { idleStopMs });
     this.emit('changed');
     return ws;
   }

@@ -231,6 +231,18 @@ export class WorkspacesRepo {
     return ws;
   }
 
+  /**
+   * Records the last activity of several workspaces in one transaction, without touching
+   * `updated_at` (activity is not a change of the workspace). Unknown ids are skipped.
+   */
+  recordActivity(entries: readonly { id: string; at: string; reason: string }[]): void {
+    if (entries.length === 0) return;
+    const stmt = this.db.prepare('UPDATE workspaces SET last_active_at = ?, last_active_reason = ? WHERE id = ?');
+    this.db.transaction(() => {
+      for (const e of entries) stmt.run(e.at, e.reason, e.id);
+    })();
+  }
+
   /** Sets how one allocated port of a workspace forwards its prefix; false when the workspace has no such host port. */
   setPortPrefix(id: string, hostPort: number, prefix: PrefixMode): boolean {
     const r = this.db
