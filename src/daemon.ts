@@ -19,6 +19,7 @@ import { createLlmAccess } from './api/llm-access.js';
 import { AuthService } from './services/auth.js';
 import { sessionPrincipalForUpgrade } from './api/upgrade-auth.js';
 import { createHostedAccess } from './api/hosted-access.js';
+import { createIdleHooks } from './api/idle-hooks.js';
 import { HandoffStore } from './auth/app-handoff.js';
 import type { Edge } from './edge/edge-contract.js';
 import { createDashboardHandler } from './web/static.js';
@@ -149,6 +150,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     log.warn('BERTH_TRUSTED_PROXIES is set but BERTH_APPS_URL is not: hosted apps are linked at this host on BERTH_APPS_PORT, past the outer proxy; set BERTH_APPS_URL to the apps origin the proxy serves');
   }
   const handoffs = new HandoffStore(60_000, config.sessionIdleMinutes * 60_000);
+  // Idle auto-stop: activity from the edge, exec sessions and the API; the wake page's hook.
+  const idle = createIdleHooks({ config, log: log.child({ component: 'idle-stop' }), repo, workspaces, principalOn: (req, route) => hostedAccess.principal(req, route) });
   // The edge is created below; the hand-off route looks routes up in its current table.
   let edgeRef: Edge | null = null;
   const shuttingDown = new AbortController();
@@ -188,6 +191,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     startedAt,
     previews: previews.api,
     infra,
+    idle: idle.api,
   });
 
   const apiListener = createApiListener(api.fetch);
@@ -236,6 +240,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       auth.tokenPrincipal(bearerToken(req.headers.authorization)) ?? sessionPrincipalForUpgrade(auth, req, hostingFor, SESSION_COOKIE),
     workspaces,
     log: log.child({ component: 'exec' }),
+    onSession: idle.onSession,
   });
   const edge = createEdge({
     config,
@@ -254,6 +259,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     origins,
     closeWebSockets: execSockets.closeAll,
     ...(tls ? { tls: tls.edge } : {}),
+    onActivity: idle.onActivity,
+    wake: idle.wake,
   });
   edgeRef = edge;
   edgeForStats = edge;
@@ -341,6 +348,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     `Berth ${version} listening on ${url} (apps origin ${appsUrl})`,
   );
   previews.start();
+  idle.start();
   const setupUrl = setupToken ? `${config.publicUrl ?? url}/#/setup?token=${setupToken}` : null;
   if (setupUrl) log.warn({ setupUrl }, `the admin account has no password yet: set it once at ${setupUrl}`);
 
@@ -375,6 +383,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       // The worker writes to the store: stopped before it closes.
       await previews.stop();
       previews.service.off('changed', refreshRoutes);
+      await idle.close();
       db.close();
       log.info('Berth stopped (workloads keep running)');
     },

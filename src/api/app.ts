@@ -24,6 +24,8 @@ import { authRoutes } from './routes/auth.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { eventRoutes, type ChangeSource } from './routes/events.js';
+import { WAKE_ROUTES, wakeRoutes } from './routes/wake.js';
+import type { WorkspaceIdle } from './routes/workspace-idle.js';
 
 export interface ApiDeps {
   config: BerthConfig;
@@ -51,6 +53,8 @@ export interface ApiDeps {
   storeChanged?: ChangeSource;
   /** Certificates served (BERTH_TLS), each with its expiry and the last refused update's reason; absent with TLS off. */
   tlsStatus?: () => CertificateStatus[];
+  /** Idle auto-stop: activity of API use, the idle block of workspaces, waking from a hosted URL. */
+  idle?: WorkspaceIdle;
 }
 
 /** Routes reachable without credentials. Everything else under /api needs a token or a session. */
@@ -60,6 +64,8 @@ export const OPEN_ROUTES: ReadonlySet<string> = new Set([
   'POST /api/auth/setup',
   // Checks the session itself and redirects to the login page without one.
   'GET /api/auth/handoff',
+  // Waking a stopped workspace from its URL: a form with its own CSRF check (routes/wake.ts).
+  ...WAKE_ROUTES,
 ]);
 
 /** Builds the Hono app serving /api. Mounted in-process behind the edge. */
@@ -126,8 +132,9 @@ export function createApiApp(deps: ApiDeps) {
   });
 
   app.route('/api/auth', authRoutes(deps.auth, deps.config, deps.hostingFor, deps.handoff));
-  app.route('/api/workspaces', workspaceRoutes(deps.workspaces, deps.auth, deps.appsHostingFor));
+  app.route('/api/workspaces', workspaceRoutes(deps.workspaces, deps.auth, deps.appsHostingFor, deps.idle));
   app.route('/api/volumes', volumeRoutes(deps.workspaces.volumes, deps.auth));
+  app.route('/api/wake', wakeRoutes({ auth: deps.auth, workspaces: deps.workspaces, activity: deps.idle?.activity, hostingFor: deps.hostingFor, handoff: deps.handoff }));
   app.route(
     '/api/events',
     eventRoutes({

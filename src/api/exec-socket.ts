@@ -44,6 +44,8 @@ export function createExecUpgradeHandler(deps: {
   principalOf: (req: IncomingMessage) => Principal | null;
   workspaces: WorkspaceService;
   log: Logger;
+  /** An exec session opened on a workspace; the returned function is called when it closes (idle auto-stop holds the workspace meanwhile). */
+  onSession?: (workspaceId: string) => () => void;
 }) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   const handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -57,10 +59,12 @@ export function createExecUpgradeHandler(deps: {
     if (!principal) return refuse(socket, 401, 'log in or send Authorization: Bearer <token>');
     if (!principal.scopes.has('write')) return refuse(socket, 403, 'this token may only read');
     let idOrName: string;
+    let workspaceId: string;
     try {
       idOrName = decodeURIComponent(m[1]!);
       const ws = deps.workspaces.get(idOrName);
       if (!canSee(principal, ws)) return refuse(socket, 404, `workspace "${idOrName}" not found`);
+      workspaceId = ws.id;
     } catch {
       return refuse(socket, 404, 'workspace not found');
     }
@@ -70,7 +74,10 @@ export function createExecUpgradeHandler(deps: {
     const argv = query.getAll('cmd');
     const tty = query.get('tty') === '1';
     const size = clampSize(query.get('cols'), query.get('rows'));
-    wss.handleUpgrade(req, socket, head, (ws) => void runSession(ws, idOrName, argv.length ? argv : ['/bin/sh'], { tty, ...size }));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (deps.onSession) ws.once('close', deps.onSession(workspaceId));
+      void runSession(ws, idOrName, argv.length ? argv : ['/bin/sh'], { tty, ...size });
+    });
   };
 
   /**

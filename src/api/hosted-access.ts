@@ -47,6 +47,8 @@ export function createHostedAccess(deps: HostedAccessDeps) {
     return auth.principalForUser(userId);
   };
   return {
+    /** Who this request is on `route` (a bearer token, or an app session of the route's origin), or null. */
+    principal: principalOf,
     authorize(req: IncomingMessage, route: Route): boolean {
       const p = principalOf(req, route);
       return p !== null && (p.role === 'admin' || route.access?.anyUser === true || p.userId === route.access?.ownerId);

@@ -12,6 +12,10 @@ import type { ApiEnv } from '../env.js';
 import { addRecreateRoute } from './workspace-recreate.js';
 import { portSpecsCreate, portSpecsUpdate, presentPort, toPortSpec } from './workspace-ports.js';
 import { limitsFields, limitsOf } from './workspace-limits-schema.js';
+import { apiActivity, idleStopField, type WorkspaceIdle } from './workspace-idle.js';
+
+/** Who may reach a workspace's hosted apps: its owner (and admins), any signed-in Berth user, or anyone. */
+const visibilityField = z.enum(['private', 'authenticated', 'public']);
 
 /** An image reference (distribution grammar: never `-…`, no whitespace), refused with its hint. */
 const imageRef = z.string().superRefine((s, ctx) => {
@@ -40,7 +44,7 @@ export const workspaceCreateBody = z
     env: z
       .record(envName, argvWord(65536))
       .optional(),
-    visibility: z.enum(['private', 'public']).optional(),
+    visibility: visibilityField.optional(),
     restart: z.enum(['no', 'on-failure', 'always']).optional(),
     // Checked by the service (E_BAD_DATA_PATH, domain/data-path.ts); null: no data volume.
     dataPath: z.string().max(1024).nullable().optional(),
@@ -48,14 +52,15 @@ export const workspaceCreateBody = z
     dataVolume: z.string().max(256).optional(),
     ports: portSpecsCreate.optional(),
     ...limitsFields,
+    idleStop: idleStopField.optional(),
   })
   .strict();
 
 /** Body of `PATCH /api/workspaces/:id`: any of its fields, at least one. */
 export const workspaceUpdateBody = z
-  .object({ visibility: z.enum(['private', 'public']).optional(), ports: portSpecsUpdate.optional() })
+  .object({ visibility: visibilityField.optional(), ports: portSpecsUpdate.optional(), idleStop: idleStopField.optional() })
   .strict()
-  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change', params: { hint: 'send visibility and/or ports: [{containerPort, prefix}]' } });
+  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change', params: { hint: 'send visibility, idleStop and/or ports: [{containerPort, prefix}]' } });
 
 /** The API's view of a workspace: every port with its public URL. */
 export function presentWorkspace(ws: Workspace, owner: string | null = null) {
@@ -100,10 +105,11 @@ export function canSee(p: Principal, ws: Workspace): boolean {
 }
 
 /** Routes under /api/workspaces. */
-export function workspaceRoutes(svc: WorkspaceService, auth: AuthService, hostingFor: (req: IncomingMessage) => HostingInfo) {
+export function workspaceRoutes(svc: WorkspaceService, auth: AuthService, hostingFor: (req: IncomingMessage) => HostingInfo, idle?: WorkspaceIdle) {
   const app = new Hono<ApiEnv>();
+  if (idle) app.use('*', apiActivity(svc, idle));
   const ownerName = (ws: Workspace): string | null => (ws.ownerId ? (auth.findUserSafe(ws.ownerId)?.username ?? null) : null);
-  const present = (ws: Workspace) => presentWorkspace(ws, ownerName(ws));
+  const present = (ws: Workspace) => ({ ...presentWorkspace(ws, ownerName(ws)), ...(idle ? { idle: idle.view(ws) } : {}) });
   /** The workspace if the principal may see it; 404 otherwise. */
   const visible = (p: Principal, idOrName: string): Workspace => {
     const ws = svc.get(idOrName);
@@ -123,8 +129,14 @@ export function workspaceRoutes(svc: WorkspaceService, auth: AuthService, hostin
   app.post('/', async (c) => {
     const body = await readJson(c.req.raw, workspaceCreateBody);
     const p = c.get('principal');
-    const ws = await svc.create({ ...body, ports: body.ports?.map(toPortSpec), ...limitsOf(body) }, hostingFor(c.env.incoming), p.userId, p);
-    auth.audit(p, 'workspace.create', ws.name, c.get('clientIp'), { id: ws.id, image: ws.image, ...(ws.cpus !== null ? { cpus: ws.cpus } : {}), ...(ws.memoryMb !== null ? { memoryMb: ws.memoryMb } : {}) });
+    const { idleStop, ...rest } = body;
+    const ws = await svc.create(
+      { ...rest, ports: body.ports?.map(toPortSpec), ...limitsOf(body), ...(idleStop !== undefined ? { idleStopMs: idleStop } : {}) },
+      hostingFor(c.env.incoming),
+      p.userId,
+      p,
+    );
+    auth.audit(p, 'workspace.create', ws.name, c.get('clientIp'), { id: ws.id, image: ws.image, visibility: ws.visibility, ...(ws.cpus !== null ? { cpus: ws.cpus } : {}), ...(ws.memoryMb !== null ? { memoryMb: ws.memoryMb } : {}) });
     return c.json(present(ws), 201);
   });
 
@@ -144,6 +156,10 @@ export function workspaceRoutes(svc: WorkspaceService, auth: AuthService, hostin
     if (body.visibility) {
       updated = svc.setVisibility(ws.id, body.visibility);
       auth.audit(c.get('principal'), 'workspace.visibility', ws.name, c.get('clientIp'), { visibility: body.visibility });
+    }
+    if (body.idleStop !== undefined) {
+      updated = svc.setIdleStop(ws.id, body.idleStop);
+      auth.audit(c.get('principal'), 'workspace.idle_stop', ws.name, c.get('clientIp'), { idleStopMs: body.idleStop });
     }
     return c.json(present(updated));
   });
