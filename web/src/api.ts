@@ -26,11 +26,23 @@ export interface HostedPort {
   /** The public base path the app is told (`BERTH_BASE_PATH_<containerPort>`). */
   basePath?: string;
 }
+/** Who may open a workspace's apps: its owner (and admins), any signed-in user, or anyone. */
+export type Visibility = 'private' | 'authenticated' | 'public';
+/** Idle auto-stop as the API reports it (GET /api/workspaces/:id `idle`). */
+export interface WorkspaceIdle {
+  idleStop: string | null;
+  idleStopMs: number | null;
+  lastActiveAt: string | null;
+  lastActiveReason: string | null;
+  openSessions: number;
+  idleStopAt: string | null;
+}
 export interface Workspace {
   id: string;
   name: string;
   state: WorkspaceState;
-  visibility?: 'private' | 'public';
+  visibility?: Visibility;
+  idle?: WorkspaceIdle;
   owner?: string | null;
   reason: string | null;
   image: string;

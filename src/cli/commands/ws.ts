@@ -12,6 +12,7 @@ import { runShell } from '../shell.js';
 import { registerWsRecreate, removeWorkspace } from './ws-data.js';
 import { collectPortRef, formatPortLine, keepPrefixPorts, registerWsPort, type ApiPort, type CliPortRef } from './ws-port.js';
 import { formatLimits, formatUsageLine, parseCpusOption, parseMemoryOption, registerWsTop, type ApiUsage } from './ws-usage.js';
+import { idleRows, parseShareLevel, registerWsIdle, type ApiIdle } from './ws-idle.js';
 
 /** A workspace as the API presents it. */
 export interface ApiWorkspace {
@@ -32,6 +33,8 @@ export interface ApiWorkspace {
   usage?: ApiUsage | null;
   createdAt: string;
   updatedAt: string;
+  visibility?: string;
+  idle?: ApiIdle;
 }
 
 /** The `ws ls` table: NAME ID STATE PORTS CREATED. */
@@ -65,6 +68,7 @@ export function formatWorkspace(w: ApiWorkspace, now: number = Date.now()): stri
   if (w.ports.length === 0) rows.push(['ports', '-']);
   w.ports.forEach((p, i) => rows.push([i === 0 ? 'ports' : '', formatPortLine(p)]));
   rows.push(['data', w.dataVolume && w.dataPath ? `${w.dataPath} (volume ${w.dataVolume})` : 'none (files are lost on recreate)']);
+  rows.push(...idleRows(w, now));
   rows.push(['created', `${w.createdAt} (${formatAgo(w.createdAt, now)})`]);
   if (w.updatedAt !== w.createdAt) rows.push(['updated', `${w.updatedAt} (${formatAgo(w.updatedAt, now)})`]);
   const width = Math.max(...rows.map(([k]) => k.length));
@@ -122,6 +126,8 @@ interface CreateOpts {
   keepPrefix?: CliPortRef[];
   cpus?: number;
   memory?: number;
+  share?: string;
+  idleStop?: string;
 }
 
 async function create(name: string, command: string[], opts: CreateOpts, cmd: Command): Promise<void> {
@@ -139,6 +145,8 @@ async function create(name: string, command: string[], opts: CreateOpts, cmd: Co
   if (ports) body.ports = ports;
   if (opts.cpus !== undefined) body.cpus = opts.cpus;
   if (opts.memory !== undefined) body.memoryMb = opts.memory;
+  if (opts.share) body.visibility = parseShareLevel(opts.share);
+  if (opts.idleStop) body.idleStop = opts.idleStop;
   const ws = await withProgress(`creating workspace ${name}`, async (p) => {
     const created = await client.json<ApiWorkspace>('POST', '/api/workspaces', { body });
     if (!opts.wait || created.state !== 'creating') return created;
@@ -195,11 +203,14 @@ export function registerWs(program: Command): void {
     .option('--keep-prefix <port>', 'forward the full /hosted/… path to this port (container port like 8000, or @0 for the first); repeatable', collectPortRef)
     .option('--cpus <n>', 'CPU limit in CPUs, e.g. 0.5 or 2 (default: no limit)', parseCpusOption)
     .option('--memory <size>', 'memory limit, e.g. 512m or 2g (default: no limit)', parseMemoryOption)
+    .option('--share <level>', 'who may open its apps: private (default) | authenticated (any signed-in user) | public')
+    .option('--idle-stop <duration>', 'stop it after this long without activity, e.g. 2h (default: the daemon’s BERTH_WORKSPACE_IDLE_STOP; off: never)')
     .option('--no-wait', 'return as soon as the daemon accepted the workspace')
     .option('--json', 'print the workspace as JSON')
     .action(create);
 
   registerWsPort(ws, clientFor);
+  registerWsIdle(ws);
 
   ws.command('ls')
     .alias('list')

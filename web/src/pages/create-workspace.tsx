@@ -1,6 +1,6 @@
 /** The create form: name, image, command (split like a shell), env lines, visibility. */
 import { useState } from 'preact/hooks';
-import { api, type Workspace } from '../api.js';
+import { api, type Visibility, type Workspace } from '../api.js';
 import { parseEnv, splitArgs } from '../lib/args.js';
 import { BusyButton, ErrorBox, useAction } from '../ui.js';
 
@@ -13,7 +13,8 @@ export function CreateWorkspace({ onCreated }: { onCreated: (ws: Workspace) => v
   const [env, setEnv] = useState('');
   const [cpus, setCpus] = useState('');
   const [memory, setMemory] = useState('');
-  const [visibility, setVisibility] = useState<'private' | 'public'>('private');
+  const [visibility, setVisibility] = useState<Visibility>('private');
+  const [idleStop, setIdleStop] = useState('');
   const [created, setCreated] = useState<string | null>(null);
   const [busy, error, run] = useAction();
 
@@ -30,6 +31,7 @@ export function CreateWorkspace({ onCreated }: { onCreated: (ws: Workspace) => v
       // Sent as typed: the server checks them (and answers with a hint) against the runtime and the host.
       if (cpus.trim()) body.cpus = Number(cpus);
       if (memory.trim()) body.memory = memory.trim();
+      if (idleStop.trim()) body.idleStop = idleStop.trim();
       const ws = await api<Workspace>('POST', 'api/workspaces', body);
       onCreated(ws);
       setCreated(ws.name);
@@ -92,10 +94,15 @@ export function CreateWorkspace({ onCreated }: { onCreated: (ws: Workspace) => v
         </label>
         <label>
           Hosted apps are
-          <select name="visibility" value={visibility} onChange={(e) => setVisibility(e.currentTarget.value === 'public' ? 'public' : 'private')}>
+          <select name="visibility" value={visibility} onChange={(e) => setVisibility(e.currentTarget.value as Visibility)}>
             <option value="private">private (Berth login needed)</option>
+            <option value="authenticated">any signed-in Berth user</option>
             <option value="public">public (anyone with the link)</option>
           </select>
+        </label>
+        <label>
+          Stop when idle for
+          <input name="idleStop" placeholder="e.g. 2h (empty: server default, off: never)" value={idleStop} onInput={(e) => setIdleStop(e.currentTarget.value)} />
         </label>
         <div class="submit">
           <BusyButton type="submit" class="primary" busy={busy}>

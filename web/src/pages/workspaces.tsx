@@ -9,6 +9,7 @@ import { LogsPanel } from './logs.js';
 import { ShellPanel } from './terminal.js';
 import { WorkspacePorts } from './workspace-ports.js';
 import { UsagePanel } from './usage-chart.js';
+import { IdleInfo, ShareSelect } from './workspace-idle.js';
 
 interface Status {
   runtime: string;
@@ -133,6 +134,7 @@ function WorkspaceItem({ ws, user, onChanged, onRemoved }: { ws: Workspace; user
             </dd>
           </div>
         ) : null}
+        <IdleInfo ws={ws} />
         <div class="wide">
           <dt>Command</dt>
           <dd>
@@ -142,7 +144,7 @@ function WorkspaceItem({ ws, user, onChanged, onRemoved }: { ws: Workspace; user
           </dd>
         </div>
       </dl>
-      {ws.state === 'failed' && ws.reason && (
+      {(ws.state === 'failed' || ws.state === 'stopped') && ws.reason && (
         <p class="reason">
           {ws.reason}
           {ws.exitCode !== null ? ` (exit code ${ws.exitCode})` : ''}
@@ -168,11 +170,7 @@ function WorkspaceItem({ ws, user, onChanged, onRemoved }: { ws: Workspace; user
         <button type="button" aria-expanded={panel === 'usage'} disabled={!running} onClick={() => toggle('usage')} aria-label={`Usage of ${ws.name}`}>
           Usage
         </button>
-        {ws.visibility && (
-          <button type="button" disabled={busy} onClick={() => act('', { visibility: ws.visibility === 'public' ? 'private' : 'public' }, 'PATCH')}>
-            Make {ws.visibility === 'public' ? 'private' : 'public'}
-          </button>
-        )}
+        <ShareSelect ws={ws} busy={busy} onChange={(visibility) => act('', { visibility }, 'PATCH')} />
         <ConfirmButton
           label="Delete"
           confirmLabel="Delete for good"
