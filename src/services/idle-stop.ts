@@ -49,6 +49,13 @@ export const IDLE_STOPPED = 'idle-stopped';
 /** How often noted activity is written to the store (when sweeps are further apart). */
 const FLUSH_MS = 5_000;
 
+/** A duration rounded for a sentence: whole minutes past 10 min, whole seconds past 10 s. */
+function roughly(ms: number): number {
+  if (ms >= 600_000) return Math.round(ms / 60_000) * 60_000;
+  if (ms >= 10_000) return Math.round(ms / 1000) * 1000;
+  return ms;
+}
+
 export function createIdleStopper(opts: IdleStopperOptions) {
   const { workspaces, activity, log } = opts;
   const now = opts.now ?? Date.now;
@@ -101,7 +108,7 @@ export function createIdleStopper(opts: IdleStopperOptions) {
       const idleMs = t - since;
       if (idleMs < ws.idleStopMs) continue;
       const lastPart = last.at !== null && last.at >= since ? `last activity: ${last.reason ?? 'unknown'} at ${new Date(last.at).toISOString()}` : 'no activity since it started';
-      const reason = `${IDLE_STOPPED}: no activity for ${formatDuration(idleMs)} (limit ${formatDuration(ws.idleStopMs)}; ${lastPart})`;
+      const reason = `${IDLE_STOPPED}: no activity for ${formatDuration(roughly(idleMs))} (limit ${formatDuration(ws.idleStopMs)}; ${lastPart})`;
       try {
         await workspaces.stop(ws.id, { reason });
         log.info({ workspaceId: ws.id, name: ws.name, idleMs, limitMs: ws.idleStopMs, lastActive: last.reason }, `workspace ${ws.name} stopped: ${reason}`);

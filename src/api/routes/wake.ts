@@ -116,7 +116,8 @@ export function wakeRoutes(deps: WakeDeps) {
           'cache-control': 'no-store',
           'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
           'x-frame-options': 'DENY',
-          'referrer-policy': 'no-referrer',
+          // Not no-referrer: Chromium then sends `Origin: null` with the form, which the origin check refuses.
+          'referrer-policy': 'same-origin',
         },
       },
     );
