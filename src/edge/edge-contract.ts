@@ -88,9 +88,9 @@ export interface EdgeOptions {
   /** Called once per finished HTTP response: what kind of request it was, its status, its duration. */
   onResponse?: (kind: RequestKind, status: number, seconds: number) => void;
   /**
-   * Activity on a route (idle auto-stop): every authorized HTTP request, and WebSocket frames in
-   * either direction (at most about once a second per tunnel). On the hot path: must be cheap and
-   * must not throw.
+   * Activity on a route (idle auto-stop): every authorized HTTP request, and every chunk of
+   * WebSocket frames in either direction. On the hot path: must be cheap (no clock read per call)
+   * and must not throw.
    */
   onActivity?: (route: Route, via: 'http' | 'ws') => void;
   /**

@@ -34,7 +34,7 @@ export interface ProxyOptions {
    * who may frame them (the dashboard, on its own origin). Default: `frame-ancestors 'self'`.
    */
   appFrameAncestors?: (req: IncomingMessage) => string;
-  /** WebSocket frames relayed on a route, either way (throttled per tunnel; see TunnelOptions.onTraffic). */
+  /** WebSocket frames relayed on a route, either way (per chunk; see TunnelOptions.onTraffic). */
   onActivity?: (route: Route, via: 'ws') => void;
 }
 

@@ -24,12 +24,9 @@ export interface TunnelOptions {
   upstreamError: (err: unknown, route: Route) => EdgeError;
   /** Called once when both sockets are gone. */
   onClosed: (t: Tunnel) => void;
-  /** Bytes relayed either way after the switch (WebSocket frames): at most once per TRAFFIC_NOTE_MS per tunnel. */
+  /** Bytes relayed either way after the switch (WebSocket frames), once per chunk: must be cheap (no clock read). */
   onTraffic?: (t: Tunnel) => void;
 }
-
-/** Least time between two onTraffic calls of one tunnel: activity needs seconds, not every frame. */
-const TRAFFIC_NOTE_MS = 1_000;
 
 /** One direction: bytes from `from` to `to`, with the frame cursor and the going-away state. */
 interface Direction {
@@ -48,7 +45,6 @@ export class Tunnel {
   private up: Direction | null = null;
   private goingAway: Promise<void> | null = null;
   private closed = false;
-  private lastTraffic = 0;
   private readonly whenClosed: Promise<void>;
 
   constructor(
@@ -159,13 +155,7 @@ export class Tunnel {
 
   private relay(d: Direction, chunk: Buffer): void {
     if (d.stopped) return;
-    if (this.opts.onTraffic) {
-      const now = Date.now();
-      if (now - this.lastTraffic >= TRAFFIC_NOTE_MS) {
-        this.lastTraffic = now;
-        this.opts.onTraffic(this);
-      }
-    }
+    if (this.opts.onTraffic) this.opts.onTraffic(this);
     if (d.pendingClose !== null) {
       // Going away: relay up to the end of the frame in flight, then our close frame.
       const upTo = d.cursor.advance(chunk, true);
