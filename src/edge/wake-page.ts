@@ -44,7 +44,8 @@ export function renderWakePage(route: Route, info: WakeInfo, here: string): stri
   const action = info.canStart
     ? `<p><a id="berth-start" href="${escapeHtml(wakeUrl(info, here))}" style="display:inline-block;padding:.6rem 1.2rem;background:#1f6feb;color:#fff;border-radius:6px;text-decoration:none">Start ${name}</a></p>` +
       '<p><small>Berth asks you to confirm on its dashboard, starts the workspace and brings you back to this page.</small></p>'
-    : `<p>Ask its owner to start it. <small>(Its owner? <a href="${escapeHtml(`${info.dashboardUrl}/api/auth/handoff?to=${encodeURIComponent(here)}`)}">Sign in</a> to start it.)</small></p>`;
+    : // The same confirm page: it signs its owner in on the dashboard and refuses everyone else.
+      `<p>Ask its owner to start it. <small>(Its owner? <a id="berth-owner-start" href="${escapeHtml(wakeUrl(info, here))}">Start it from Berth</a>.)</small></p>`;
   return (
     `<!doctype html><html><head><meta charset="utf-8"><title>${name} is stopped</title>` +
     '<meta name="robots" content="noindex"></head>' +

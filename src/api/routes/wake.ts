@@ -103,8 +103,19 @@ export function wakeRoutes(deps: WakeDeps) {
     return `${h.proto}://${h.host}${h.basePath}`;
   };
 
-  /** Back to the app through the hand-off: it rebuilds the target from Berth's own origins and gives the browser an app session. */
-  const backTo = (req: IncomingMessage, to: URL): string => `${dashboardOf(req)}/api/auth/handoff?to=${encodeURIComponent(to.href)}`;
+  /**
+   * Back to the app. Private routes go through the hand-off (it rebuilds the target from Berth's
+   * own origins and gives the browser an app session). Public routes need no session (and the
+   * hand-off serves only who may see private ones): the target is rebuilt here the same way — the
+   * apps origin for path routes, the app host on the dashboard's scheme and port for host routes.
+   */
+  const backTo = (req: IncomingMessage, route: Route, to: URL): string => {
+    if (route.access !== null) return `${dashboardOf(req)}/api/auth/handoff?to=${encodeURIComponent(to.href)}`;
+    const rest = to.pathname + to.search;
+    if (route.via === 'path') return new URL(deps.handoff.appsUrl(req)).origin + rest;
+    const h = deps.hostingFor(req);
+    return `${h.proto}://${hostnameOf(to.host)}${/:\d+$/.exec(h.host)?.[0] ?? ''}${rest}`;
+  };
 
   const page = (title: string, body: string): Response =>
     new Response(
@@ -124,11 +135,11 @@ export function wakeRoutes(deps: WakeDeps) {
 
   app.get('/', (c) => {
     const req = c.env.incoming;
-    const { ws, to } = resolve(req, c.req.query('to'));
+    const { route, ws, to } = resolve(req, c.req.query('to'));
     const p = auth.sessionPrincipal(cookieValue(c.req.header('cookie'), SESSION_COOKIE));
     if (!p) return c.redirect(`${dashboardOf(req)}/#/login?next=${encodeURIComponent(c.req.url.slice(c.req.url.indexOf('/api/')))}`, 302);
     if (!mayStart(p, ws)) throw notHere();
-    if (ws.state === 'running') return c.redirect(backTo(req, to), 302);
+    if (ws.state === 'running') return c.redirect(backTo(req, route, to), 302);
     const name = escapeHtml(ws.name);
     return page(
       `Start ${name}?`,
@@ -165,7 +176,7 @@ export function wakeRoutes(deps: WakeDeps) {
     }
     deps.activity?.note(ws.id, 'api');
     if (current.state === 'running') await waitForPort(current.upstreamHost, route.upstream.port, deps.healthyWaitMs ?? HEALTHY_WAIT_MS);
-    return c.redirect(backTo(req, to), 303);
+    return c.redirect(backTo(req, route, to), 303);
   });
 
   return app;
