@@ -145,6 +145,7 @@ export function createApiApp(deps: ApiDeps) {
       previews: deps.previews?.service,
       storeChanged: deps.storeChanged,
       shutdown: deps.shutdown,
+      ...(deps.idle ? { idleView: deps.idle.view } : {}),
     }),
   );
   app.route('/api', adminRoutes(deps.auth));

@@ -50,6 +50,8 @@ export interface EventDeps {
   storeChanged?: ChangeSource;
   /** Aborted when the daemon starts shutting down. */
   shutdown?: AbortSignal;
+  /** The idle block of a workspace (idle auto-stop), as GET /api/workspaces/:id shows it. */
+  idleView?: (ws: Workspace) => unknown;
 }
 
 /** One row the client may see: `version` changes whenever what the client is shown does. */
@@ -101,7 +103,11 @@ export function eventRoutes(deps: EventDeps) {
           workspaces
             .list()
             .filter((ws) => canSee(principal, ws))
-            .map((ws) => ({ key: ws.id, version: ws.updatedAt + ws.state, body: () => presentWorkspace(ws, ownerName(ws)) })),
+            .map((ws) => ({
+              key: ws.id,
+              version: ws.updatedAt + ws.state + (ws.lastActiveAt ?? ''),
+              body: () => ({ ...presentWorkspace(ws, ownerName(ws)), ...(deps.idleView ? { idle: deps.idleView(ws) } : {}) }),
+            })),
         );
         // The catalog is read from disk: only when an app is about to be sent, once per pass.
         let manifests: Promise<Map<string, AppManifest>> | null = null;
