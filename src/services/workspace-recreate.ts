@@ -18,7 +18,6 @@
 import { imageRefProblem } from '../domain/image-ref.js';
 import type { Workspace } from '../domain/workspace.js';
 import { BerthError, isBerthError } from '../errors.js';
-import type { Logger } from '../log.js';
 import { ownNetwork, workspaceNetworkName } from '../runtime/networks.js';
 import { LABEL_ID, LABEL_KIND } from '../runtime/runtime.js';
 import type { WorkspaceServiceDeps } from './workspaces.js';

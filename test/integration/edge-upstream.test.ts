@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import type { RoutableWorkload } from '../../src/domain/route.js';
 import { buildRouteTable } from '../../src/edge/route-table.js';
 import { UpstreamPool, type PoolOptions } from '../../src/edge/upstream/pool.js';
