@@ -11,13 +11,12 @@
  * `--workers N` runs the Berth edge with node:cluster (N processes sharing one listener).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { freePort, startJsonChild as startChild, waitForPort } from '../children.js';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir, cpus } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 
 const args = new Map<string, string>();
@@ -33,38 +32,7 @@ const WRK = '/usr/bin/wrk';
 const here = path.dirname(new URL(import.meta.url).pathname);
 const root = path.resolve(here, '../..');
 const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** Starts a child that prints one JSON line when ready; resolves that line. */
-async function startJsonChild(cmd: string, argv: string[]): Promise<{ child: ChildProcess; info: { port: number } }> {
-  const child = spawn(cmd, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  const rl = createInterface({ input: child.stdout! });
-  const [line] = (await Promise.race([once(rl, 'line'), once(child, 'exit').then(() => [null])])) as [string | null];
-  if (!line) throw new Error(`${cmd} ${argv.join(' ')} exited before it was ready`);
-  return { child, info: JSON.parse(line) };
-}
-
-async function waitForPort(port: number, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > end) throw new Error(`nothing listens on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const startJsonChild = (cmd: string, argv: string[]) => startChild(children, cmd, argv, { cwd: root });
 
 function nginxConf(dir: string, listen: number, upstream: number): string {
   return `daemon off;

@@ -9,12 +9,10 @@
  *   node --import tsx bench/tls/run.ts [--duration 8] [--connections 50] [--rounds 3]
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { freePort, startJsonChild, waitForPort } from '../children.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { createTestCa } from '../../test/support/test-certs.js';
 
@@ -26,36 +24,6 @@ const ROUNDS = Number(args.get('rounds') ?? 3);
 const here = path.dirname(new URL(import.meta.url).pathname);
 const root = path.resolve(here, '../..');
 const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function startJsonChild(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(cmd, argv, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  const rl = createInterface({ input: child.stdout! });
-  const [line] = (await Promise.race([once(rl, 'line'), once(child, 'exit').then(() => [null])])) as [string | null];
-  if (!line) throw new Error(`${cmd} exited before it was ready`);
-  return { child, port: (JSON.parse(line) as { port: number }).port };
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
 
 function nginxConf(dir: string, listen: number, upstream: number, cert: string, key: string): string {
   return `daemon off;
@@ -111,20 +79,19 @@ async function main(): Promise<void> {
   const ca = createTestCa();
   try {
     const leaf = ca.issue('bench', ['localhost']);
-    const up = await startJsonChild(process.execPath, [path.join(root, 'bench/proxy/upstream.mjs')]);
+    const up = await startJsonChild(children, process.execPath, [path.join(root, 'bench/proxy/upstream.mjs')], { cwd: root });
     const nginxPort = await freePort();
-    writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(dir, nginxPort, up.port, leaf.certFile, leaf.keyFile));
+    writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(dir, nginxPort, up.info.port, leaf.certFile, leaf.keyFile));
     const nginx = spawn('/usr/sbin/nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { stdio: 'inherit' });
     children.push(nginx);
     await waitForPort(nginxPort);
-    const edge = await startJsonChild(process.execPath, ['--import', 'tsx', path.join(root, 'bench/proxy/edge-main.ts'), String(up.port), '0', '1'], {
-      ...process.env,
-      BERTH_BENCH_TLS_CERT: leaf.certFile,
-      BERTH_BENCH_TLS_KEY: leaf.keyFile,
+    const edge = await startJsonChild(children, process.execPath, ['--import', 'tsx', path.join(root, 'bench/proxy/edge-main.ts'), String(up.info.port), '0', '1'], {
+      cwd: root,
+      env: { ...process.env, BERTH_BENCH_TLS_CERT: leaf.certFile, BERTH_BENCH_TLS_KEY: leaf.keyFile },
     });
     const targets = [
-      { name: 'nginx', url: `https://localhost:${nginxPort}/hosted/bench/${up.port}/` },
-      { name: 'berth', url: `https://localhost:${edge.port}/hosted/bench/${up.port}/` },
+      { name: 'nginx', url: `https://localhost:${nginxPort}/hosted/bench/${up.info.port}/` },
+      { name: 'berth', url: `https://localhost:${edge.info.port}/hosted/bench/${up.info.port}/` },
     ];
     console.log(`machine: ${cpus().length} cores, ${process.version}; wrk -t1 -c${CONNECTIONS} -d${DURATION}s; ECDSA P-256, TLS 1.3; one worker each; ${ROUNDS} interleaved rounds`);
     for (const t of targets) await wrk(t.url, 2, false); // warm-up

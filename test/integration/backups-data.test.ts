@@ -6,7 +6,6 @@
  * of storing a truncated snapshot.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,15 +21,9 @@ import { connectResp } from '../../src/infra/resp.js';
 import { findPostgresBin, runSql, startPostgres, type TestPostgres } from '../support/postgres.js';
 import { findRedisServer, startRedis, type TestRedis } from '../support/redis.js';
 import { requireOrSkip } from '../support/require.js';
+import { resticAvailable } from '../support/restic.js';
 
-const hasRestic = (() => {
-  try {
-    execFileSync('restic', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasRestic = resticAvailable();
 
 const skip =
   requireOrSkip('restic', hasRestic, 'restic not on PATH') ||

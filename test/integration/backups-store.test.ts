@@ -5,7 +5,6 @@
  * a store, a wrong password, a snapshot id that is not one).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,15 +16,9 @@ import { isBerthError } from '../../src/errors.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { WorkspacesRepo } from '../../src/store/workspaces-repo.js';
 import { requireOrSkip } from '../support/require.js';
+import { resticAvailable } from '../support/restic.js';
 
-const hasRestic = (() => {
-  try {
-    execFileSync('restic', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasRestic = resticAvailable();
 
 describe('backups of the store with restic', { skip: requireOrSkip('restic', hasRestic, 'restic not on PATH (scripts/install-deps installs it)') }, () => {
   let dir: string;
