@@ -69,7 +69,7 @@ describe('app routes: /embed/{app}/ only', () => {
     ['/embed/gitea/user/login?next=%2F', 'route app:9100 /user/login?next=%2F strip=/embed/gitea'],
     ['/embed/gitea', 'redirect gitea/'],
     ['/embed/gitea?x=1', 'redirect gitea/?x=1'],
-    ['/embed/miniflux/feeds', 'route app:9110 /embed/miniflux/feeds strip='],
+    ['/embed/miniflux/feeds', 'route app:9110 /outer/embed/miniflux/feeds strip='],
     ['/embed/slow/', 'unavailable slow'],
     ['/embed/broken/', 'not-found'],
     ['/embed/crashed/', 'unavailable crashed'],

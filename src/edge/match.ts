@@ -156,7 +156,7 @@ function matchEmbed(table: RouteTable, path: string, query: string): MatchResult
   const route = table.pathRoutes.get(key);
   if (!route) return notFound('unknown app');
   if (route.state !== 'running') return { type: 'unavailable', route };
-  return { type: 'route', route, key, path: path.slice(route.stripPrefix.length) + query };
+  return { type: 'route', route, key, path: route.prependPath + path.slice(route.stripPrefix.length) + query };
 }
 
 /** Longest prefix (whole segments) of a preview host that matches `path`; list is longest first. */

@@ -118,7 +118,12 @@ export function buildRouteTable(workloads: readonly RoutableWorkload[], opts: Bu
       if (w.kind === 'app') {
         if (w.appVia === 'host') {
           if (suffix) hostRoutes.set(`${w.id}${suffix}`, makeRoute(w, p, upstream, access, '', 'host'));
-        } else pathRoutes.set(pathKey, makeRoute(w, p, upstream, access, p.keepPrefix ? '' : pathKey.slice(0, -1), 'path'));
+        } else if (p.keepPrefix) {
+          // The app was told its base with the outer prefix (`${app.basePath}`): forward that whole path.
+          // X-Forwarded-Prefix stays as it was for apps (no route part), so an app that also reads it
+          // does not build the prefix twice.
+          pathRoutes.set(pathKey, makeRoute(w, p, upstream, access, '', 'path', outerPrefix, ''));
+        } else pathRoutes.set(pathKey, makeRoute(w, p, upstream, access, pathKey.slice(0, -1), 'path'));
         continue;
       }
       const base = pathKey.slice(0, -1);

@@ -22,6 +22,9 @@ export function appWorkloads(apps: readonly InstalledApp[]): RoutableWorkload[] 
       state: a.state === 'installing' ? 'creating' : a.state,
       upstreamHost: a.upstreamHost,
       ports: [{ containerPort: http.containerPort, hostPort: http.hostPort, keepPrefix: !a.embed.stripPrefix }],
+      // An app that keeps its prefix was told `${app.basePath}`, outer prefix included: forward that
+      // whole path, as for keep-prefix workspace ports (the outer proxy stripped it before the edge).
+      outerPrefix: a.hosting.basePath,
       appVia: a.embed.subpath ? 'path' : 'host',
       access: {
         visibility: 'private',
