@@ -160,3 +160,37 @@ describe('ResponseParser edges: a sink that ends the exchange from onHead', () =
     assert.deepEqual([seen.status, text(seen), seen.ends, p.done], [200, '', 0, false]);
   });
 });
+
+describe('ResponseParser edges: errors quote a bounded piece of what the upstream sent', () => {
+  // The message lands in logs and in the 502 page's detail: a hostile upstream must not fill them.
+  const CHUNKED = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n';
+  const cases: [string, string, string][] = [
+    ['status line (40)', `${'S'.repeat(100)}\r\n\r\n`, `not an HTTP/1.x status line: "${'S'.repeat(40)}"`],
+    ['header line (40)', `HTTP/1.1 200 OK\r\n${'h'.repeat(100)}\r\n\r\n`, `malformed response header line: "${'h'.repeat(40)}"`],
+    ['Content-Length (40)', `HTTP/1.1 200 OK\r\nContent-Length: ${'9'.repeat(100)}\r\n\r\n`, `invalid Content-Length: "${'9'.repeat(40)}"`],
+    [
+      'Transfer-Encoding (60)',
+      `HTTP/1.1 200 OK\r\nTransfer-Encoding: ${'gzip, '.repeat(20)}chunked\r\n\r\n`,
+      `unsupported Transfer-Encoding: "${'gzip, '.repeat(10)}" (only chunked can be relayed)`,
+    ],
+    ['chunk size (20)', `${CHUNKED}${'z'.repeat(100)}\r\n`, `invalid chunk size: "${'z'.repeat(20)}"`],
+  ];
+  for (const [name, input, message] of cases) {
+    it(name, () => {
+      const r = parser();
+      r.feed(input);
+      assert.equal(r.seen.error, message);
+    });
+  }
+});
+
+describe('ResponseParser edges: onEnd at most once', () => {
+  it('bytes fed after finish() ended a close-delimited body do not end it again', () => {
+    const r = parser();
+    r.feed('HTTP/1.1 200 OK\r\n\r\nbody');
+    r.p.finish();
+    assert.equal(r.seen.ends, 1);
+    r.feed('late');
+    assert.deepEqual([r.seen.ends, text(r.seen), r.p.extra, r.p.keepAlive], [1, 'body', true, false]);
+  });
+});
