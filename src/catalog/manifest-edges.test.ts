@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatManifestError, parseManifest } from './load.js';
 import type { AppManifest } from './manifest.js';
-import { KNOWN_FIELDS, volumeEnvName } from './manifest.schema.js';
+import { KNOWN_FIELDS, templatedFields, volumeEnvName } from './manifest.schema.js';
 
 const FILE = 'f.yaml';
 const BASE = 'name: demo\ntitle: Demo\ndescription: d\nimage: docker.io/library/demo:1\nports: {http: 8080}\nhealthcheck: {http: /}\n';
@@ -169,4 +169,49 @@ test('embed defaults each flag separately; known fields feed the did-you-mean hi
   assert.deepEqual(KNOWN_FIELDS.resources, ['cpus', 'memory']);
   assert.ok(KNOWN_FIELDS['']!.includes('dependsOn') && KNOWN_FIELDS['']!.length === 16, KNOWN_FIELDS['']!.join());
   for (const r of ['no', 'on-failure', 'always'] as const) assert.equal(ok(`restart: ${r}\n`).restart, r);
+});
+
+// Mutation survivors of manifest.schema.ts (bench/mutation.mjs, 2026-12-03): each case below fails
+// on one of them; the ones no input can tell apart are listed in docs/testing.md.
+
+test('decimals keep every digit: 1.25s is 1250 ms, 1.25g is 1280 MB; a unitless size text is megabytes', () => {
+  const h = ok('', HC, 'healthcheck: {http: /, interval: 1.25s, timeout: 0.125m, startPeriod: "0.75h"}').healthcheck;
+  assert.deepEqual([h.intervalMs, h.timeoutMs, h.startPeriodMs], [1250, 7500, 2_700_000]);
+  const mb = (v: string) => ok(`resources: {memory: ${v}}\n`).resources?.memoryMb;
+  assert.equal(mb('"1.25g"'), 1280);
+  assert.equal(mb('"512"'), 512, 'a size in text without a unit is megabytes');
+  assert.equal(mb('"64.75"'), 64);
+});
+
+test('env names are anchored at both ends; website protocol is exactly http or https', () => {
+  for (const k of ['A-B', 'A.B', 'PATH ', 'A$']) {
+    assert.deepEqual(errors(`env: {"${k}": x}\n`), [`${FILE}:7:7: env.${k}: invalid name: env names are letters, digits and "_", not starting with a digit`], k);
+  }
+  for (const u of ['xhttp://example.com', 'httpx://example.com', 'shttps://example.com']) {
+    assert.deepEqual(errors(`website: ${u}\n`), [`${FILE}:7:10: website: Invalid URL`], u);
+  }
+});
+
+test('${app.basePath} is refused only in the http health path, and stripPrefix defaults to true there', () => {
+  // No embed section at all: stripPrefix is true, so the app never sees the prefix.
+  assert.deepEqual(errors('', HC, 'healthcheck: {http: "${app.basePath}/h"}'), [
+    `${FILE}:6:22: healthcheck.http: uses \${app.basePath} but embed.stripPrefix is true: the app sees paths without the prefix`,
+  ]);
+  // The same variable in an env value named `http`, or in a command healthcheck, is not the health path.
+  assert.equal(ok('env: {http: "${app.basePath}"}\n').env.http, '${app.basePath}');
+  assert.deepEqual(ok('', HC, 'healthcheck: {command: [probe, "${app.basePath}/h"]}').healthcheck.kind, 'command');
+  // Other variables in the health path are fine under stripPrefix.
+  assert.equal(ok('', HC, 'healthcheck: {http: "/h?u=${app.url}"}').healthcheck.kind, 'http');
+});
+
+test('templatedFields lists each templated string once, with its path, and nothing else', () => {
+  assert.deepEqual(templatedFields({ healthcheck: { http: '/h' } }), [[['healthcheck', 'http'], '/h']]);
+  assert.deepEqual(templatedFields({ healthcheck: { command: ['a', 'b'] } }), [
+    [['healthcheck', 'command', 0], 'a'],
+    [['healthcheck', 'command', 1], 'b'],
+  ]);
+  assert.deepEqual(templatedFields({ env: { E: 'e' }, command: ['c'], healthcheck: {} }), [
+    [['env', 'E'], 'e'],
+    [['command', 0], 'c'],
+  ]);
 });
