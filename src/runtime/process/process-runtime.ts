@@ -14,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -36,6 +36,7 @@ import {
 import { processStats } from './proc-stats.js';
 import { SUPERVISOR_SOURCE } from './supervisor.js';
 import { processVolumes, substituteVolumes } from './volumes.js';
+import { readLog } from './log-reader.js';
 import { commandOnPty } from '../pty.js';
 
 /** Options of the process driver. */
@@ -322,52 +323,6 @@ export const createProcessRuntime: RuntimeFactory<ProcessRuntimeOptions> = (ctx,
   }
   return runtime;
 };
-
-/**
- * Streams `file` from `tail` lines before its end (or the start); with `isRunning`, keeps polling
- * for new bytes like `tail -f` and ends once the workload has stopped and everything is read.
- * Destroying the stream returns the generator, which closes the file.
- */
-async function* readLog(file: string, tail: number | undefined, isRunning: (() => Promise<boolean>) | null): AsyncGenerator<Buffer> {
-  const fh = await open(file, 'r');
-  try {
-    let pos = tail === undefined ? 0 : await tailOffset(fh, (await fh.stat()).size, tail);
-    const buf = Buffer.alloc(64 * 1024);
-    let finalPass = false;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-      if (bytesRead > 0) {
-        pos += bytesRead;
-        yield Buffer.from(buf.subarray(0, bytesRead));
-        continue;
-      }
-      if (!isRunning || finalPass) return;
-      // Once stopped, the command's last writes are already in the file: one more drain, then end.
-      if (!(await isRunning())) finalPass = true;
-      else await sleep(100);
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Byte offset where the last `lines` lines of the file begin (a trailing newline ends a line, not starts one). */
-async function tailOffset(fh: Awaited<ReturnType<typeof open>>, size: number, lines: number): Promise<number> {
-  if (lines <= 0) return size;
-  const chunk = Buffer.alloc(64 * 1024);
-  let seen = 0;
-  let end = size;
-  while (end > 0) {
-    const start = Math.max(0, end - chunk.length);
-    const { bytesRead } = await fh.read(chunk, 0, end - start, start);
-    for (let i = bytesRead - 1; i >= 0; i--) {
-      const at = start + i;
-      if (chunk[i] === 0x0a && at !== size - 1 && ++seen === lines) return at + 1;
-    }
-    end = start;
-  }
-  return 0;
-}
 
 /**
  * Whether the supervisor recorded in `state` still runs. The pid alone could have been reused by
