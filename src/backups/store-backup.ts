@@ -9,6 +9,7 @@ import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
+import { once } from 'node:events';
 import type { Db } from '../store/db.js';
 import { BerthError } from '../errors.js';
 import type { Restic, ResticSummary } from './restic.js';
@@ -60,12 +61,19 @@ export async function restoreStore(restic: Restic, snapshotId: string, dataDir: 
   }
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const partial = `${target}.restoring`;
+  // Opened before restic runs and closed before it is removed: a failure never leaves it behind
+  // (removing it while the stream was still opening recreated it — seen once in a full run).
+  const out = createWriteStream(partial, { mode: 0o600 });
+  await once(out, 'open');
   try {
-    const out = createWriteStream(partial, { mode: 0o600 });
     await restic.dump(snapshotId, `/${STORE_FILE}`, out);
     await finished(out);
     await rename(partial, target);
   } catch (err) {
+    if (!out.closed) {
+      out.destroy();
+      await once(out, 'close');
+    }
     await rm(partial, { force: true });
     throw err;
   }
