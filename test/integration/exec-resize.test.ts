@@ -195,6 +195,10 @@ for (const engine of ['podman', 'docker'] as const) {
         throw new Error(`no ${re} in ${JSON.stringify(out)}`);
       };
       try {
+        // Type at the prompt, as a person does: typed earlier, docker's CLI may not have sent the
+        // terminal's size yet (seen in a full run: `stty: standard input`, the command echoed before
+        // the shell's banner).
+        await waitFor(/\/ # /);
         pty.write('echo first=$(stty size)\r');
         assert.deepEqual((await waitFor(/first=(\d+) (\d+)/)).slice(1), ['30', '100']);
         pty.resize(120, 40);

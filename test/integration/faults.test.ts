@@ -1,5 +1,6 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,11 +33,18 @@ describe('fault suite (podman): kill -9 mid-operation, then converge', { skip: r
     BERTH_PORT_RANGE_END: String(range.portRangeEnd),
   };
   const podmanEnv = { ...process.env, CONTAINERS_CONF: path.join(dataDir, 'containers.conf') };
-  const containers = async (): Promise<string[]> =>
-    (await run('podman', ['ps', '-a', '--filter', 'label=berth.kind=workspace', '--format', '{{.Labels}}'], { env: podmanEnv })).stdout
+  // This installation's workspace containers only: other suites (or a run killed half-way) may leave
+  // workspaces of other installations on the same engine (seen: 3 counted vs 1 record, the two extra
+  // named 'demo' from another installation).
+  const containers = async (): Promise<string[]> => {
+    const db = new Database(path.join(dataDir, 'berth.db'), { readonly: true });
+    const installation = (db.prepare("SELECT value FROM meta WHERE key = 'instance_id'").get() as { value: string } | undefined)?.value;
+    db.close();
+    assert.ok(installation, 'the store names its installation');
+    return (await run('podman', ['ps', '-a', '--filter', 'label=berth.kind=workspace', '--filter', `label=berth.installation=${installation}`, '--format', '{{.Labels}}'], { env: podmanEnv })).stdout
       .split('\n')
-      .filter((l) => l.includes(dataDir) || l.includes('berth.id'))
       .filter(Boolean);
+  };
   let image: string;
   let token: string;
   const api = (url: string, method: string, p: string, body?: unknown) =>
