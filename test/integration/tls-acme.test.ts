@@ -18,6 +18,7 @@ import { CloudflareDns } from '../../src/edge/tls/acme/dns-cloudflare.js';
 import { isBerthError } from '../../src/errors.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { startFakeCloudflare, type FakeCloudflare } from '../support/fake-cloudflare.js';
+import { exitWhenStuck } from '../support/exit-watchdog.js';
 import { freeLoopbackPort } from '../support/free-port.js';
 import { startPebble, type Pebble } from '../support/pebble.js';
 import { poll } from '../support/wait.js';
@@ -75,6 +76,7 @@ describe('BERTH_TLS=acme with Pebble', () => {
     t = await startTestDaemon({ ...base, dataDir });
   });
   after(async () => {
+    exitWhenStuck('tls-acme.test.ts');
     await t?.stop();
     await pebble?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });

@@ -66,6 +66,12 @@ export async function startFakeCloudflare(opts: { token: string; zones: { id: st
   return {
     apiUrl: `http://127.0.0.1:${port}/client/v4`,
     calls,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    // Clients keep their connections alive: end them, or close() waits forever (seen: the suite's
+    // after() hook hung and the test file never exited in a full run).
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
