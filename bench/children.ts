@@ -40,3 +40,22 @@ export async function startJsonChild<T = { port: number }>(children: ChildProces
   if (!line) throw new Error(`${cmd} ${argv.join(' ')} exited before it was ready`);
   return { child, info: JSON.parse(line) as T };
 }
+
+/**
+ * The start of a benchmark nginx.conf: foreground, everything under `dir` (pid, logs, temp paths),
+ * no access log; the caller appends its `upstream`/`server` blocks and the closing `}` of `http`.
+ */
+export function nginxPreamble(dir: string, workers: number | 'auto'): string {
+  return `daemon off;
+worker_processes ${workers};
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;`;
+}

@@ -11,7 +11,7 @@
  * `--workers N` runs the Berth edge with node:cluster (N processes sharing one listener).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { freePort, startJsonChild as startChild, waitForPort } from '../children.js';
+import { freePort, nginxPreamble, startJsonChild as startChild, waitForPort } from '../children.js';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import path from 'node:path';
@@ -35,18 +35,7 @@ const children: ChildProcess[] = [];
 const startJsonChild = (cmd: string, argv: string[]) => startChild(children, cmd, argv, { cwd: root });
 
 function nginxConf(dir: string, listen: number, upstream: number): string {
-  return `daemon off;
-worker_processes auto;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
+  return `${nginxPreamble(dir, 'auto')}
   map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
   upstream bench { server 127.0.0.1:${upstream}; keepalive 64; }
   server {

@@ -9,7 +9,7 @@
  *   node --import tsx bench/tls/run.ts [--duration 8] [--connections 50] [--rounds 3]
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { freePort, startJsonChild, waitForPort } from '../children.js';
+import { freePort, nginxPreamble, startJsonChild, waitForPort } from '../children.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,18 +26,7 @@ const root = path.resolve(here, '../..');
 const children: ChildProcess[] = [];
 
 function nginxConf(dir: string, listen: number, upstream: number, cert: string, key: string): string {
-  return `daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
+  return `${nginxPreamble(dir, 1)}
   upstream bench { server 127.0.0.1:${upstream}; keepalive 64; }
   server {
     listen 127.0.0.1:${listen} ssl;
