@@ -58,3 +58,16 @@ export async function postgresOsUser(): Promise<PostgresOsUser | null> {
   const [name, , uid, gid, , home] = line.split(':');
   return { name: name!, uid: Number(uid), gid: Number(gid), home: home || '/var/lib/postgresql', prefix: ['runuser', '-u', name!, '--'] };
 }
+
+/**
+ * Runs a host binary (argv, no shell; PATH and LC_ALL=C only) and resolves with stdout then
+ * stderr; rejects with the child's error, its stderr attached.
+ */
+export function runHostBinary(bin: string, argv: string[], opts: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(bin, argv, { timeout: opts.timeoutMs, maxBuffer: 4 * 1024 * 1024, signal: opts.signal, env: { PATH: process.env.PATH, LC_ALL: 'C' } }, (err, stdout, stderr) => {
+      if (err) reject(Object.assign(err, { stderr: String(stderr) }));
+      else resolve(`${stdout}${stderr}`);
+    });
+  });
+}

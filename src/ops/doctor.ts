@@ -4,7 +4,6 @@
  * domains, the certificate, and the shared PostgreSQL and Redis. Every check is bounded in time
  * and runs against the real thing (a bind, a lookup, a connection); none needs the daemon.
  */
-import { execFile } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { readFileSync, statfsSync } from 'node:fs';
 import http from 'node:http';
@@ -15,6 +14,7 @@ import type { BerthConfig } from '../config/schema.js';
 import { isBerthError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { loadCertificate, nameCovers } from '../edge/tls/certificates.js';
+import { runHostBinary } from '../infra/host-binaries.js';
 import { connectResp } from '../infra/resp.js';
 import { checkAcmeCertificates } from './doctor-acme.js';
 import { selectRuntime } from '../runtime/select.js';
@@ -119,7 +119,7 @@ export async function checkPorts(config: BerthConfig): Promise<CheckResult[]> {
 }
 
 /** systemd's view of time synchronisation; `skip` where it cannot be asked (containers without systemd). */
-export function checkClock(run: (bin: string, args: string[]) => Promise<string> = runBin): Promise<CheckResult> {
+export function checkClock(run: (bin: string, args: string[]) => Promise<string> = (bin, args) => runHostBinary(bin, args, { timeoutMs: 5000 })): Promise<CheckResult> {
   const now = new Date().toISOString();
   return run('timedatectl', ['show', '-p', 'NTPSynchronized', '--value']).then(
     (out) =>
@@ -128,10 +128,6 @@ export function checkClock(run: (bin: string, args: string[]) => Promise<string>
         : warn('clock', `${now}, not synchronised`, 'certificates, sessions and tokens depend on the time: enable NTP (`timedatectl set-ntp true`)'),
     () => skip('clock', `${now}; synchronisation unknown (no timedatectl answer here)`),
   );
-}
-
-function runBin(bin: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => execFile(bin, args, { timeout: 5000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
 }
 
 /** Addresses the wildcard domains should resolve to: BERTH_PUBLIC_URL's host's, else this machine's. */

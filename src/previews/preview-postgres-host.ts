@@ -3,7 +3,7 @@
  * superuser passwords derive from, and how the process runtime runs the server binaries as the
  * `postgres` OS user when Berth is root.
  */
-import { execFile } from 'node:child_process';
+import { runHostBinary as run } from '../infra/host-binaries.js';
 import { createHmac, randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -76,12 +76,4 @@ export async function serverUser(): Promise<ServerUser | null> {
   };
 }
 
-/** Runs a host binary (no shell) and resolves with its output. */
-export function run(bin: string, argv: string[], opts: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(bin, argv, { timeout: opts.timeoutMs, maxBuffer: 4 * 1024 * 1024, signal: opts.signal, env: { PATH: process.env.PATH, LC_ALL: 'C' } }, (err, stdout, stderr) => {
-      if (err) reject(Object.assign(err, { stderr: String(stderr) }));
-      else resolve(`${stdout}${stderr}`);
-    });
-  });
-}
+export { run };
